@@ -1,0 +1,37 @@
+# MedSynth tasks. The virtual environment is .venv (made by the README's commands).
+
+python := if path_exists(".venv/bin/python") == "true" { ".venv/bin/python" } else { "python3" }
+
+# list recipes
+default:
+    @just --list
+
+# run the demo: init a workspace, import the demo KG, link images, build indexes, query
+demo *ARGS:
+    {{python}} -m medsynth demo {{ARGS}}
+
+# run the test suite (unit + integration on tiny real models and ../shared/data)
+test *ARGS:
+    {{python}} -m pytest -q {{ARGS}}
+
+# fast unit tests only
+test-unit *ARGS:
+    {{python}} -m pytest -q tests/unit {{ARGS}}
+
+# run the README's demo command in a fresh clone with a fresh .venv (slow: installs everything)
+test-readme:
+    bash tests/readme_fresh_clone.sh
+
+# ruff + mypy
+lint:
+    {{python}} -m ruff check medsynth tests
+    {{python}} -m ruff format --check medsynth tests
+    {{python}} -m mypy medsynth
+
+# benchmarks (numbers, not pass/fail): KG import, path queries, hnswlib recall
+bench *ARGS:
+    {{python}} tests/bench/bench_kg.py {{ARGS}}
+
+# regenerate the demo KG's procedural images
+demo-images:
+    {{python}} -m medsynth.kg.phantom kg/demo/images

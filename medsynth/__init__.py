@@ -1,0 +1,22 @@
+"""MedSynth: knowledge-grounded medical instruction data, trained and evaluated locally.
+
+Importing the package switches the model-hub libraries to offline mode before any of them load:
+MedSynth never downloads anything at run time.
+"""
+
+from __future__ import annotations
+
+import os
+
+__version__ = "0.1.0"
+
+_OFFLINE_SWITCHES = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+for _key, _value in _OFFLINE_SWITCHES.items():
+    os.environ.setdefault(_key, _value)

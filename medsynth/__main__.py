@@ -1,0 +1,5 @@
+"""``python -m medsynth`` runs the CLI."""
+
+from medsynth.cli import run
+
+run()

@@ -1,0 +1,1 @@
+"""Local model backends; heavy libraries load inside each backend, never at package import."""

@@ -1,0 +1,72 @@
+"""Command line: ``medsynth``. Human text by default, one JSON document with ``--json``.
+
+Errors go to stderr with exit code 2 and say what to fix; tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+import typer
+
+from medsynth.cli import kg as kg_commands
+from medsynth.cli import workspace as workspace_commands
+from medsynth.cli.common import debug_enabled
+from medsynth.errors import MedsynthError
+
+app = typer.Typer(
+    name="medsynth",
+    help="Knowledge-grounded medical instruction data and VQA training, all on this machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+workspace_commands.register(app)
+app.add_typer(kg_commands.app, name="kg")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``medsynth`` script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args:
+        args.remove("--debug")
+        os.environ["MEDSYNTH_DEBUG"] = "1"
+    os.umask(0o077)  # everything MedSynth writes may hold patient data: owner-only
+    try:
+        result = app(args=args, prog_name="medsynth", standalone_mode=False)
+    except MedsynthError as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished work is saved; run the same command again to go on",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc}\n  fix: run again with --debug "
+            "for the traceback and report it",
+            file=sys.stderr,
+        )
+        return 2
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console-script wrapper that exits with :func:`main`'s code."""
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Workspace commands: init, demo, config, runs, rejects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.config import CONFIG_FILE, render_config
+from medsynth.workspace import Workspace
+
+
+def init(
+    path: Annotated[Path, typer.Argument(help="Folder to make into a workspace.")] = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a workspace: medsynth.toml, medsynth.db and folders (existing files are kept)."""
+    ws = Workspace.init(path)
+    info = {
+        "workspace": str(ws.root),
+        "config": str(ws.root / CONFIG_FILE),
+        "database": str(ws.root / "medsynth.db"),
+    }
+    if as_json:
+        emit_json(info)
+    else:
+        console.print(f"workspace ready: {ws.root}")
+        console.print(f"  settings: {info['config']} (documented defaults)")
+        console.print(f"  next: medsynth kg import PATH --format slake|triples -w {ws.root}")
+
+
+def demo(
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the main job end to end on the embedded demo KG (default workspace: ./demo-workspace)."""
+    from medsynth.demo import run_demo
+
+    result = run_demo(
+        workspace or Path("demo-workspace"), progress=None if as_json else console.print
+    )
+    if as_json:
+        emit_json(result)
+    else:
+        print_demo(result)
+
+
+config_app = typer.Typer(help="Workspace settings.", no_args_is_help=True)
+
+
+@config_app.command("show")
+def config_show(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Print the settings in force (defaults filled in), with their help text."""
+    ws = open_workspace(workspace)
+    if as_json:
+        emit_json(ws.config.model_dump())
+    else:
+        typer.echo(render_config(ws.config))
+
+
+def runs(
+    workspace: WorkspaceOpt = None,
+    limit: Annotated[int, typer.Option(help="How many recent runs.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recent runs: command, status, start and end, summary."""
+    ws = open_workspace(workspace)
+    rows = list(
+        ws.db.query(
+            "SELECT id, command, status, started_at, ended_at, summary, error "
+            "FROM runs ORDER BY id DESC LIMIT ?",
+            [limit],
+        )
+    )
+    if as_json:
+        emit_json([{**r, "summary": json.loads(r["summary"] or "{}")} for r in rows])
+        return
+    table = Table("id", "command", "status", "started", "ended", "error")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["command"],
+            r["status"],
+            r["started_at"],
+            r["ended_at"] or "",
+            (r["error"] or "")[:60],
+        )
+    console.print(table)
+
+
+def rejects(
+    workspace: WorkspaceOpt = None,
+    stage: Annotated[str | None, typer.Option(help="Only this stage, e.g. 'kg import'.")] = None,
+    limit: Annotated[int, typer.Option(help="How many rows.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Inputs that were refused, with where they came from and why."""
+    ws = open_workspace(workspace)
+    where, params = ("WHERE stage = ?", [stage]) if stage else ("", [])
+    rows = list(
+        ws.db.query(
+            f"SELECT id, run_id, stage, source, reason, raw FROM rejects {where} "
+            "ORDER BY id LIMIT ?",
+            [*params, limit],
+        )
+    )
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print("no rejects")
+        return
+    table = Table("id", "stage", "source", "reason", "raw")
+    for r in rows:
+        table.add_row(str(r["id"]), r["stage"], r["source"], r["reason"], (r["raw"] or "")[:50])
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach these commands to the top-level app."""
+    app.command()(init)
+    app.command()(demo)
+    app.add_typer(config_app, name="config")
+    app.command()(runs)
+    app.command()(rejects)
+
+
+def print_demo(result: dict[str, Any]) -> None:
+    """Human-readable summary of :func:`run_demo`'s result."""
+    stats = result["stats"]
+    imported = result["import"]
+    console.print()
+    console.print(f"workspace: {result['workspace']}")
+    console.print(
+        f"import: {imported['triples_new']} new triples "
+        f"({imported['triples_already_present']} already present), "
+        f"{imported['entities_new']} new entities, {len(imported['rejects'])} rejects"
+    )
+    console.print(
+        f"KG: {stats['entities']} entities {stats['entities_by_type']}, "
+        f"{stats['triples']} triples, {stats['aliases']} aliases, "
+        f"{stats['entity_images']} images on {stats['entities_with_images']} entities"
+    )
+    for info in stats["indexes"]:
+        weak = " (WEAK fallback: no medical knowledge)" if info.get("weak") else ""
+        console.print(
+            f"index {info['name']}: {info.get('count', 0)} vectors, "
+            f"{info.get('encoder', '-')}{weak}"
+        )
+    for name, found in result["paths"].items():
+        console.print(f"\npaths of {name} ({len(found)}):")
+        for path in found[:6]:
+            console.print(f"  {path['kind']:5} {path['text']}")
+        if len(found) > 6:
+            console.print(f"  ... {len(found) - 6} more: medsynth kg paths '{name}'")
+    console.print("\nnearest entities by text (MiniLM):")
+    for query, hits in result["text_search"].items():
+        shown = ", ".join(f"{h['name']} {h['score']:.2f}" for h in hits)
+        console.print(f"  {query!r}: {shown}")
+    image = result["image_search"]
+    shown = ", ".join(f"{h['name']} {h['score']:.3f}" for h in image["hits"])
+    console.print(f"nearest entities to image {image['query']} (WEAK thumbnail encoder): {shown}")
+    console.print(f"\ntimings (s): {result['seconds']}")
+    where = result["workspace"]
+    console.print(
+        f"next: medsynth kg stats -w {where}   |   medsynth kg paths 'Pneumonia' -w {where}"
+    )

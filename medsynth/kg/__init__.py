@@ -1,0 +1,1 @@
+"""The multimodal knowledge graph: importers, image links, paths and vector indexes."""

@@ -1,0 +1,301 @@
+"""Attach images to KG entities: SLAKE detection boxes, or an ``<entity name>/*.png`` folder layout.
+
+Images stay where they are (referenced relative to the folder given); a box's crop is written into
+the workspace (owner-only) so that image encoders see the entity, not the whole slice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlite_utils
+from PIL import Image
+
+from medsynth.errors import InputError
+from medsynth.kg.model import BadRow
+from medsynth.kg.normalize import normalize
+from medsynth.store.runs import record_reject
+
+ImageFormat = Literal["slake-detection", "folders"]
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+
+
+@dataclass
+class LinkReport:
+    """What one ``kg link-images`` did."""
+
+    images_seen: int = 0
+    links_new: int = 0
+    links_existing: int = 0
+    by_entity: Counter[str] = field(default_factory=Counter)
+    unknown_labels: Counter[str] = field(default_factory=Counter)
+    rejects: list[BadRow] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "images_seen": self.images_seen,
+            "links_new": self.links_new,
+            "links_existing": self.links_existing,
+            "entities_linked": len(self.by_entity),
+            "by_entity": dict(sorted(self.by_entity.items())),
+            "unknown_labels": dict(sorted(self.unknown_labels.items())),
+            "rejects": [{"source": r.source, "reason": r.reason} for r in self.rejects],
+        }
+
+
+class EntityResolver:
+    """Name -> entity id by exact name, normalised name, then alias (no fuzzy guessing)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.exact: dict[str, tuple[int, str]] = {}
+        self.norm: dict[str, tuple[int, str]] = {}
+        for entity_id, name, norm in db.execute("SELECT id, name, norm FROM entities ORDER BY id"):
+            self.exact.setdefault(name, (entity_id, name))
+            self.norm.setdefault(norm, (entity_id, name))
+        for entity_id, name, norm in db.execute(
+            "SELECT a.entity_id, e.name, a.norm FROM aliases a JOIN entities e "
+            "ON e.id = a.entity_id ORDER BY a.id"
+        ):
+            self.norm.setdefault(norm, (entity_id, name))
+
+    def resolve(self, name: str) -> tuple[int, str] | None:
+        """``(entity_id, entity_name)`` or None."""
+        return self.exact.get(name) or self.norm.get(normalize(name))
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def open_image(path: Path, max_pixels: int) -> Image.Image:
+    """Open and fully decode an image, refusing decompression bombs and broken files."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with Image.open(path) as probe:
+            probe.verify()
+        image = Image.open(path)
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise InputError(
+            f"image too large ({exc})",
+            source=str(path),
+            hint="raise images.max_pixels in medsynth.toml if the image is trusted",
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(
+            f"not a readable image: {exc}",
+            source=str(path),
+            hint="re-export the file or remove it from the folder",
+        ) from exc
+    return image
+
+
+def safe_child(root: Path, path: Path) -> Path:
+    """``path`` resolved, refused if it escapes ``root`` (through ``..`` or a symlink)."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise InputError(
+            "path escapes the dataset root",
+            source=str(path),
+            hint=f"keep images inside {root} (no symlinks pointing outside)",
+        )
+    return resolved
+
+
+def _crop(image: Image.Image, box: list[float], min_size: int) -> Image.Image:
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    w, h = max(w, min_size), max(h, min_size)
+    left = max(0, round(cx - w / 2))
+    top = max(0, round(cy - h / 2))
+    right = min(image.width, round(cx + w / 2))
+    bottom = min(image.height, round(cy + h / 2))
+    return image.crop((left, top, right, bottom))
+
+
+class _Linker:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        root: Path,
+        crops_dir: Path,
+        run_id: int | None,
+        max_pixels: int,
+        crop_min_size: int,
+    ) -> None:
+        self.db = db
+        self.root = root
+        self.crops_dir = crops_dir
+        self.run_id = run_id
+        self.max_pixels = max_pixels
+        self.crop_min_size = crop_min_size
+        self.resolver = EntityResolver(db)
+        self.report = LinkReport()
+
+    def reject(self, source: str, reason: str, raw: str = "") -> None:
+        self.report.rejects.append(BadRow(source, raw, reason))
+        record_reject(
+            self.db,
+            stage="kg link-images",
+            source=source,
+            raw=raw,
+            reason=reason,
+            run_id=self.run_id,
+        )
+
+    def load(self, path: Path) -> tuple[Image.Image, str, str] | None:
+        relative = (
+            path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
+        )
+        try:
+            safe = safe_child(self.root, path)
+            image = open_image(safe, self.max_pixels)
+        except InputError as exc:
+            self.reject(relative, exc.message)
+            return None
+        self.report.images_seen += 1
+        return image, relative, sha256_file(safe)
+
+    def link(
+        self,
+        entity: tuple[int, str],
+        image: Image.Image,
+        relative: str,
+        digest: str,
+        box: list[float] | None,
+        source: str,
+    ) -> None:
+        crop_path = None
+        if box is not None:
+            name = f"{digest[:16]}-{entity[0]}-{'-'.join(str(int(v)) for v in box)}.png"
+            crop_file = self.crops_dir / name
+            if not crop_file.exists():
+                old_umask = os.umask(0o077)
+                try:
+                    _crop(image.convert("RGB"), box, self.crop_min_size).save(crop_file)
+                finally:
+                    os.umask(old_umask)
+            crop_path = f"images/crops/{name}"
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO entity_images (entity_id, root, path, sha256, box, crop_path, "
+            "width, height, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                entity[0],
+                str(self.root),
+                relative,
+                digest,
+                json.dumps(box) if box is not None else "",
+                crop_path,
+                image.width,
+                image.height,
+                source,
+            ],
+        )
+        if cursor.rowcount:
+            self.report.links_new += 1
+        else:
+            self.report.links_existing += 1
+        self.report.by_entity[entity[1]] += 1
+
+    def slake_detection(self) -> None:
+        files = sorted(self.root.glob("*/detection.json"))
+        if not files:
+            raise InputError(
+                "no */detection.json files here",
+                source=str(self.root),
+                hint="point at SLAKE's imgs/ folder (xmlabN/detection.json)",
+            )
+        for detection in files:
+            source = detection.relative_to(self.root).as_posix()
+            try:
+                boxes = json.loads(detection.read_text(encoding="utf-8"))
+                if not isinstance(boxes, list):
+                    raise ValueError("expected a JSON list of {label: [x, y, w, h]}")
+            except (UnicodeDecodeError, ValueError) as exc:
+                self.reject(source, f"unreadable detection file: {exc}")
+                continue
+            loaded = self.load(detection.parent / "source.jpg")
+            if loaded is None:
+                continue
+            image, relative, digest = loaded
+            for item in boxes:
+                for label, box in item.items() if isinstance(item, dict) else []:
+                    if not (
+                        isinstance(box, list)
+                        and len(box) == 4
+                        and all(isinstance(v, int | float) for v in box)
+                    ):
+                        self.reject(source, f"box of {label!r} is not [x, y, w, h]", str(box))
+                        continue
+                    entity = self.resolver.resolve(label)
+                    if entity is None:
+                        self.report.unknown_labels[label] += 1
+                        continue
+                    self.link(
+                        entity,
+                        image,
+                        relative,
+                        digest,
+                        [float(v) for v in box],
+                        f"slake-detection:{source}",
+                    )
+
+    def folders(self) -> None:
+        folders = sorted(p for p in self.root.iterdir() if p.is_dir())
+        if not folders:
+            raise InputError(
+                "no entity folders here",
+                source=str(self.root),
+                hint="expected <entity name>/<image files>",
+            )
+        for folder in folders:
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            entity = self.resolver.resolve(folder.name)
+            if entity is None:
+                self.report.unknown_labels[folder.name] += len(files)
+                continue
+            for file in files:
+                loaded = self.load(file)
+                if loaded is not None:
+                    image, relative, digest = loaded
+                    self.link(entity, image, relative, digest, None, f"folders:{relative}")
+
+
+def link_images(
+    db: sqlite_utils.Database,
+    root: Path,
+    fmt: ImageFormat,
+    *,
+    crops_dir: Path,
+    run_id: int | None,
+    max_pixels: int,
+    crop_min_size: int = 32,
+) -> LinkReport:
+    """Attach the images under ``root`` to entities; returns what was linked and what was not."""
+    if not root.is_dir():
+        raise InputError("not a folder", source=str(root), hint="pass the images folder")
+    crops_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    linker = _Linker(db, root.resolve(), crops_dir, run_id, max_pixels, crop_min_size)
+    with db.conn:
+        if fmt == "slake-detection":
+            linker.slake_detection()
+        elif fmt == "folders":
+            linker.folders()
+        else:
+            raise InputError(
+                f"unknown image layout {fmt!r}",
+                hint="use --format slake-detection or --format folders",
+            )
+    return linker.report

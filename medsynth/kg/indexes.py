@@ -1,0 +1,228 @@
+"""Entity vector indexes of a workspace: text (names and aliases) and images (crops).
+
+Each index is an hnswlib file under ``indexes/`` with its label -> row map in ``vector_ids``. The
+content hash of what was embedded (and by which encoder) is stored with it: when the KG changes the
+hash changes and the index is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from medsynth.backends.encoders import image_encoder, text_encoder
+from medsynth.errors import InputError
+from medsynth.kg.images import open_image
+from medsynth.kg.vectors import VectorIndex
+from medsynth.store.runs import record_reject, utc_now
+from medsynth.workspace import Workspace
+
+IndexName = Literal["entity_text", "entity_image"]
+INDEX_NAMES: tuple[IndexName, ...] = ("entity_text", "entity_image")
+
+
+@dataclass
+class Hit:
+    """One search result."""
+
+    entity_id: int
+    name: str
+    type: str
+    score: float
+    via: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "entity_id": self.entity_id,
+            "name": self.name,
+            "type": self.type,
+            "score": round(self.score, 4),
+            "via": self.via,
+        }
+
+
+def _text_items(ws: Workspace) -> list[tuple[str, int, str]]:
+    """(ref_table, ref_id, text) for every entity name and alias."""
+    items = [
+        ("entities", row[0], row[1])
+        for row in ws.db.execute("SELECT id, name FROM entities ORDER BY id")
+    ]
+    items += [
+        ("aliases", row[0], row[1])
+        for row in ws.db.execute("SELECT id, alias FROM aliases ORDER BY id")
+    ]
+    return items
+
+
+def _image_items(ws: Workspace) -> list[tuple[str, int, str]]:
+    """(ref_table, ref_id, file) for every entity image (the crop when there is one)."""
+    items = []
+    for image_id, root, path, crop in ws.db.execute(
+        "SELECT id, root, path, crop_path FROM entity_images ORDER BY id"
+    ):
+        file = str(ws.root / crop) if crop else str(Path(root) / path)
+        items.append(("entity_images", image_id, file))
+    return items
+
+
+def _content_hash(encoder: str, items: list[tuple[str, int, str]]) -> str:
+    digest = hashlib.sha256(encoder.encode())
+    for table, ref_id, text in items:
+        digest.update(f"\x00{table}\x00{ref_id}\x00{text}".encode())
+    return digest.hexdigest()
+
+
+def _items(ws: Workspace, name: IndexName) -> tuple[str, list[tuple[str, int, str]]]:
+    if name == "entity_text":
+        return ws.config.index.text_encoder, _text_items(ws)
+    return ws.config.index.image_encoder, _image_items(ws)
+
+
+def index_status(ws: Workspace) -> list[dict[str, Any]]:
+    """For each index: whether it is built, its size and encoder, and whether it is stale."""
+    result = []
+    for name in INDEX_NAMES:
+        encoder_spec, items = _items(ws, name)
+        row = ws.db.execute("SELECT * FROM vector_indexes WHERE name = ?", [name]).fetchone()
+        if row is None:
+            result.append({"name": name, "built": False, "stale": bool(items), "items": len(items)})
+            continue
+        info = dict(zip([c.name for c in ws.db.table("vector_indexes").columns], row, strict=True))
+        info.update(
+            built=True,
+            items=len(items),
+            weak=bool(info["weak"]),
+            stale=info["content_hash"] != _content_hash(encoder_spec, items)
+            or not (ws.root / info["path"]).exists(),
+        )
+        result.append(info)
+    return result
+
+
+def build_index(
+    ws: Workspace, name: IndexName, *, force: bool = False, run_id: int | None = None
+) -> dict[str, Any]:
+    """(Re)build one index if its content changed (or ``force``); returns its status row."""
+    encoder_spec, items = _items(ws, name)
+    content_hash = _content_hash(encoder_spec, items)
+    current = ws.db.execute(
+        "SELECT content_hash, path FROM vector_indexes WHERE name = ?", [name]
+    ).fetchone()
+    if not force and current and current[0] == content_hash and (ws.root / current[1]).exists():
+        return {"name": name, "rebuilt": False, "count": len(items)}
+    started = time.perf_counter()
+    refs: list[tuple[str, int]] = []
+    if name == "entity_text":
+        encoder = text_encoder(encoder_spec)
+        vectors = encoder.encode_text([text for _, _, text in items])
+        refs = [(table, ref_id) for table, ref_id, _ in items]
+        dim, encoder_name, weak = encoder.dim, encoder.name, encoder.weak
+    else:
+        image_enc = image_encoder(encoder_spec)
+        images: list[Image.Image] = []
+        for table, ref_id, file in items:
+            try:
+                images.append(open_image(Path(file), ws.config.images.max_pixels))
+            except InputError as exc:
+                record_reject(
+                    ws.db, stage="kg index", source=file, raw="", reason=exc.message, run_id=run_id
+                )
+                continue
+            refs.append((table, ref_id))
+        vectors = image_enc.encode_image(images)
+        dim, encoder_name, weak = image_enc.dim, image_enc.name, image_enc.weak
+    cfg = ws.config.index
+    index = VectorIndex(
+        dim, m=cfg.hnsw_m, ef_construction=cfg.ef_construction, ef_search=cfg.ef_search
+    )
+    index.build(vectors, np.arange(len(refs), dtype=np.int64))
+    relative = f"indexes/{name}.hnsw"
+    index.save(ws.root / relative)
+    seconds = time.perf_counter() - started
+    with ws.db.conn:
+        ws.db.table("vector_ids").delete_where("index_name = ?", [name])
+        ws.db.table("vector_indexes").upsert(
+            {
+                "name": name,
+                "encoder": encoder_name,
+                "weak": int(weak),
+                "dim": dim,
+                "count": len(refs),
+                "content_hash": content_hash,
+                "path": relative,
+                "built_at": utc_now(),
+                "build_seconds": round(seconds, 3),
+            },
+            pk="name",
+        )
+        ws.db.table("vector_ids").insert_all(
+            (
+                {"index_name": name, "label": label, "ref_table": table, "ref_id": ref_id}
+                for label, (table, ref_id) in enumerate(refs)
+            ),
+            batch_size=10_000,
+        )
+    return {
+        "name": name,
+        "rebuilt": True,
+        "count": len(refs),
+        "encoder": encoder_name,
+        "weak": weak,
+        "seconds": round(seconds, 3),
+    }
+
+
+def _entity_for(ws: Workspace, table: str, ref_id: int) -> tuple[int, str, str] | None:
+    sql = {
+        "entities": "SELECT id, name, type FROM entities WHERE id = ?",
+        "aliases": "SELECT e.id, e.name, e.type FROM aliases a JOIN entities e "
+        "ON e.id = a.entity_id WHERE a.id = ?",
+        "entity_images": "SELECT e.id, e.name, e.type FROM entity_images i JOIN entities e "
+        "ON e.id = i.entity_id WHERE i.id = ?",
+    }[table]
+    row = ws.db.execute(sql, [ref_id]).fetchone()
+    return (row[0], row[1], row[2]) if row else None
+
+
+def _search(
+    ws: Workspace, name: IndexName, vector: np.ndarray, k: int, entity_type: str | None
+) -> list[Hit]:
+    build_index(ws, name)
+    row = ws.db.execute("SELECT path, count FROM vector_indexes WHERE name = ?", [name]).fetchone()
+    index = VectorIndex.load(ws.root / row[0], ef_search=ws.config.index.ef_search)
+    labels, scores = index.query(vector.reshape(1, -1), k=min(row[1], k * 4 + 10))
+    hits: dict[int, Hit] = {}
+    for label, score in zip(labels[0], scores[0], strict=True):
+        ref = ws.db.execute(
+            "SELECT ref_table, ref_id FROM vector_ids WHERE index_name = ? AND label = ?",
+            [name, int(label)],
+        ).fetchone()
+        entity = _entity_for(ws, ref[0], ref[1]) if ref else None
+        if entity is None or (entity_type and entity[2] != entity_type):
+            continue
+        if entity[0] not in hits:
+            hits[entity[0]] = Hit(entity[0], entity[1], entity[2], float(score), ref[0])
+    return sorted(hits.values(), key=lambda h: -h.score)[:k]
+
+
+def search_text(
+    ws: Workspace, query: str, k: int = 10, entity_type: str | None = None
+) -> list[Hit]:
+    """Entities whose names or aliases are nearest to ``query`` (cosine)."""
+    vector = text_encoder(ws.config.index.text_encoder).encode_text([query])[0]
+    return _search(ws, "entity_text", vector, k, entity_type)
+
+
+def search_image(
+    ws: Workspace, image: Image.Image, k: int = 10, entity_type: str | None = None
+) -> list[Hit]:
+    """Entities whose images are nearest to ``image`` (cosine)."""
+    vector = image_encoder(ws.config.index.image_encoder).encode_image([image])[0]
+    return _search(ws, "entity_image", vector, k, entity_type)

@@ -1,0 +1,51 @@
+"""Name normalisation for matching: case, width, whitespace, punctuation and simple plurals.
+
+The original spelling is always stored beside the normalised key.
+
+>>> normalize("  Pulmonary   Nodules ")
+'pulmonary nodule'
+>>> normalize("Crohn's disease") == normalize("crohns Disease")
+True
+>>> normalize("Non-enhancing Tumor")
+'non enhancing tumor'
+>>> normalize("Kidneys") == normalize("kidney")
+True
+>>> normalize("肺癌，")
+'肺癌'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_APOSTROPHES = re.compile(r"['’`´]")
+_PUNCT = re.compile(r"[^\w\s]|_")
+_KEEP_S = ("ss", "us", "is")
+
+
+def singular(token: str) -> str:
+    """Strip a simple English plural ending from one lower-case token.
+
+    >>> [singular(t) for t in ["nodules", "arteries", "masses", "ribs", "virus", "abscesses"]]
+    ['nodule', 'artery', 'mass', 'rib', 'virus', 'abscess']
+    """
+    if len(token) <= 3 or not token.isascii() or not token.isalpha():
+        return token
+    if token.endswith("ies") and len(token) > 4:
+        return token[:-3] + "y"
+    if token.endswith(("sses", "ches", "shes", "xes", "zes")):
+        return token[:-2]
+    if token.endswith("s") and not token.endswith(_KEEP_S):
+        return token[:-1]
+    return token
+
+
+@lru_cache(maxsize=1_000_000)
+def normalize(name: str) -> str:
+    """The matching key of ``name`` (see module doc)."""
+    text = unicodedata.normalize("NFKC", name).casefold()
+    text = _APOSTROPHES.sub("", text)
+    text = _PUNCT.sub(" ", text)
+    return " ".join(singular(token) for token in text.split())

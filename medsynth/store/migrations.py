@@ -1,0 +1,178 @@
+"""Numbered schema migrations, recorded in the ``_migrations`` table once applied.
+
+Each migration is a small function registered with :func:`migration`; they run in order, each in its
+own transaction, and never run twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[tuple[int, str, Migration]] = []
+
+
+def migration(number: int) -> Callable[[Migration], Migration]:
+    """Register ``fn`` as migration ``number`` (numbers must increase by one)."""
+
+    def register(fn: Migration) -> Migration:
+        expected = len(MIGRATIONS) + 1
+        if number != expected:
+            raise RuntimeError(f"migration {fn.__name__} is numbered {number}, expected {expected}")
+        MIGRATIONS.append((number, fn.__name__, fn))
+        return fn
+
+    return register
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[int]:
+    """Numbers of the migrations already applied to ``db``."""
+    if "_migrations" not in db.table_names():
+        return []
+    return [row["number"] for row in db.table("_migrations").rows_where(order_by="number")]
+
+
+def apply_migrations(db: sqlite_utils.Database) -> list[int]:
+    """Apply every pending migration; return the numbers applied now."""
+    db.table("_migrations").create(
+        {"number": int, "name": str, "applied_at": str}, pk="number", if_not_exists=True
+    )
+    done = set(applied_migrations(db))
+    newer = [n for n in done if n > len(MIGRATIONS)]
+    if newer:
+        from medsynth.errors import WorkspaceError
+
+        raise WorkspaceError(
+            f"the database has schema version {max(newer)}; this MedSynth knows {len(MIGRATIONS)}",
+            hint="upgrade MedSynth to open this workspace",
+        )
+    now_applied = []
+    for number, name, fn in MIGRATIONS:
+        if number in done:
+            continue
+        with db.conn:
+            fn(db)
+            db.table("_migrations").insert({"number": number, "name": name, "applied_at": _now()})
+        now_applied.append(number)
+    return now_applied
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@migration(1)
+def m001_core(db: sqlite_utils.Database) -> None:
+    """Runs and rejects: the audit trail of every command."""
+    db.table("runs").create(
+        {
+            "id": int,
+            "command": str,
+            "config": str,
+            "versions": str,
+            "started_at": str,
+            "ended_at": str,
+            "status": str,
+            "summary": str,
+            "error": str,
+        },
+        pk="id",
+    )
+    db.table("rejects").create(
+        {
+            "id": int,
+            "run_id": int,
+            "stage": str,
+            "source": str,
+            "raw": str,
+            "reason": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db.table("rejects").create_index(["stage", "source", "reason", "raw"], unique=True)
+
+
+@migration(2)
+def m002_kg(db: sqlite_utils.Database) -> None:
+    """Knowledge graph: entities, aliases, triples, entity images."""
+    db.table("entities").create(
+        {"id": int, "name": str, "norm": str, "type": str, "language": str, "source": str},
+        pk="id",
+        not_null={"name", "norm", "type", "language"},
+    )
+    db.table("entities").create_index(["norm"], unique=True)
+    db.table("entities").create_index(["type"])
+    db.table("aliases").create(
+        {"id": int, "entity_id": int, "alias": str, "norm": str, "language": str, "source": str},
+        pk="id",
+        foreign_keys=[("entity_id", "entities", "id")],
+        not_null={"entity_id", "alias", "norm"},
+    )
+    db.table("aliases").create_index(["entity_id", "norm"], unique=True)
+    db.table("aliases").create_index(["norm"])
+    db.table("triples").create(
+        {
+            "id": int,
+            "head_id": int,
+            "head": str,
+            "relation": str,
+            "tail": str,
+            "tail_id": int,
+            "language": str,
+            "source": str,
+        },
+        pk="id",
+        foreign_keys=[("head_id", "entities", "id"), ("tail_id", "entities", "id")],
+        not_null={"head_id", "head", "relation", "tail"},
+    )
+    db.table("triples").create_index(["head", "relation", "tail"], unique=True)
+    db.table("triples").create_index(["head_id", "relation"])
+    db.table("triples").create_index(["tail_id"])
+    db.table("entity_images").create(
+        {
+            "id": int,
+            "entity_id": int,
+            "root": str,
+            "path": str,
+            "sha256": str,
+            "box": str,
+            "crop_path": str,
+            "width": int,
+            "height": int,
+            "source": str,
+        },
+        pk="id",
+        foreign_keys=[("entity_id", "entities", "id")],
+        not_null={"entity_id", "path", "sha256"},
+    )
+    db.table("entity_images").create_index(["entity_id", "sha256", "box"], unique=True)
+    db.table("kg_meta").create({"key": str, "value": str}, pk="key")
+
+
+@migration(3)
+def m003_vectors(db: sqlite_utils.Database) -> None:
+    """Vector indexes (hnswlib files in the workspace) and their label -> row id maps."""
+    db.table("vector_indexes").create(
+        {
+            "name": str,
+            "encoder": str,
+            "weak": int,
+            "dim": int,
+            "count": int,
+            "content_hash": str,
+            "path": str,
+            "built_at": str,
+            "build_seconds": float,
+        },
+        pk="name",
+    )
+    db.table("vector_ids").create(
+        {"index_name": str, "label": int, "ref_table": str, "ref_id": int},
+        pk=("index_name", "label"),
+        foreign_keys=[("index_name", "vector_indexes", "name")],
+    )
