@@ -9,7 +9,6 @@ import os
 import sys
 import traceback
 
-import click
 import typer
 
 from medsynth.cli import kg as kg_commands
@@ -43,12 +42,15 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
+    except typer.TyperException as exc:  # usage errors (typer's own click)
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        return 2
     except KeyboardInterrupt:
         print(
             "interrupted: finished work is saved; run the same command again to go on",

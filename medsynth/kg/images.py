@@ -115,14 +115,12 @@ def safe_child(root: Path, path: Path) -> Path:
 
 
 def _crop(image: Image.Image, box: list[float], min_size: int) -> Image.Image:
+    """The box, grown to ``min_size`` a side around its centre and shifted to stay inside."""
     x, y, w, h = box
-    cx, cy = x + w / 2, y + h / 2
-    w, h = max(w, min_size), max(h, min_size)
-    left = max(0, round(cx - w / 2))
-    top = max(0, round(cy - h / 2))
-    right = min(image.width, round(cx + w / 2))
-    bottom = min(image.height, round(cy + h / 2))
-    return image.crop((left, top, right, bottom))
+    w, h = min(max(w, min_size), image.width), min(max(h, min_size), image.height)
+    left = min(max(0.0, x + box[2] / 2 - w / 2), image.width - w)
+    top = min(max(0.0, y + box[3] / 2 - h / 2), image.height - h)
+    return image.crop((round(left), round(top), round(left + w), round(top + h)))
 
 
 class _Linker:

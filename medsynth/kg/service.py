@@ -9,6 +9,7 @@ from medsynth.errors import InputError
 from medsynth.kg.images import ImageFormat, LinkReport, link_images
 from medsynth.kg.indexes import build_index, index_status
 from medsynth.kg.model import ParsedKG
+from medsynth.kg.normalize import normalize
 from medsynth.kg.paths import KGPath, entity_triples, find_entity, paths_for
 from medsynth.kg.slake import parse_slake
 from medsynth.kg.triples import parse_triples
@@ -79,12 +80,13 @@ def kg_stats(ws: Workspace) -> dict[str, Any]:
     def grouped(sql: str) -> dict[str, int]:
         return {str(key): count for key, count in db.execute(sql)}
 
-    variants = [
-        names.split("\x1f")
-        for (names,) in db.execute(
-            "SELECT group_concat(name, char(31)) FROM entities GROUP BY norm HAVING count(*) > 1"
-        )
-    ]
+    spellings: dict[tuple[int, str], list[str]] = {}
+    for head_id, head in db.execute(
+        "SELECT DISTINCT head_id, head FROM triples WHERE head_id IN (SELECT head_id FROM "
+        "triples GROUP BY head_id HAVING count(DISTINCT head) > 1) ORDER BY head_id, head"
+    ):
+        spellings.setdefault((head_id, normalize(head)), []).append(head)
+    variants = [names for names in spellings.values() if len(names) > 1]
     return {
         "entities": db.table("entities").count,
         "entities_by_type": grouped("SELECT type, count(*) FROM entities GROUP BY type"),

@@ -1,0 +1,90 @@
+"""``medsynth demo`` end to end, in a fresh process that records every network attempt.
+
+The process installs a Python audit hook before importing MedSynth: any ``socket.connect`` or
+name lookup is recorded. The demo loads real models (MiniLM from its PyPI package) and must not
+reach any address at all: no hub, no telemetry.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+AUDITED_RUN = r"""
+import json, sys
+events = []
+def hook(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname",
+                 "socket.sendto", "socket.bind") or event.startswith("urllib.Request"):
+        events.append([event, repr(args)[:200]])
+sys.addaudithook(hook)
+import io, contextlib
+from medsynth.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main(["demo", "-w", sys.argv[1], "--json"])
+print(json.dumps({"code": code, "events": events, "demo": json.loads(out.getvalue())}))
+"""
+
+
+def run_demo(workspace: Path) -> dict:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(workspace.parent), "PYTHONHASHSEED": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", AUDITED_RUN, str(workspace)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_demo_runs_offline_and_again_without_redoing_work(tmp_path: Path) -> None:
+    first = run_demo(tmp_path / "demo")
+    assert first["code"] == 0
+    assert first["events"] == [], first["events"]
+    demo = first["demo"]
+    stats = demo["stats"]
+    assert stats["entities"] >= 40
+    assert len(stats["entities_by_type"]) >= 3
+    assert stats["entities_by_type"]["system"] >= 4
+    assert stats["triples"] >= 200
+    assert stats["entities_with_images"] >= 15
+    assert demo["import"]["rejects"] == []
+    assert {i["name"]: i["built"] and not i["stale"] for i in stats["indexes"]} == {
+        "entity_text": True,
+        "entity_image": True,
+    }
+    image_index = next(i for i in stats["indexes"] if i["name"] == "entity_image")
+    assert image_index["weak"] is True
+    location = demo["paths"]["Lung Cancer"][0]
+    assert location["text"] == "Lung Cancer -[location]-> Lung -[belong to]-> Respiratory System"
+    top = {query: hits[0]["name"] for query, hits in demo["text_search"].items()}
+    assert top["enlarged heart"] == "Cardiomegaly"  # an alias in the demo KG
+    assert top["stone in the kidney"] == "Kidney Stone"
+    assert demo["image_search"]["hits"][0]["name"] == "Kidney Stone"
+
+    second = run_demo(tmp_path / "demo")
+    assert second["events"] == []
+    assert second["demo"]["import"]["triples_new"] == 0
+    assert second["demo"]["link_images"]["links_new"] == 0
+    assert all(not i["rebuilt"] for i in second["demo"]["indexes"])
+
+
+def test_the_audit_hook_does_see_connection_attempts() -> None:
+    """Control: the same hook records a real attempt, so an empty list above means something."""
+    probe = AUDITED_RUN.split("import io")[0] + (
+        "import socket\n"
+        "try:\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+        "except OSError:\n    pass\n"
+        "print(json.dumps(events))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    events = json.loads(done.stdout)
+    assert any(event == "socket.connect" and "127.0.0.1" in args for event, args in events)
