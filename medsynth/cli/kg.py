@@ -26,8 +26,14 @@ def _language(value: str) -> str | None:
 def import_(
     path: Annotated[Path, typer.Argument(help="SLAKE KG folder, or a triples file/folder.")],
     fmt: Annotated[
-        Literal["slake", "triples"], typer.Option("--format", "-f", help="Input layout.")
-    ] = "slake",
+        Literal["slake", "triples"] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Input layout (default: slake if SLAKE's files are there).",
+            show_default=False,
+        ),
+    ] = None,
     strict: Annotated[
         bool | None,
         typer.Option(
@@ -44,9 +50,12 @@ def import_(
 ) -> None:
     """Import a knowledge graph; re-importing the same files changes nothing."""
     from medsynth.kg.service import build_indexes, import_kg
+    from medsynth.kg.slake import looks_like_slake
 
     ws = open_workspace(workspace)
-    report = import_kg(ws, path, fmt, strict=strict)
+    report = import_kg(
+        ws, path, fmt or ("slake" if looks_like_slake(path) else "triples"), strict=strict
+    )
     indexes = [] if no_index else build_indexes(ws, names=("entity_text",))
     data = report.as_dict() | {"indexes": indexes}
     if as_json:
@@ -80,8 +89,15 @@ def import_(
 def link_images_(
     path: Annotated[Path, typer.Argument(help="SLAKE imgs/ folder, or <entity>/<images> folders.")],
     fmt: Annotated[
-        Literal["slake-detection", "folders"], typer.Option("--format", "-f", help="Folder layout.")
-    ] = "slake-detection",
+        Literal["slake-detection", "folders"] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Folder layout (default: slake-detection if */detection.json exist, "
+            "else folders).",
+            show_default=False,
+        ),
+    ] = None,
     no_index: Annotated[
         bool, typer.Option("--no-index", help="Skip rebuilding the image index.")
     ] = False,
@@ -92,6 +108,8 @@ def link_images_(
     from medsynth.kg.service import build_indexes, link_entity_images
 
     ws = open_workspace(workspace)
+    if fmt is None:
+        fmt = "slake-detection" if next(path.glob("*/detection.json"), None) else "folders"
     report = link_entity_images(ws, path, fmt)
     indexes = [] if no_index else build_indexes(ws, names=("entity_image",))
     if as_json:

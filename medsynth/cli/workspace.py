@@ -11,15 +11,23 @@ from rich.table import Table
 
 from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
 from medsynth.config import CONFIG_FILE, render_config
-from medsynth.workspace import Workspace
+from medsynth.workspace import Workspace, default_workspace_path
 
 
 def init(
-    path: Annotated[Path, typer.Argument(help="Folder to make into a workspace.")] = Path("."),
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Folder to make into a workspace (default: --workspace, the "
+            "MEDSYNTH_WORKSPACE variable, or the current folder).",
+            show_default=False,
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a workspace: medsynth.toml, medsynth.db and folders (existing files are kept)."""
-    ws = Workspace.init(path)
+    ws = Workspace.init(path or workspace or default_workspace_path())
     info = {
         "workspace": str(ws.root),
         "config": str(ws.root / CONFIG_FILE),

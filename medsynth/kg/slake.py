@@ -122,6 +122,12 @@ def parse_name_map(
     return aliases, bad
 
 
+def looks_like_slake(path: Path) -> bool:
+    """Whether ``path`` is (or holds) a file named as in SLAKE's KG release."""
+    names = {path.name} if path.is_file() else {p.name for p in path.glob("*")}
+    return bool(names & (set(SLAKE_FILES) | set(NAME_MAPS)))
+
+
 def parse_slake(path: Path) -> ParsedKG:
     """Parse a SLAKE KG folder, or one SLAKE KG file named as in the release."""
     files = [path] if path.is_file() else sorted(path.iterdir()) if path.is_dir() else []

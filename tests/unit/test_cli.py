@@ -114,3 +114,26 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["kg", "import"]) == 2
     assert "Missing argument" in capsys.readouterr().err
     assert main(["kg", "import", "x", "--format", "nope"]) == 2
+
+
+def test_formats_are_detected_when_not_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = tmp_path / "ws"
+    main(["init", "-w", str(ws)])
+    write(tmp_path / "KG" / "en_organ_rel.csv", "organ#attribute#value\nLung#belong to#Chest\n")
+    write(tmp_path / "kg.jsonl", '{"head": "Flu", "relation": "location", "tail": "Lung"}\n')
+    capsys.readouterr()
+    for path in (tmp_path / "KG", tmp_path / "kg.jsonl"):
+        assert main(["kg", "import", str(path), "--no-index", "-w", str(ws), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["triples_new"] == 1
+    folder = tmp_path / "imgs" / "Lung"
+    folder.mkdir(parents=True)
+    from PIL import Image
+
+    Image.new("L", (40, 40), 128).save(folder / "a.png")
+    assert (
+        main(["kg", "link-images", str(tmp_path / "imgs"), "--no-index", "-w", str(ws), "--json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["by_entity"] == {"Lung": 1}
