@@ -215,9 +215,9 @@ def show(
             "aliases: " + ", ".join(f"{a['alias']} ({a['language']})" for a in data["aliases"])
         )
     for t in data["triples"]:
-        console.print(f"  -[{t['relation']}]-> {t['tail']}")
+        console.print(f"  -[{t['relation']}]-> {t['tail']}  ({t['language']})")
     for t in data["incoming"]:
-        console.print(f"  <-[{t['relation']}]- {t['head']}")
+        console.print(f"  <-[{t['relation']}]- {t['head']}  ({t['language']})")
     if data["images"]:
         console.print(f"images: {len(data['images'])}")
         for image in data["images"][:10]:
