@@ -181,6 +181,8 @@ def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     )
     for names in data["spelling_variants"]:
         console.print(f"  spelling variants merged into one entity: {' / '.join(names)}")
+    for alias, names in data["ambiguous_aliases"].items():
+        console.print(f"  ambiguous alias {alias!r} names {' / '.join(names)} (the first wins)")
     console.print(f"rejects: {data['rejects_by_stage'] or 'none'}")
     for info in data["indexes"]:
         if not info["built"]:

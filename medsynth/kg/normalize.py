@@ -23,8 +23,17 @@ from functools import lru_cache
 _APOSTROPHES = re.compile(r"['’`´]")
 _PUNCT = re.compile(r"[^\w\s]|_")
 _KEEP_S = ("ss", "us", "is")
+# ASCII fast path: apostrophes vanish, every other punctuation mark becomes a space.
+_ASCII_TABLE = str.maketrans(
+    {
+        c: (None if c in "'`" else " ")
+        for c in map(chr, range(128))
+        if not (c.isalnum() or c.isspace())
+    }
+)
 
 
+@lru_cache(maxsize=65_536)
 def singular(token: str) -> str:
     """Strip a simple English plural ending from one lower-case token.
 
@@ -42,10 +51,12 @@ def singular(token: str) -> str:
     return token
 
 
-@lru_cache(maxsize=1_000_000)
+@lru_cache(maxsize=200_000)
 def normalize(name: str) -> str:
     """The matching key of ``name`` (see module doc)."""
-    text = unicodedata.normalize("NFKC", name).casefold()
-    text = _APOSTROPHES.sub("", text)
-    text = _PUNCT.sub(" ", text)
-    return " ".join(singular(token) for token in text.split())
+    if name.isascii():
+        text = name.lower().translate(_ASCII_TABLE)
+    else:
+        text = unicodedata.normalize("NFKC", name).casefold()
+        text = _PUNCT.sub(" ", _APOSTROPHES.sub("", text))
+    return " ".join([singular(token) for token in text.split()])

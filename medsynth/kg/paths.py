@@ -97,7 +97,7 @@ def find_entity(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     if row is None:
         row = db.execute(
             "SELECT e.* FROM aliases a JOIN entities e ON e.id = a.entity_id WHERE a.norm = ? "
-            "ORDER BY e.id LIMIT 1",
+            "ORDER BY a.id LIMIT 1",
             [norm],
         ).fetchone()
     if row is None:

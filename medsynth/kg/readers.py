@@ -29,8 +29,9 @@ def read_lines(path: Path, display: str) -> Iterator[tuple[int, str] | BadRow]:
         text = ""
     if text or not data:
         for number, line in enumerate(text.split("\n"), 1):
-            line = line.rstrip("\r")
-            if line.strip():
+            if line and line[-1] == "\r":
+                line = line[:-1]
+            if line and not line.isspace():
                 yield number, line
         return
     for number, raw in enumerate(data.split(b"\n"), 1):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +23,19 @@ from medsynth.workspace import Workspace
 KGFormat = Literal["slake", "triples"]
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector: a bulk import allocates millions of tuples that
+    are never cyclic, and the collector's repeated scans of them cost a third of the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def import_kg(
     ws: Workspace,
     path: Path,
@@ -31,7 +47,7 @@ def import_kg(
     """Parse ``path`` in ``fmt`` and store it; bad rows become rejects unless ``strict``."""
     strict = ws.config.kg.strict if strict is None else strict
     config = {"path": str(path), "format": fmt, "strict": strict}
-    with RunRecorder(ws.db, "kg import", config) as run:
+    with RunRecorder(ws.db, "kg import", config) as run, _no_cyclic_gc():
         parsed: ParsedKG
         if fmt == "slake":
             parsed = parse_slake(path)
@@ -109,6 +125,13 @@ def kg_stats(ws: Workspace) -> dict[str, Any]:
             "SELECT count(DISTINCT entity_id) FROM entity_images"
         ).fetchone()[0],
         "spelling_variants": variants,
+        "ambiguous_aliases": {
+            alias: names.split("\x1f")
+            for alias, names in db.execute(
+                "SELECT min(a.alias), group_concat(e.name, char(31)) FROM aliases a "
+                "JOIN entities e ON e.id = a.entity_id GROUP BY a.norm HAVING count(*) > 1"
+            )
+        },
         "rejects_by_stage": grouped("SELECT stage, count(*) FROM rejects GROUP BY stage"),
         "indexes": index_status(ws),
     }

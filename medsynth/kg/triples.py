@@ -19,69 +19,108 @@ JSON_SUFFIXES = {".jsonl", ".ndjson"}
 REQUIRED = ("head", "relation", "tail")
 
 
-def _entity_type(value: Any) -> EntityType | str | None:
-    """A valid type, None for empty, or the offending text."""
-    if value is None or str(value).strip() == "":
-        return None
-    text = str(value).strip().lower()
-    return text if text in ENTITY_TYPES else f"!{text}"
+COLUMNS = ("head", "relation", "tail", "head_type", "tail_type", "language")
+_TYPES: dict[str, EntityType | None] = {"": None, **{t: t for t in ENTITY_TYPES}}
 
 
-def _row_to_triple(row: dict[str, Any], source: str, raw: str, language: str) -> RawTriple | BadRow:
-    values = {key: str(row.get(key) or "").strip() for key in REQUIRED}
-    for key in REQUIRED:
-        if not values[key]:
-            return BadRow(source, raw, f"empty {key}")
-    types: list[EntityType | None] = []
-    for key in ("head_type", "tail_type"):
-        kind = _entity_type(row.get(key))
-        if isinstance(kind, str) and kind.startswith("!"):
-            return BadRow(
-                source, raw, f"unknown {key} {kind[1:]!r} (use one of {', '.join(ENTITY_TYPES)})"
-            )
-        types.append(kind)  # type: ignore[arg-type]
-    return RawTriple(
-        values["head"],
-        values["relation"],
-        values["tail"],
-        source,
-        str(row.get("language") or language).strip() or language,
-        types[0],
-        types[1],
-        explicit_types=True,
-    )
+def _entity_type(value: str) -> EntityType | BadRow | None:
+    """The type named by ``value`` (None when empty); a BadRow placeholder when unknown."""
+    kind = _TYPES.get(value, _MISSING)
+    if kind is _MISSING:
+        kind = _TYPES.get(value.lower(), _MISSING)
+    if kind is _MISSING:
+        return BadRow("", value, "")
+    return kind
+
+
+_MISSING: Any = object()
+
+
+def _build(
+    values: list[str], cols: list[int], source: str, raw: str, language: str, explicit: bool
+) -> RawTriple | BadRow:
+    """One triple from stripped field values; ``cols`` gives each of COLUMNS' position or -1."""
+    head, relation, tail = values[cols[0]], values[cols[1]], values[cols[2]]
+    if not (head and relation and tail):
+        empty = "head" if not head else "relation" if not relation else "tail"
+        return BadRow(source, raw, f"empty {empty}")
+    types: list[EntityType | None] = [None, None]
+    for slot, key in ((0, "head_type"), (1, "tail_type")):
+        position = cols[3 + slot]
+        if position >= 0:
+            kind = _entity_type(values[position])
+            if isinstance(kind, BadRow):
+                return BadRow(
+                    source,
+                    raw,
+                    f"unknown {key} {kind.raw.lower()!r} (use one of {', '.join(ENTITY_TYPES)})",
+                )
+            types[slot] = kind
+    lang = (values[cols[5]] or language) if cols[5] >= 0 else language
+    return RawTriple(head, relation, tail, source, lang, types[0], types[1], explicit)
 
 
 def parse_delimited(
     path: Path, display: str, delimiter: str, language: str
 ) -> tuple[list[RawTriple], list[BadRow]]:
-    """Parse a CSV/TSV triple file whose first line is a header naming the columns."""
+    """Parse a CSV/TSV triple file whose first line is a header naming the columns.
+
+    The loop is written out flat: it runs once per row of files with millions of rows.
+    """
     triples: list[RawTriple] = []
     bad: list[BadRow] = []
+    lines = read_lines(path, display)
     header: list[str] | None = None
-    for item in read_lines(path, display):
+    for item in lines:
+        if isinstance(item, BadRow):
+            bad.append(item)
+            continue
+        header = [f.lower() for f in split_fields(item[1], delimiter)]
+        break
+    if header is None:
+        return triples, bad
+    missing = [key for key in REQUIRED if key not in header]
+    if missing:
+        raise InputError(
+            f"header row lacks column(s) {', '.join(missing)}",
+            source=f"{display}:1",
+            hint="the first line must name the columns: head, relation, tail "
+            "[, head_type, tail_type, language]",
+        )
+    cols = [header.index(c) if c in header else -1 for c in COLUMNS]
+    ih, ir, it, iht, itt, il = cols
+    explicit = iht >= 0 or itt >= 0
+    width = len(header)
+    known_types = dict(_TYPES)
+    append = triples.append
+    for item in lines:
         if isinstance(item, BadRow):
             bad.append(item)
             continue
         number, line = item
-        fields = split_fields(line, delimiter)
-        if header is None:
-            header = [f.lower() for f in fields]
-            missing = [key for key in REQUIRED if key not in header]
-            if missing:
-                raise InputError(
-                    f"header row lacks column(s) {', '.join(missing)}",
-                    source=f"{display}:1",
-                    hint="the first line must name the columns: head, relation, tail "
-                    "[, head_type, tail_type, language]",
-                )
-            continue
+        fields = line.split(delimiter) if '"' not in line else split_fields(line, delimiter)
         source = f"{display}:{number}"
-        if len(fields) != len(header):
-            bad.append(BadRow(source, line, f"expected {len(header)} fields, found {len(fields)}"))
+        if len(fields) != width:
+            bad.append(BadRow(source, line, f"expected {width} fields, found {len(fields)}"))
             continue
-        result = _row_to_triple(dict(zip(header, fields, strict=True)), source, line, language)
-        (bad if isinstance(result, BadRow) else triples).append(result)  # type: ignore[arg-type]
+        head, relation, tail = fields[ih].strip(), fields[ir].strip(), fields[it].strip()
+        head_type = tail_type = None
+        if explicit:
+            head_type = known_types.get(fields[iht].strip(), _MISSING) if iht >= 0 else None
+            tail_type = known_types.get(fields[itt].strip(), _MISSING) if itt >= 0 else None
+            if head_type is _MISSING or tail_type is _MISSING or not (head and relation and tail):
+                result = _build([f.strip() for f in fields], cols, source, line, language, True)
+                if isinstance(result, BadRow):
+                    bad.append(result)
+                else:
+                    append(result)
+                continue
+        elif not (head and relation and tail):
+            empty = "head" if not head else "relation" if not relation else "tail"
+            bad.append(BadRow(source, line, f"empty {empty}"))
+            continue
+        lang = (fields[il].strip() or language) if il >= 0 else language
+        append(RawTriple(head, relation, tail, source, lang, head_type, tail_type, explicit))
     return triples, bad
 
 
@@ -103,8 +142,13 @@ def parse_jsonl(path: Path, display: str, language: str) -> tuple[list[RawTriple
         if not isinstance(row, dict):
             bad.append(BadRow(source, line, "expected a JSON object with head, relation, tail"))
             continue
-        result = _row_to_triple(row, source, line, language)
-        (bad if isinstance(result, BadRow) else triples).append(result)  # type: ignore[arg-type]
+        values = [str(row.get(key) or "").strip() for key in COLUMNS]
+        explicit = bool(values[3] or values[4])
+        result = _build(values, list(range(len(COLUMNS))), source, line, language, explicit)
+        if isinstance(result, BadRow):
+            bad.append(result)
+        else:
+            triples.append(result)
     return triples, bad
 
 

@@ -94,11 +94,20 @@ class VectorIndex:
         return index
 
 
-def exact_search(data: FloatArray, queries: FloatArray, k: int) -> npt.NDArray[np.int64]:
-    """Brute-force cosine top-k row indices (reference for recall measurements)."""
+def exact_search(
+    data: FloatArray, queries: FloatArray, k: int, *, batch: int = 256
+) -> npt.NDArray[np.int64]:
+    """Brute-force cosine top-k row indices (reference for recall measurements).
+
+    Queries run in batches so that memory stays at ``batch x len(data)`` scores.
+    """
     data_n = data / np.linalg.norm(data, axis=1, keepdims=True)
     query_n = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-    scores = query_n @ data_n.T
-    top = np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k]
-    order = np.take_along_axis(scores, top, axis=1).argsort(axis=1)[:, ::-1]
-    return np.take_along_axis(top, order, axis=1).astype(np.int64)
+    k = min(k, len(data))
+    result = np.empty((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), batch):
+        scores = query_n[start : start + batch] @ data_n.T
+        top = np.argpartition(-scores, kth=k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(scores, top, axis=1).argsort(axis=1)[:, ::-1]
+        result[start : start + batch] = np.take_along_axis(top, order, axis=1)
+    return result

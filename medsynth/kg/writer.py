@@ -8,6 +8,7 @@ transaction, so an import either lands whole or not at all.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,12 +77,15 @@ class _Entities:
             self.by_norm[row[1]] = row[0]
             self.types[row[0]] = row[2]
         self.original_types = dict(self.types)
-        for entity_id, norm in db.execute("SELECT entity_id, norm FROM aliases").fetchall():
+        for entity_id, norm in db.execute(
+            "SELECT entity_id, norm FROM aliases ORDER BY id"
+        ).fetchall():
             self.alias_norm.setdefault(norm, entity_id)
             self.aliases.add((entity_id, norm))
         self.next_id = 1 + (db.execute("SELECT max(id) FROM entities").fetchone()[0] or 0)
         self.new: dict[int, dict[str, Any]] = {}
         self.explicit: dict[int, str] = {}
+        self.seen: dict[tuple[str, str | None, bool], int] = {}
 
     def resolve(
         self,
@@ -92,6 +96,17 @@ class _Entities:
         explicit: bool = False,
     ) -> int:
         """The id of the entity called ``name`` (by name, then alias), created if unknown."""
+        key = (name, kind, explicit)
+        known = self.seen.get(key)
+        if known is not None:
+            return known
+        entity_id = self._resolve(name, kind, language, source, explicit)
+        self.seen[key] = entity_id
+        return entity_id
+
+    def _resolve(
+        self, name: str, kind: EntityType | None, language: str, source: str, explicit: bool
+    ) -> int:
         norm = normalize(name)
         entity_id = self.by_norm.get(norm)
         if entity_id is None:
@@ -163,105 +178,107 @@ def write_kg(
 
     # A triple is a statement as written: its key is the exact (head, relation, tail) text, while
     # head_id / tail_id point at the (normalised, merged) entities.
+    db.execute("PRAGMA foreign_keys=OFF")  # every id below is resolved here, in one transaction
+    try:
+        with db.conn:
+            _write_triples(db, parsed, report, entities)
+            _write_rest(db, parsed, report, entities, new_aliases, run_id)
+    finally:
+        db.execute("PRAGMA foreign_keys=ON")
+    return report
+
+
+TRIPLE_SQL = (
+    "INSERT OR IGNORE INTO triples (head_id, head, relation, tail, tail_id, language, source) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+CHUNK = 20_000
+
+
+def _write_triples(
+    db: sqlite_utils.Database, parsed: ParsedKG, report: ImportReport, entities: _Entities
+) -> None:
+    """Resolve each triple's entities and insert it; exact repeats are counted, not stored.
+
+    A triple is a statement as written: its key is the exact (head, relation, tail) text, while
+    head_id / tail_id point at the (normalised, merged) entities.
+    """
     first_source: dict[tuple[str, str, str], str] = {}
+    by_language: Counter[str] = Counter()
     rows: list[tuple[int, str, str, str, int | None, str, str]] = []
-    for triple in parsed.triples:
-        key = (triple.head, triple.relation, triple.tail)
+    resolve, seen = entities.resolve, entities.seen  # hot loop: a million rows in a few seconds
+    inserted = 0
+    for head, relation, tail, source, language, head_hint, tail_hint, explicit in parsed.triples:
+        key = (head, relation, tail)
         if key in first_source:
             report.duplicates.append(
                 {
-                    "source": triple.source,
+                    "source": source,
                     "duplicate_of": first_source[key],
-                    "triple": f"{triple.head} | {triple.relation} | {triple.tail}",
+                    "triple": f"{head} | {relation} | {tail}",
                 }
             )
             continue
-        first_source[key] = triple.source
-        head_type = triple.head_type or HEAD_TYPES.get(triple.relation)
-        head_id = entities.resolve(
-            triple.head,
-            head_type,
-            triple.language,
-            triple.source,
-            explicit=triple.explicit_types and triple.head_type is not None,
-        )
+        first_source[key] = source
+        head_type = head_hint or HEAD_TYPES.get(relation)
+        head_explicit = explicit and head_hint is not None
+        head_id = seen.get((head, head_type, head_explicit))
+        if head_id is None:
+            head_id = resolve(head, head_type, language, source, head_explicit)
         tail_id: int | None = None
-        tail_type = triple.tail_type or ENTITY_RELATIONS.get(triple.relation)
+        tail_type = tail_hint or ENTITY_RELATIONS.get(relation)
         if tail_type:
-            tail_id = entities.resolve(
-                triple.tail,
-                tail_type,
-                triple.language,
-                triple.source,
-                explicit=triple.explicit_types and triple.tail_type is not None,
-            )
-        rows.append(
-            (
-                head_id,
-                triple.head,
-                triple.relation,
-                triple.tail,
-                tail_id,
-                triple.language,
-                triple.source,
-            )
-        )
+            tail_explicit = explicit and tail_hint is not None
+            tail_id = seen.get((tail, tail_type, tail_explicit))
+            if tail_id is None:
+                tail_id = resolve(tail, tail_type, language, source, tail_explicit)
+        rows.append((head_id, head, relation, tail, tail_id, language, source))
+        by_language[language] += 1
+        if len(rows) >= CHUNK:
+            inserted += db.conn.executemany(TRIPLE_SQL, rows).rowcount
+            rows = []
+    inserted += db.conn.executemany(TRIPLE_SQL, rows).rowcount
+    report.triples_new = inserted
+    report.triples_already_present = len(first_source) - inserted
+    report.distinct_triples_by_language = dict(by_language)
 
+
+def _write_rest(
+    db: sqlite_utils.Database,
+    parsed: ParsedKG,
+    report: ImportReport,
+    entities: _Entities,
+    new_aliases: list[tuple[int, str, str, str, str]],
+    run_id: int | None,
+) -> None:
+    """Insert new entities (with their final types), type changes, aliases and rejects."""
     final_types = entities.final_types()
-    with db.conn:
-        if entities.new:
-            db.conn.executemany(
-                "INSERT INTO entities (id, name, norm, type, language, source) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        e["id"],
-                        e["name"],
-                        e["norm"],
-                        final_types[e["id"]],
-                        e["language"],
-                        e["source"],
-                    )
-                    for e in entities.new.values()
-                ],
-            )
-        retyped = [
-            (kind, entity_id)
-            for entity_id, kind in final_types.items()
-            if entity_id in entities.original_types and entities.original_types[entity_id] != kind
-        ]
-        if retyped:
-            db.conn.executemany("UPDATE entities SET type = ? WHERE id = ?", retyped)
-        before = db.conn.total_changes
+    if entities.new:
         db.conn.executemany(
-            "INSERT OR IGNORE INTO triples "
-            "(head_id, head, relation, tail, tail_id, language, source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            "INSERT INTO entities (id, name, norm, type, language, source) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (e["id"], e["name"], e["norm"], final_types[e["id"]], e["language"], e["source"])
+                for e in entities.new.values()
+            ],
         )
-        report.triples_new = db.conn.total_changes - before
-        if new_aliases:
-            db.conn.executemany(
-                "INSERT OR IGNORE INTO aliases (entity_id, alias, norm, language, source) "
-                "VALUES (?, ?, ?, ?, ?)",
-                new_aliases,
-            )
-        for bad in parsed.bad_rows:
-            record_reject(
-                db,
-                stage="kg import",
-                source=bad.source,
-                raw=bad.raw,
-                reason=bad.reason,
-                run_id=run_id,
-            )
-    report.triples_already_present = len(rows) - report.triples_new
+    retyped = [
+        (kind, entity_id)
+        for entity_id, kind in final_types.items()
+        if entity_id in entities.original_types and entities.original_types[entity_id] != kind
+    ]
+    if retyped:
+        db.conn.executemany("UPDATE entities SET type = ? WHERE id = ?", retyped)
+    if new_aliases:
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO aliases (entity_id, alias, norm, language, source) "
+            "VALUES (?, ?, ?, ?, ?)",
+            new_aliases,
+        )
+    for bad in parsed.bad_rows:
+        record_reject(
+            db, stage="kg import", source=bad.source, raw=bad.raw, reason=bad.reason, run_id=run_id
+        )
     report.entities_new = len(entities.new)
     report.entities_retyped = len(retyped)
     report.aliases_new = len(new_aliases)
-    for row in rows:
-        language = row[5]
-        report.distinct_triples_by_language[language] = (
-            report.distinct_triples_by_language.get(language, 0) + 1
-        )
-    return report

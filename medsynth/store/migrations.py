@@ -130,9 +130,10 @@ def m002_kg(db: sqlite_utils.Database) -> None:
         foreign_keys=[("head_id", "entities", "id"), ("tail_id", "entities", "id")],
         not_null={"head_id", "head", "relation", "tail"},
     )
-    db.table("triples").create_index(["head", "relation", "tail"], unique=True)
-    db.table("triples").create_index(["head_id", "relation"])
-    db.table("triples").create_index(["tail_id"])
+    # One index serves both: a triple is unique by its exact text (head spelling included), and
+    # path queries look triples up by (head_id, relation).
+    db.table("triples").create_index(["head_id", "relation", "tail", "head"], unique=True)
+    db.execute("CREATE INDEX idx_triples_tail_id ON triples (tail_id) WHERE tail_id IS NOT NULL")
     db.table("entity_images").create(
         {
             "id": int,
