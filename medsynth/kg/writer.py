@@ -203,23 +203,11 @@ def _write_triples(
     A triple is a statement as written: its key is the exact (head, relation, tail) text, while
     head_id / tail_id point at the (normalised, merged) entities.
     """
-    first_source: dict[tuple[str, str, str], str] = {}
     by_language: Counter[str] = Counter()
     rows: list[tuple[int, str, str, str, int | None, str, str]] = []
     resolve, seen = entities.resolve, entities.seen  # hot loop: a million rows in a few seconds
     inserted = 0
     for head, relation, tail, source, language, head_hint, tail_hint, explicit in parsed.triples:
-        key = (head, relation, tail)
-        if key in first_source:
-            report.duplicates.append(
-                {
-                    "source": source,
-                    "duplicate_of": first_source[key],
-                    "triple": f"{head} | {relation} | {tail}",
-                }
-            )
-            continue
-        first_source[key] = source
         head_type = head_hint or HEAD_TYPES.get(relation)
         head_explicit = explicit and head_hint is not None
         head_id = seen.get((head, head_type, head_explicit))
@@ -238,9 +226,29 @@ def _write_triples(
             inserted += db.conn.executemany(TRIPLE_SQL, rows).rowcount
             rows = []
     inserted += db.conn.executemany(TRIPLE_SQL, rows).rowcount
+    # INSERT OR IGNORE kept the first of any repeated triple. Only when something was ignored
+    # do we look for repeats inside this input, to report them with both file:line sources.
+    ignored = len(parsed.triples) - inserted
+    distinct = len(parsed.triples)
+    if ignored:
+        first_source: dict[tuple[str, str, str], str] = {}
+        for triple in parsed.triples:
+            key = (triple.head, triple.relation, triple.tail)
+            if key in first_source:
+                report.duplicates.append(
+                    {
+                        "source": triple.source,
+                        "duplicate_of": first_source[key],
+                        "triple": f"{triple.head} | {triple.relation} | {triple.tail}",
+                    }
+                )
+                by_language[triple.language] -= 1
+            else:
+                first_source[key] = triple.source
+        distinct = len(first_source)
     report.triples_new = inserted
-    report.triples_already_present = len(first_source) - inserted
-    report.distinct_triples_by_language = dict(by_language)
+    report.triples_already_present = distinct - inserted
+    report.distinct_triples_by_language = {k: v for k, v in by_language.items() if v}
 
 
 def _write_rest(
