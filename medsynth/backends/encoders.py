@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
 from medsynth.errors import ConfigError
+
+if TYPE_CHECKING:
+    from medsynth.config import EncoderRole
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -140,25 +143,47 @@ class ThumbnailEncoder:
         return l2_normalise(np.stack(rows))
 
 
-_TEXT_CACHE: dict[str, SentenceEncoder] = {}
+_CACHE: dict[tuple[str, str], Any] = {}
 
 
-def text_encoder(spec: str) -> SentenceEncoder:
-    """The text encoder named by ``index.text_encoder`` (loaded once per process)."""
-    if spec not in _TEXT_CACHE:
-        if spec == "minilm":
-            _TEXT_CACHE[spec] = SentenceEncoder(minilm_path(), name="minilm (all-MiniLM-L6-v2)")
+def text_encoder(role: EncoderRole) -> TextEncoder:
+    """The text encoder of ``[models.text_encoder]`` (loaded once per process)."""
+    key = (role.backend, role.model)
+    if key not in _CACHE:
+        if role.backend == "sentence":
+            if role.model in ("", "minilm"):
+                _CACHE[key] = SentenceEncoder(minilm_path(), name="minilm (all-MiniLM-L6-v2)")
+            else:
+                _CACHE[key] = SentenceEncoder(Path(role.model).expanduser())
+        elif role.backend == "clip":
+            from medsynth.backends.clip import ClipEncoder
+
+            _CACHE[key] = ClipEncoder(Path(role.model).expanduser())
         else:
-            _TEXT_CACHE[spec] = SentenceEncoder(Path(spec).expanduser())
-    return _TEXT_CACHE[spec]
+            raise ConfigError(
+                f"{role.backend!r} cannot encode text",
+                source="medsynth.toml [models.text_encoder]",
+                hint="use backend = 'sentence' (model = 'minilm' or a folder) or 'clip'",
+            )
+    encoder: TextEncoder = _CACHE[key]
+    return encoder
 
 
-def image_encoder(spec: str) -> ThumbnailEncoder:
-    """The image encoder named by ``index.image_encoder``."""
-    if spec == "thumbnail":
-        return ThumbnailEncoder()
-    raise ConfigError(
-        f"unknown image encoder {spec!r}",
-        source="medsynth.toml [index] image_encoder",
-        hint="use 'thumbnail' (CLIP folders arrive with the model backends)",
-    )
+def image_encoder(role: EncoderRole) -> ImageEncoder:
+    """The image encoder of ``[models.image_encoder]`` (loaded once per process)."""
+    key = (role.backend, role.model)
+    if key not in _CACHE:
+        if role.backend == "thumbnail":
+            _CACHE[key] = ThumbnailEncoder()
+        elif role.backend == "clip":
+            from medsynth.backends.clip import ClipEncoder
+
+            _CACHE[key] = ClipEncoder(Path(role.model).expanduser())
+        else:
+            raise ConfigError(
+                f"{role.backend!r} cannot encode images",
+                source="medsynth.toml [models.image_encoder]",
+                hint="use backend = 'clip' with a local open_clip folder, or 'thumbnail'",
+            )
+    encoder: ImageEncoder = _CACHE[key]
+    return encoder

@@ -80,9 +80,11 @@ def _content_hash(encoder: str, items: list[tuple[str, int, str]]) -> str:
 
 
 def _items(ws: Workspace, name: IndexName) -> tuple[str, list[tuple[str, int, str]]]:
-    if name == "entity_text":
-        return ws.config.index.text_encoder, _text_items(ws)
-    return ws.config.index.image_encoder, _image_items(ws)
+    role = (
+        ws.config.models.text_encoder if name == "entity_text" else ws.config.models.image_encoder
+    )
+    spec = f"{role.backend}:{role.model}"
+    return spec, (_text_items(ws) if name == "entity_text" else _image_items(ws))
 
 
 def index_status(ws: Workspace) -> list[dict[str, Any]]:
@@ -120,12 +122,12 @@ def build_index(
     started = time.perf_counter()
     refs: list[tuple[str, int]] = []
     if name == "entity_text":
-        encoder = text_encoder(encoder_spec)
+        encoder = text_encoder(ws.config.models.text_encoder)
         vectors = encoder.encode_text([text for _, _, text in items])
         refs = [(table, ref_id) for table, ref_id, _ in items]
         dim, encoder_name, weak = encoder.dim, encoder.name, encoder.weak
     else:
-        image_enc = image_encoder(encoder_spec)
+        image_enc = image_encoder(ws.config.models.image_encoder)
         images: list[Image.Image] = []
         for table, ref_id, file in items:
             try:
@@ -216,7 +218,7 @@ def search_text(
     ws: Workspace, query: str, k: int = 10, entity_type: str | None = None
 ) -> list[Hit]:
     """Entities whose names or aliases are nearest to ``query`` (cosine)."""
-    vector = text_encoder(ws.config.index.text_encoder).encode_text([query])[0]
+    vector = text_encoder(ws.config.models.text_encoder).encode_text([query])[0]
     return _search(ws, "entity_text", vector, k, entity_type)
 
 
@@ -224,5 +226,5 @@ def search_image(
     ws: Workspace, image: Image.Image, k: int = 10, entity_type: str | None = None
 ) -> list[Hit]:
     """Entities whose images are nearest to ``image`` (cosine)."""
-    vector = image_encoder(ws.config.index.image_encoder).encode_image([image])[0]
+    vector = image_encoder(ws.config.models.image_encoder).encode_image([image])[0]
     return _search(ws, "entity_image", vector, k, entity_type)
