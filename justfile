@@ -31,6 +31,16 @@ lint:
 # benchmarks (numbers, not pass/fail): KG import, path queries, hnswlib recall
 bench *ARGS:
     {{python}} tests/bench/bench_kg.py {{ARGS}}
+    {{python}} tests/bench/bench_engine.py
+    {{python}} tests/bench/bench_llamacpp.py
+
+# build the tiny randomly initialised test models (LLaVA, Idefics3, BiomedCLIP layout) offline
+tiny-models OUT="models/tiny":
+    {{python}} models/build_tiny.py {{OUT}}
+
+# list each model role, whether it is here, and how to bring what is missing
+doctor *ARGS:
+    {{python}} -m medsynth models doctor {{ARGS}}
 
 # regenerate the demo KG's procedural images
 demo-images:

@@ -122,7 +122,8 @@ class ModelsConfig(_Section):
     )
     image_encoder: EncoderRole = Field(default_factory=lambda: EncoderRole(backend="thumbnail"))
     base_model: ChatRole = Field(
-        default_factory=lambda: ChatRole(backend="hf", model="models/tiny/llava")
+        default_factory=lambda: ChatRole(backend="hf", model=""),
+        description="The vision-language model to fine-tune (a local transformers folder).",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,

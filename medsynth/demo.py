@@ -21,6 +21,18 @@ from medsynth.workspace import Workspace
 DEMO_PATH_ENTITIES = ("Lung Cancer", "Liver")
 DEMO_TEXT_QUERIES = ("lung mass", "enlarged heart", "stone in the kidney")
 DEMO_IMAGE_QUERY = ("Kidney Stone", "1.png")
+DEMO_CAPTIONS = (
+    "Axial CT of the chest shows a spiculated mass in the right upper lobe of the lung.",
+    "Non-contrast CT of the abdomen: a bright calculus in the left kidney with mild "
+    "hydronephrosis.",
+    "Chest radiograph with an enlarged cardiac silhouette, consistent with cardiomegaly.",
+)
+EXTRACT_SCHEMA = {
+    "type": "object",
+    "properties": {"disease": {"type": "string"}, "organ": {"type": "string"}},
+    "required": ["disease", "organ"],
+    "additionalProperties": False,
+}
 
 
 def demo_kg_dir() -> Path:
@@ -46,19 +58,19 @@ def run_demo(workspace: Path, progress: Callable[[str], Any] | None = None) -> d
     def step(name: str) -> None:
         timings[name] = round(time.perf_counter() - started - sum(timings.values()), 3)
 
-    say(f"[1/5] workspace {workspace.resolve()}")
+    say(f"[1/6] workspace {workspace.resolve()}")
     ws = Workspace.init(workspace)
     step("init")
-    say(f"[2/5] importing the demo KG from {kg_dir / 'triples.tsv'}")
+    say(f"[2/6] importing the demo KG from {kg_dir / 'triples.tsv'}")
     imported = import_kg(ws, kg_dir / "triples.tsv", "triples")
     step("import")
-    say(f"[3/5] linking entity images from {kg_dir / 'images'}")
+    say(f"[3/6] linking entity images from {kg_dir / 'images'}")
     linked = link_entity_images(ws, kg_dir / "images", "folders")
     step("link_images")
-    say("[4/5] building vector indexes (MiniLM text encoder, thumbnail image fallback)")
+    say("[4/6] building vector indexes (MiniLM text encoder, thumbnail image fallback)")
     indexes = build_indexes(ws)
     step("index")
-    say("[5/5] querying the KG")
+    say("[5/6] querying the KG")
     paths = {}
     for name in DEMO_PATH_ENTITIES:
         entity, found = entity_paths(ws, name)
@@ -69,6 +81,9 @@ def run_demo(workspace: Path, progress: Callable[[str], Any] | None = None) -> d
         h.as_dict() for h in search_image(ws, open_image(probe, ws.config.images.max_pixels), k=3)
     ]
     step("query")
+    say("[6/6] asking the embedded chat model (llama.cpp) for each demo caption's entities")
+    extraction = extract_demo_entities(ws)
+    step("extract")
     result = {
         "workspace": str(ws.root),
         "import": {k: v for k, v in imported.as_dict().items() if k != "duplicates"},
@@ -82,7 +97,59 @@ def run_demo(workspace: Path, progress: Callable[[str], Any] | None = None) -> d
             "encoder_weak": True,
             "hits": image_hits,
         },
+        "extraction": extraction,
         "seconds": timings,
     }
     ws.close()
     return result
+
+
+def extract_demo_entities(ws: Workspace) -> dict[str, Any]:
+    """Extract {disease, organ} from the demo captions with the generator role, logged and
+    cached in llm_calls, and match the names exactly against the KG (grounding's first stage)."""
+    from medsynth.backends.base import InvalidOutput
+    from medsynth.backends.calllog import CallLog
+    from medsynth.backends.registry import EMBEDDED_WARNING, chat_model, is_embedded
+    from medsynth.kg.images import EntityResolver
+    from medsynth.prompts import render
+    from medsynth.store.runs import RunRecorder, record_reject
+
+    role = ws.config.models.generator
+    model = chat_model(ws.config, "generator")
+    resolver = EntityResolver(ws.db)
+    rows = []
+    with RunRecorder(ws.db, "demo extract", {"role": role.model_dump()}) as run:
+        calllog = CallLog(ws.db, model, role="generator", run_id=run.run_id)
+        for number, caption in enumerate(DEMO_CAPTIONS, 1):
+            messages, template = render("extract_entities", caption=caption)
+            row: dict[str, Any] = {"caption": caption}
+            try:
+                result = calllog.call(
+                    messages, template=template, schema=EXTRACT_SCHEMA, max_tokens=96
+                )
+            except InvalidOutput as exc:
+                record_reject(
+                    ws.db,
+                    stage="demo extract",
+                    source=f"caption {number}",
+                    raw=exc.raw,
+                    reason=exc.message,
+                    run_id=run.run_id,
+                )
+                row["rejected"] = exc.message
+                rows.append(row)
+                continue
+            row.update(extracted=result.parsed, call_id=result.call_id, cached=result.cached)
+            row["kg_matches"] = {
+                key: (match[1] if (match := resolver.resolve(str(value))) else None)
+                for key, value in result.parsed.items()
+            }
+            rows.append(row)
+        run.summary = {"model_calls": calllog.model_calls, "cache_hits": calllog.cache_hits}
+    return {
+        "model": f"{model.backend}:{Path(model.model).name}",
+        "warning": EMBEDDED_WARNING if is_embedded(role) else "",
+        "model_calls": calllog.model_calls,
+        "cache_hits": calllog.cache_hits,
+        "captions": rows,
+    }

@@ -11,7 +11,9 @@ import traceback
 
 import typer
 
+from medsynth import netguard
 from medsynth.cli import kg as kg_commands
+from medsynth.cli import models as models_commands
 from medsynth.cli import workspace as workspace_commands
 from medsynth.cli.common import debug_enabled
 from medsynth.errors import MedsynthError
@@ -26,6 +28,7 @@ app = typer.Typer(
 )
 workspace_commands.register(app)
 app.add_typer(kg_commands.app, name="kg")
+app.add_typer(models_commands.app, name="models")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         args.remove("--debug")
         os.environ["MEDSYNTH_DEBUG"] = "1"
     os.umask(0o077)  # everything MedSynth writes may hold patient data: owner-only
+    netguard.install()  # loopback only; open_workspace adds the servers its config names
     try:
         result = app(args=args, prog_name="medsynth", standalone_mode=False)
     except MedsynthError as exc:

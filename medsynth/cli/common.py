@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from medsynth import netguard
 from medsynth.workspace import ENV_VAR, Workspace, default_workspace_path
 
 console = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
@@ -27,8 +28,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document i
 
 
 def open_workspace(path: Path | None) -> Workspace:
-    """Open the workspace named by ``--workspace``, the environment, or the current folder."""
-    return Workspace.open(path or default_workspace_path())
+    """Open the workspace named by ``--workspace``, the environment, or the current folder;
+    the network guard then also allows the model servers its config names."""
+    ws = Workspace.open(path or default_workspace_path())
+    netguard.install(netguard.config_hosts(ws.config))
+    return ws
 
 
 def emit_json(data: Any) -> None:

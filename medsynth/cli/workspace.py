@@ -172,6 +172,24 @@ def print_demo(result: dict[str, Any]) -> None:
     image = result["image_search"]
     shown = ", ".join(f"{h['name']} {h['score']:.3f}" for h in image["hits"])
     console.print(f"nearest entities to image {image['query']} (WEAK thumbnail encoder): {shown}")
+    extraction = result["extraction"]
+    console.print(
+        f"\nentities from captions by {extraction['model']} (model calls "
+        f"{extraction['model_calls']}, answered from the call log "
+        f"{extraction['cache_hits']}):"
+    )
+    for row in extraction["captions"]:
+        console.print(f"  {row['caption'][:70]}...")
+        if "rejected" in row:
+            console.print(f"    rejected: {row['rejected']}")
+            continue
+        matches = ", ".join(
+            f"{k}={v!r} -> {row['kg_matches'][k] or 'no exact KG match'}"
+            for k, v in row["extracted"].items()
+        )
+        console.print(f"    {matches}")
+    if extraction["warning"]:
+        console.print(f"  note: {extraction['warning']}")
     console.print(f"\ntimings (s): {result['seconds']}")
     where = result["workspace"]
     console.print(

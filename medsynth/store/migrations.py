@@ -177,3 +177,37 @@ def m003_vectors(db: sqlite_utils.Database) -> None:
         pk=("index_name", "label"),
         foreign_keys=[("index_name", "vector_indexes", "name")],
     )
+
+
+@migration(4)
+def m004_llm_calls(db: sqlite_utils.Database) -> None:
+    """One row per model call: the audit log and, at temperature 0, the resume cache."""
+    db.table("llm_calls").create(
+        {
+            "id": int,
+            "run_id": int,
+            "role": str,
+            "backend": str,
+            "model": str,
+            "template": str,
+            "template_version": str,
+            "cache_key": str,
+            "prompt_hash": str,
+            "image_hashes": str,
+            "params": str,
+            "messages": str,
+            "raw_output": str,
+            "parsed_output": str,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "duration_s": float,
+            "attempts": int,
+            "status": str,
+            "error": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db.table("llm_calls").create_index(["cache_key", "status"])
+    db.table("llm_calls").create_index(["run_id"])

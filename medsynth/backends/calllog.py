@@ -1,0 +1,249 @@
+"""Every model call goes through here: cache lookup, retries, JSON checks, one log row.
+
+A call identical in every input (backend, model, messages, image hashes, schema, parameters) at
+temperature 0 is answered from ``llm_calls``: re-runs and resumed runs cost no model time.
+Transient failures (refused, timeout, 5xx) are retried with doubling backoff; what still fails is
+logged with its error and raised, and rows already logged stay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from medsynth.backends.base import (
+    BackendError,
+    ChatModel,
+    Generation,
+    ImageInput,
+    InvalidOutput,
+    JsonSchema,
+    Message,
+    TransientBackendError,
+    image_png_bytes,
+)
+from medsynth.backends.structured import check_output, repair_messages
+from medsynth.store.runs import utc_now
+
+
+@dataclass(frozen=True)
+class Template:
+    """Which prompt template (and version) produced a call's messages."""
+
+    name: str
+    version: str
+
+
+@dataclass
+class CallResult:
+    """The outcome of one logical call (after any repair)."""
+
+    text: str
+    parsed: Any
+    call_id: int
+    cached: bool
+    call_ids: list[int]
+
+
+def _hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def image_hash(image: ImageInput) -> str:
+    """SHA-256 of the image's PNG encoding (stable across file formats of the same pixels)."""
+    return hashlib.sha256(image_png_bytes(image)).hexdigest()
+
+
+class CallLog:
+    """Logs and caches the calls of one model (one role) into a workspace database."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        model: ChatModel,
+        *,
+        role: str = "",
+        run_id: int | None = None,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.db = db
+        self.model = model
+        self.role = role
+        self.run_id = run_id
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+        self.lock = threading.Lock()
+        self.model_calls = 0
+        self.cache_hits = 0
+
+    def call(
+        self,
+        messages: list[Message],
+        *,
+        template: Template,
+        images: Sequence[ImageInput] | None = None,
+        schema: JsonSchema | None = None,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        max_tokens: int = 512,
+        repair: bool = True,
+    ) -> CallResult:
+        """Generate (or reuse) an answer; with ``schema``, return it parsed and validated.
+
+        Raises InvalidOutput when the answer (and its one repair) fails the schema, and
+        TransientBackendError / BackendError when the model cannot be reached or refuses.
+        """
+        hashes = [image_hash(image) for image in images or []]
+        first = self._one(messages, template, images, hashes, schema, temperature, seed, max_tokens)
+        ids = [first[1]]
+        if schema is None:
+            return CallResult(first[0], None, first[1], first[2], ids)
+        parsed, problems = check_output(first[0], schema)
+        if not problems:
+            if not first[2]:
+                self.record_parsed(first[1], parsed)
+            return CallResult(first[0], parsed, first[1], first[2], ids)
+        self._mark(first[1], "invalid", "; ".join(problems))
+        if repair:
+            retry_messages = repair_messages(messages, first[0], problems, schema)
+            second = self._one(
+                retry_messages, template, images, hashes, schema, temperature, seed, max_tokens
+            )
+            ids.append(second[1])
+            parsed, problems = check_output(second[0], schema)
+            if not problems:
+                if not second[2]:
+                    self.record_parsed(second[1], parsed)
+                return CallResult(second[0], parsed, second[1], second[2], ids)
+            self._mark(second[1], "invalid", "; ".join(problems))
+        raise InvalidOutput(
+            f"model output does not match the schema: {'; '.join(problems[:3])}",
+            raw=first[0] if not repair else second[0],
+            source=f"llm_calls {ids}",
+            hint="use a stronger model for this role (`medsynth models doctor`), or raise "
+            "max_tokens if the JSON was cut off",
+        )
+
+    def _one(
+        self,
+        messages: list[Message],
+        template: Template,
+        images: Sequence[ImageInput] | None,
+        hashes: list[str],
+        schema: JsonSchema | None,
+        temperature: float,
+        seed: int | None,
+        max_tokens: int,
+    ) -> tuple[str, int, bool]:
+        """One model call (or cache hit): ``(text, call_id, cached)``."""
+        params = {
+            "temperature": temperature,
+            "seed": seed,
+            "max_tokens": max_tokens,
+            "schema": schema,
+        }
+        prompt_hash = _hash(messages)
+        key = _hash([self.model.backend, self.model.model, prompt_hash, hashes, params])
+        if temperature == 0:
+            with self.lock:
+                row = self.db.execute(
+                    "SELECT id, raw_output FROM llm_calls WHERE cache_key = ? AND status IN "
+                    "('ok', 'invalid') ORDER BY id LIMIT 1",
+                    [key],
+                ).fetchone()
+            if row is not None:
+                self.cache_hits += 1
+                return row[1], row[0], True
+        started = time.perf_counter()
+        error: BackendError | None = None
+        output: Generation | None = None
+        attempts = 0
+        for attempt in range(self.retries + 1):
+            attempts = attempt + 1
+            try:
+                output = self.model.generate(
+                    messages,
+                    images=images,
+                    schema=schema,
+                    temperature=temperature,
+                    seed=seed,
+                    max_tokens=max_tokens,
+                )
+                self.model_calls += 1
+                error = None
+                break
+            except TransientBackendError as exc:
+                error = exc
+                if attempt < self.retries:
+                    self.sleep(self.backoff_s * 2**attempt)
+            except BackendError as exc:
+                error = exc
+                break
+        row = {
+            "run_id": self.run_id,
+            "role": self.role,
+            "backend": self.model.backend,
+            "model": self.model.model,
+            "template": template.name,
+            "template_version": template.version,
+            "cache_key": key,
+            "prompt_hash": prompt_hash,
+            "image_hashes": json.dumps(hashes),
+            "params": json.dumps(params, default=str),
+            "messages": json.dumps(messages, default=str),
+            "attempts": attempts,
+            "duration_s": round(time.perf_counter() - started, 4),
+            "created_at": utc_now(),
+        }
+        if output is None:
+            assert error is not None
+            row.update(status="error", error=str(error))
+            self._insert(row)
+            if isinstance(error, TransientBackendError):
+                raise TransientBackendError(
+                    f"gave up after {attempts} attempt(s): {error.message}",
+                    hint=error.hint
+                    or "check the server, then run the same command again: "
+                    "finished calls are kept and not repeated",
+                    source=error.source,
+                ) from error
+            raise error
+        row.update(
+            status="ok",
+            raw_output=str(output),
+            prompt_tokens=output.prompt_tokens,
+            completion_tokens=output.completion_tokens,
+        )
+        return str(output), self._insert(row), False
+
+    def _insert(self, row: dict[str, Any]) -> int:
+        with self.lock, self.db.conn:
+            cursor = self.db.conn.execute(
+                f"INSERT INTO llm_calls ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def _mark(self, call_id: int, status: str, error: str) -> None:
+        with self.lock, self.db.conn:
+            self.db.conn.execute(
+                "UPDATE llm_calls SET status = ?, error = ? WHERE id = ?", [status, error, call_id]
+            )
+
+    def record_parsed(self, call_id: int, parsed: Any) -> None:
+        """Store the parsed output of a call (what the pipeline used)."""
+        with self.lock, self.db.conn:
+            self.db.conn.execute(
+                "UPDATE llm_calls SET parsed_output = ? WHERE id = ?",
+                [json.dumps(parsed, ensure_ascii=False), call_id],
+            )

@@ -1,0 +1,47 @@
+"""Run many model calls with bounded concurrency, keeping order-independent results.
+
+Threads, not processes: model calls wait on a server or on llama.cpp (which releases the GIL),
+so a small pool keeps every server busy. A bounded window of submitted work keeps memory flat
+for millions of items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def run_bounded(
+    items: Iterable[T],
+    work: Callable[[T], R],
+    *,
+    concurrency: int,
+    window: int | None = None,
+) -> Iterator[tuple[T, R | BaseException]]:
+    """Yield ``(item, result)`` as each finishes; an exception is yielded, not raised, so
+    one bad item never stops the others."""
+    window = window or concurrency * 4
+    source = iter(items)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="medsynth-call") as pool:
+        pending: dict[Future[R], T] = {}
+
+        def submit_more() -> None:
+            while len(pending) < window:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    return
+                pending[pool.submit(work, item)] = item
+
+        submit_more()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = pending.pop(future)
+                error = future.exception()
+                yield item, (error if error is not None else future.result())
+            submit_more()
