@@ -68,11 +68,25 @@ def test_demo_runs_offline_and_again_without_redoing_work(tmp_path: Path) -> Non
     assert top["stone in the kidney"] == "Kidney Stone"
     assert demo["image_search"]["hits"][0]["name"] == "Kidney Stone"
 
+    extraction = demo["extraction"]
+    assert extraction["model"].startswith("llamacpp:SmolLM2-135M")
+    assert "medical content is poor" in extraction["warning"]
+    assert len(extraction["captions"]) == 3
+    for row in extraction["captions"]:
+        assert set(row.get("extracted", {})) == {"disease", "organ"} or row["rejected"]
+    assert extraction["model_calls"] >= 3
+
     second = run_demo(tmp_path / "demo")
     assert second["events"] == []
     assert second["demo"]["import"]["triples_new"] == 0
     assert second["demo"]["link_images"]["links_new"] == 0
     assert all(not i["rebuilt"] for i in second["demo"]["indexes"])
+    again = second["demo"]["extraction"]
+    assert again["model_calls"] == 0  # every call answered from the call log
+    assert again["captions"] == [
+        {**row, "cached": True} if "extracted" in row else row
+        for row in extraction["captions"]
+    ]
 
 
 def test_the_audit_hook_does_see_connection_attempts() -> None:
