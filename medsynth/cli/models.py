@@ -18,12 +18,16 @@ def doctor(
     as_json: JsonOpt = False,
 ) -> None:
     """For every role: what is configured, whether it is found (and loads), its size, and for
-    what is missing the exact steps to bring it from a connected machine."""
+    what is missing the exact steps to bring it from a connected machine. Exit code 1 when a
+    role is missing, unreachable or broken."""
     from medsynth.backends.doctor import diagnose
 
     reports = diagnose(open_workspace(workspace).config, load=load)
+    failing = any(r.status in {"missing", "unreachable", "error"} for r in reports)
     if as_json:
         emit_json([r.as_dict() for r in reports])
+        if failing:
+            raise typer.Exit(code=1)
         return
     for r in reports:
         size = f", {r.size_bytes / 2**20:.0f} MiB" if r.size_bytes else ""
@@ -39,6 +43,5 @@ def doctor(
         from medsynth.backends.registry import EMBEDDED_WARNING
 
         console.print(f"note: {EMBEDDED_WARNING}")
-    bad = [r.role for r in reports if r.status in {"missing", "unreachable", "error"}]
-    if bad:
+    if failing:
         raise typer.Exit(code=1)
