@@ -1,0 +1,247 @@
+"""Chat models on OpenAI-compatible servers (vLLM, llama.cpp server, LM Studio), one or several.
+
+The official ``openai`` client makes the calls with its own retries off: the engine retries
+:class:`TransientBackendError` (connection refused, timeout, HTTP 5xx / 429) itself.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from medsynth.backends.base import (
+    BackendError,
+    Generation,
+    ImageInput,
+    JsonSchema,
+    Message,
+    TransientBackendError,
+    with_images_in_last_user_turn,
+)
+from medsynth.errors import ConfigError
+
+API_KEY_ENV = "MEDSYNTH_OPENAI_API_KEY"
+TRANSIENT_STATUS = frozenset({408, 409, 429})
+# A server that does not know response_format type "json_schema" says so with 400 or 422, or
+# (llama_cpp.server) with a 500 whose message names the field.
+SCHEMA_REFUSED_STATUS = frozenset({400, 422})
+
+
+class _SchemaFormRefused(Exception):
+    """The server refused ``response_format`` type ``json_schema``."""
+
+
+def _server_message(exc: Any) -> str:
+    """The server's own words from an ``openai.APIStatusError``."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body.get("detail", body))
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if error:
+            return str(error)
+    return str(getattr(exc, "message", exc))
+
+
+class OpenAIChat:
+    """One model on one OpenAI-compatible server (``base_url`` ends in ``/v1``)."""
+
+    backend = "openai"
+    supports_images = True
+    supports_schema = True
+
+    def __init__(self, model: str, base_url: str, *, timeout_s: float = 180.0) -> None:
+        import openai
+
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.client = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=os.environ.get(API_KEY_ENV, "local"),
+            timeout=timeout_s,
+            max_retries=0,
+        )
+        # "json_schema" (OpenAI, vLLM) until the server refuses it; then llama.cpp's form
+        # {"type": "json_object", "schema": ...} for the rest of this object's life.
+        self.schema_form = "json_schema"
+
+    def generate(
+        self,
+        messages: list[Message],
+        *,
+        images: Sequence[ImageInput] | None = None,
+        schema: JsonSchema | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_tokens: int = 512,
+    ) -> Generation:
+        """One chat completion; with ``schema`` the server constrains the output to it."""
+        chat = with_images_in_last_user_turn(messages, images) if images else messages
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": chat,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
+        if seed is not None:
+            request["seed"] = seed
+        if schema is None:
+            return self._create(request)
+        if self.schema_form == "json_schema":
+            strict = {"name": "output", "schema": schema, "strict": True}
+            try:
+                return self._create(
+                    {**request, "response_format": {"type": "json_schema", "json_schema": strict}},
+                    refusable=True,
+                )
+            except _SchemaFormRefused:
+                pass
+        fallback = {"type": "json_object", "schema": schema}
+        result = self._create({**request, "response_format": fallback})
+        self.schema_form = "json_object"
+        return result
+
+    def _create(self, request: dict[str, Any], *, refusable: bool = False) -> Generation:
+        import openai
+
+        try:
+            response = self.client.chat.completions.create(**request)
+        except openai.APIConnectionError as exc:  # APITimeoutError included
+            what = "timed out" if isinstance(exc, openai.APITimeoutError) else "failed"
+            raise TransientBackendError(
+                f"call to this OpenAI-compatible server {what} ({exc})",
+                source=self.base_url,
+                hint=f"is the server running at {self.base_url}? `medsynth models doctor`",
+            ) from exc
+        except openai.APIStatusError as exc:
+            status, said = exc.status_code, _server_message(exc)
+            if refusable and (status in SCHEMA_REFUSED_STATUS or "response_format" in said):
+                raise _SchemaFormRefused from exc
+            message = f"the server answered HTTP {status}: {said}"
+            if status >= 500 or status in TRANSIENT_STATUS:
+                raise TransientBackendError(
+                    message,
+                    source=self.base_url,
+                    hint=f"is the server at {self.base_url} healthy? `medsynth models doctor`",
+                ) from exc
+            raise BackendError(
+                message,
+                source=self.base_url,
+                hint=f"check the model name {self.model!r} and the request the server refused",
+            ) from exc
+        if not response.choices:
+            raise BackendError("the server answered with no choices", source=self.base_url)
+        text = response.choices[0].message.content or ""
+        usage = response.usage
+        return Generation(
+            text,
+            usage.prompt_tokens if usage else None,
+            usage.completion_tokens if usage else None,
+        )
+
+
+class ServerPool:
+    """Several OpenAI-compatible servers behind one ChatModel: each call goes to the least-busy
+    server (at most ``concurrency`` calls in flight on each); a transient failure is retried
+    once on another server, and a failed server is avoided for ``cooldown_s`` seconds."""
+
+    backend = "openai"
+
+    def __init__(
+        self, servers: Sequence[OpenAIChat], *, concurrency: int = 1, cooldown_s: float = 30.0
+    ) -> None:
+        if not servers:
+            raise ConfigError(
+                "a server pool needs at least one server",
+                hint="list base URLs in [models.*] servers",
+            )
+        self.servers = list(servers)
+        self.model = self.servers[0].model
+        self.supports_images = all(s.supports_images for s in self.servers)
+        self.supports_schema = all(s.supports_schema for s in self.servers)
+        self.cooldown_s = cooldown_s
+        self._slots = [threading.BoundedSemaphore(concurrency) for _ in self.servers]
+        self._busy = [0] * len(self.servers)  # in flight or waiting for a slot
+        self._calls = [0] * len(self.servers)  # answered
+        self._errors = [0] * len(self.servers)  # transient failures
+        self._failed_at = [float("-inf")] * len(self.servers)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_urls(
+        cls, model: str, urls: Sequence[str], *, timeout_s: float = 180.0, concurrency: int = 1
+    ) -> ServerPool:
+        """A pool of one :class:`OpenAIChat` per base URL."""
+        return cls(
+            [OpenAIChat(model, url, timeout_s=timeout_s) for url in urls], concurrency=concurrency
+        )
+
+    def generate(
+        self,
+        messages: list[Message],
+        *,
+        images: Sequence[ImageInput] | None = None,
+        schema: JsonSchema | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_tokens: int = 512,
+    ) -> Generation:
+        """Route one call; retry it once on another server after a transient failure."""
+        kwargs: dict[str, Any] = {
+            "images": images,
+            "schema": schema,
+            "temperature": temperature,
+            "seed": seed,
+            "max_tokens": max_tokens,
+        }
+        first = self._pick(exclude=None)
+        try:
+            return self._call(first, messages, kwargs)
+        except TransientBackendError:
+            if len(self.servers) == 1:
+                raise
+        return self._call(self._pick(exclude=first), messages, kwargs)
+
+    def stats(self) -> dict[str, int]:
+        """Calls answered per server base URL."""
+        with self._lock:
+            return {s.base_url: n for s, n in zip(self.servers, self._calls, strict=True)}
+
+    def errors(self) -> dict[str, int]:
+        """Transient failures per server base URL."""
+        with self._lock:
+            return {s.base_url: n for s, n in zip(self.servers, self._errors, strict=True)}
+
+    def _pick(self, exclude: int | None) -> int:
+        now = time.monotonic()
+        with self._lock:
+            candidates = [i for i in range(len(self.servers)) if i != exclude]
+            best = min(
+                candidates,
+                key=lambda i: (
+                    now - self._failed_at[i] < self.cooldown_s,
+                    self._busy[i],
+                    self._calls[i],
+                ),
+            )
+            self._busy[best] += 1
+            return best
+
+    def _call(self, index: int, messages: list[Message], kwargs: dict[str, Any]) -> Generation:
+        try:
+            with self._slots[index]:
+                result = self.servers[index].generate(messages, **kwargs)
+        except TransientBackendError:
+            with self._lock:
+                self._errors[index] += 1
+                self._failed_at[index] = time.monotonic()
+            raise
+        finally:
+            with self._lock:
+                self._busy[index] -= 1
+        with self._lock:
+            self._calls[index] += 1
+        return result
