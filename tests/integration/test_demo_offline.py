@@ -84,8 +84,7 @@ def test_demo_runs_offline_and_again_without_redoing_work(tmp_path: Path) -> Non
     again = second["demo"]["extraction"]
     assert again["model_calls"] == 0  # every call answered from the call log
     assert again["captions"] == [
-        {**row, "cached": True} if "extracted" in row else row
-        for row in extraction["captions"]
+        {**row, "cached": True} if "extracted" in row else row for row in extraction["captions"]
     ]
 
 
