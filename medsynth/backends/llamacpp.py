@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import re
 import threading
@@ -208,6 +209,18 @@ class LlamaCppChat:
 
 _LOADED: dict[tuple[str, str, int, int | None, str, int], LlamaCppChat] = {}
 _LOADED_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_loaded() -> None:
+    """Free the models before interpreter shutdown (llama-cpp-python's own __del__ fails once
+    its module globals are gone, printing 'Exception ignored' noise)."""
+    with _LOADED_LOCK:
+        for chat in _LOADED.values():
+            close = getattr(chat.llama, "close", None)
+            if close is not None:
+                close()
+        _LOADED.clear()
 
 
 def load_llamacpp(

