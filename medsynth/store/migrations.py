@@ -211,3 +211,73 @@ def m004_llm_calls(db: sqlite_utils.Database) -> None:
     )
     db.table("llm_calls").create_index(["cache_key", "status"])
     db.table("llm_calls").create_index(["run_id"])
+
+
+@migration(5)
+def m005_records(db: sqlite_utils.Database) -> None:
+    """Ingested image-caption records and their grounding into the KG."""
+    db.table("datasets").create(
+        {"id": int, "name": str, "format": str, "root": str, "options": str, "created_at": str},
+        pk="id",
+        not_null={"name", "format", "root"},
+    )
+    db.table("datasets").create_index(["name"], unique=True)
+    db.table("records").create(
+        {
+            "id": int,
+            "dataset_id": int,
+            "key": str,  # unique within the dataset: relative image path(s) [+ frame]
+            "images": str,  # JSON list of image paths relative to the dataset root
+            "image_sha256": str,  # JSON list, same order
+            "phash": str,  # JSON list of perceptual hashes (hex)
+            "width": int,
+            "height": int,
+            "context": str,  # caption / inline mentions, or text derived from annotations
+            "context_derived": int,  # 1 when built from annotations (SLAKE, VQA-RAD), not a caption
+            "meta": str,  # JSON: modality, location, boxes, questions, DICOM frame...
+            "status": str,  # kept | filtered
+            "filter_reason": str,
+            "run_id": int,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("dataset_id", "datasets", "id"), ("run_id", "runs", "id")],
+        not_null={"dataset_id", "key", "images", "context", "status"},
+    )
+    db.table("records").create_index(["dataset_id", "key"], unique=True)
+    db.table("records").create_index(["status"])
+    db.table("extractions").create(
+        {
+            "record_id": int,
+            "disease": str,
+            "organ": str,
+            "call_id": int,  # llm_calls row that produced it
+            "run_id": int,
+            "created_at": str,
+        },
+        pk="record_id",
+        foreign_keys=[("record_id", "records", "id"), ("call_id", "llm_calls", "id")],
+    )
+    db.table("matches").create(
+        {
+            "id": int,
+            "record_id": int,
+            "kind": str,  # disease | organ
+            "mention": str,  # what the extractor said
+            "stage": str,  # exact | fuzzy | unmatched
+            "entity_id": int,  # the matched KG entity (null when unmatched)
+            "candidates": str,  # JSON: [{entity_id, name, image_score, text_score, score,
+            #   verified, call_id}] for the fuzzy stage
+            "text_only": int,  # 1 when no entity image could be scored (text similarity alone)
+            "run_id": int,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("record_id", "records", "id"), ("entity_id", "entities", "id")],
+    )
+    db.table("matches").create_index(["record_id", "kind"], unique=True)
+    db.table("record_triples").create(
+        {"record_id": int, "triple_id": int},
+        pk=("record_id", "triple_id"),
+        foreign_keys=[("record_id", "records", "id"), ("triple_id", "triples", "id")],
+    )
