@@ -33,6 +33,8 @@ bench *ARGS:
     {{python}} tests/bench/bench_kg.py {{ARGS}}
     {{python}} tests/bench/bench_engine.py
     {{python}} tests/bench/bench_llamacpp.py
+    {{python}} tests/bench/bench_ingest.py
+    {{python}} tests/bench/bench_ground.py
 
 # build the tiny randomly initialised test models (LLaVA, Idefics3, BiomedCLIP layout) offline
 tiny-models OUT="models/tiny":

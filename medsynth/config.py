@@ -53,6 +53,61 @@ class ImageConfig(_Section):
     )
 
 
+class GroundConfig(_Section):
+    """Grounding records into the KG (``medsynth ground``): extraction, exact and fuzzy matching."""
+
+    top_k: int = Field(
+        20, ge=1, le=500, description="Fuzzy stage: KG candidates kept per mention for checking."
+    )
+    concurrency: int = Field(
+        1, ge=1, le=256, description="Records grounded at once (model calls in flight)."
+    )
+    max_tokens: int = Field(
+        96, ge=8, le=4096, description="Token limit of the extraction answer (a short JSON object)."
+    )
+    fuzzy_min_score: float = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        description="Fuzzy stage: drop candidates whose image + text score is below this before "
+        "the verifier sees them (0 keeps every top_k candidate).",
+    )
+
+
+class IngestConfig(_Section):
+    """Ingest filters (PubMedVision). Filtered records are kept with status 'filtered' and the
+    reason; each filter is turned off on its own by the value its help names, and all of them by
+    `medsynth ingest --no-filters`."""
+
+    min_width: int = Field(
+        336, ge=0, description="Filter records with an image narrower than this (0: off)."
+    )
+    min_height: int = Field(
+        336, ge=0, description="Filter records with an image lower than this (0: off)."
+    )
+    min_medical_terms: int = Field(
+        5,
+        ge=0,
+        description="Filter contexts with fewer distinct medical terms than this; the "
+        "vocabulary is the KG's entity names and aliases plus the term list MedSynth ships "
+        "(0: off).",
+    )
+    dedup_text_threshold: float = Field(
+        0.95,
+        ge=0.0,
+        le=1.0,
+        description="Filter a context whose text-encoder cosine similarity to an already kept "
+        "context of the same dataset is at least this (0: off).",
+    )
+    dedup_phash_distance: int = Field(
+        4,
+        ge=-1,
+        le=64,
+        description="Filter an image whose 64-bit perceptual hash differs in at most this many "
+        "bits from an already kept image of the same dataset (-1: off).",
+    )
+
+
 ChatBackend = Literal["llamacpp", "ollama", "openai", "hf"]
 EncoderBackend = Literal["sentence", "clip", "thumbnail"]
 
@@ -139,6 +194,8 @@ class Config(_Section):
     kg: KGConfig = Field(default_factory=KGConfig)
     index: IndexConfig = Field(default_factory=IndexConfig)
     images: ImageConfig = Field(default_factory=ImageConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    ground: GroundConfig = Field(default_factory=GroundConfig)
 
 
 def load_config(path: Path) -> Config:

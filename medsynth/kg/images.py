@@ -80,10 +80,18 @@ def sha256_file(path: Path) -> str:
 
 
 def open_image(path: Path, max_pixels: int) -> Image.Image:
-    """Open and fully decode an image, refusing decompression bombs and broken files."""
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    """Open and fully decode an image, refusing decompression bombs and broken files.
+
+    The size is checked from the header before any pixel is decoded (Pillow itself only warns
+    between one and two times its limit).
+    """
     try:
         with Image.open(path) as probe:
+            width, height = probe.size
+            if width * height > max_pixels:
+                raise Image.DecompressionBombError(
+                    f"{width}x{height} = {width * height} pixels, limit {max_pixels}"
+                )
             probe.verify()
         image = Image.open(path)
         image.load()

@@ -1,0 +1,108 @@
+"""Datasets (one row per ingested input, options fixed at first use) and the ingest report."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medsynth.errors import InputError
+from medsynth.ingest.filters import FILTERS
+from medsynth.ingest.sources import BadItem
+from medsynth.store.runs import utc_now
+from medsynth.workspace import Workspace
+
+STAGE = "ingest"
+
+
+@dataclass
+class IngestReport:
+    """What one ``medsynth ingest`` did, and the dataset's totals afterwards."""
+
+    dataset: str
+    dataset_id: int
+    format: str
+    root: str
+    files: list[str]
+    filters: dict[str, Any] | None
+    vocabulary_terms: int
+    records_new: int = 0
+    records_existing: int = 0
+    kept_new: int = 0
+    filtered_new: Counter[str] = field(default_factory=Counter)
+    rejects: list[BadItem] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "dataset": self.dataset,
+            "dataset_id": self.dataset_id,
+            "format": self.format,
+            "root": self.root,
+            "files": self.files,
+            "filters": self.filters,
+            "vocabulary_terms": self.vocabulary_terms,
+            "records_new": self.records_new,
+            "records_existing": self.records_existing,
+            "kept_new": self.kept_new,
+            "filtered_new": {name: self.filtered_new[name] for name in FILTERS},
+            "rejects": [{"source": r.source, "reason": r.reason} for r in self.rejects],
+            "totals": self.totals,
+            "seconds": round(self.seconds, 3),
+            "records_per_s": round(self.records_new / self.seconds, 1) if self.seconds else None,
+        }
+
+
+def dataset_id(ws: Workspace, name: str, fmt: str, root: Path, options: dict[str, Any]) -> int:
+    """The dataset's id, created on first use; refuses a name already used differently."""
+    encoded = json.dumps(options, sort_keys=True)
+    row = ws.db.execute(
+        "SELECT id, format, root, options FROM datasets WHERE name = ?", [name]
+    ).fetchone()
+    if row is None:
+        with ws.db.conn:
+            cursor = ws.db.execute(
+                "INSERT INTO datasets (name, format, root, options, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [name, fmt, str(root), encoded, utc_now()],
+            )
+        return int(cursor.lastrowid or 0)
+    if (row[1], row[2], row[3]) != (fmt, str(root), encoded):
+        raise InputError(
+            f"dataset {name!r} was ingested from {row[2]} as {row[1]} with options {row[3]}",
+            hint="re-run with the same format, path, options and [ingest] settings to resume, "
+            "or pass --name to store this input as another dataset",
+        )
+    return int(row[0])
+
+
+def dataset_totals(ws: Workspace, dataset_id: int, name: str) -> dict[str, Any]:
+    """Records by status, filtered records by filter, and ingest rejects of one dataset."""
+    by_status = dict(
+        ws.db.execute(
+            "SELECT status, count(*) FROM records WHERE dataset_id = ? GROUP BY status",
+            [dataset_id],
+        ).fetchall()
+    )
+    by_filter = dict(
+        ws.db.execute(
+            "SELECT substr(filter_reason, 1, instr(filter_reason, ':') - 1), count(*) "
+            "FROM records WHERE dataset_id = ? AND status = 'filtered' GROUP BY 1",
+            [dataset_id],
+        ).fetchall()
+    )
+    rejects = ws.db.execute(
+        "SELECT count(*) FROM rejects WHERE stage = ? AND json_extract(raw, '$.dataset') = ?",
+        [STAGE, name],
+    ).fetchone()[0]
+    return {
+        "records": sum(by_status.values()),
+        "kept": by_status.get("kept", 0),
+        "filtered": by_status.get("filtered", 0),
+        "filtered_by": {name: by_filter.get(name, 0) for name in FILTERS},
+        "rejects": rejects,
+    }

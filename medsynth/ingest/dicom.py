@@ -1,0 +1,240 @@
+"""DICOM files: each chosen frame becomes an 8-bit greyscale (or RGB) image after the modality
+LUT (rescale slope/intercept), the VOI LUT or window, and MONOCHROME1 inversion.
+
+Privacy: the context and the metadata are built from a *whitelist* of descriptive tags
+(:data:`CONTEXT_TAGS`, :data:`TECHNICAL_TAGS`); no other tag is ever read into a record, so names,
+IDs, dates, UIDs, institutions and free-text study fields never leave the file. The file's name
+does (as the record key): name files without patient data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from medsynth.errors import InputError
+from medsynth.ingest.sources import BadItem, Item, RawItem, read_text
+from medsynth.kg.images import safe_child
+
+CONTEXT_TAGS = (
+    "Modality",
+    "BodyPartExamined",
+    "SeriesDescription",
+    "ViewPosition",
+    "ImageLaterality",
+    "Laterality",
+)
+TECHNICAL_TAGS = ("PhotometricInterpretation", "Rows", "Columns", "BitsStored", "SamplesPerPixel")
+MODALITY_NAMES = {
+    "CT": "CT",
+    "MR": "MRI",
+    "CR": "X-ray",
+    "DX": "X-ray",
+    "RG": "X-ray",
+    "US": "ultrasound",
+    "PT": "PET",
+    "NM": "nuclear medicine",
+    "MG": "mammography",
+    "XA": "angiography",
+    "RF": "fluoroscopy",
+}
+
+
+def whitelisted(ds: Any, keywords: tuple[str, ...]) -> dict[str, str]:
+    """The tags named in ``keywords`` that ``ds`` holds, as text (multi-values joined by '\\')."""
+    found = {}
+    for keyword in keywords:
+        value = ds.get(keyword)
+        if value is None:
+            continue
+        if not isinstance(value, str | int | float):
+            value = "\\".join(str(v) for v in value)
+        text = str(value).strip()
+        if text:
+            found[keyword] = text
+    return found
+
+
+def parse_frames(spec: str) -> str | list[int]:
+    """``middle`` | ``all`` | comma-separated frame numbers counted from 1 (for multi-frame
+    files; a single-frame file always gives its one image)."""
+    if spec in ("middle", "all"):
+        return spec
+    try:
+        numbers = [int(part) for part in spec.split(",") if part.strip()]
+    except ValueError:
+        numbers = []
+    if not numbers or min(numbers) < 1:
+        raise InputError(
+            f"bad --frames {spec!r}", hint="use middle, all, or frame numbers from 1 like 1,5"
+        )
+    return sorted(set(numbers))
+
+
+def _value_range(ds: Any) -> tuple[float, float]:
+    """Output range of pydicom's ``apply_voi_lut`` for ``ds`` (its own convention)."""
+    if "VOILUTSequence" in ds:
+        return 0.0, float(2 ** int(ds.VOILUTSequence[0].LUTDescriptor[2]) - 1)
+    bits = int(ds.get("BitsStored", 16))
+    if ds.get("ModalityLUTSequence"):
+        low, high = 0.0, float(2 ** int(ds.ModalityLUTSequence[0].LUTDescriptor[2]) - 1)
+    elif int(ds.get("PixelRepresentation", 0)) == 0:
+        low, high = 0.0, float(2**bits - 1)
+    else:
+        low, high = float(-(2 ** (bits - 1))), float(2 ** (bits - 1) - 1)
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    if slope is not None and intercept is not None:
+        low, high = low * float(slope) + float(intercept), high * float(slope) + float(intercept)
+    return min(low, high), max(low, high)
+
+
+def to_image(pixels: npt.NDArray[Any], ds: Any) -> Image.Image:
+    """One frame as an 8-bit PIL image: modality LUT, VOI LUT / window, MONOCHROME1 inverted."""
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    if int(ds.get("SamplesPerPixel", 1)) > 1:
+        if pixels.dtype != np.uint8:
+            top = float(2 ** int(ds.get("BitsStored", 8)) - 1)
+            pixels = np.clip(pixels / top * 255.0, 0, 255).round()
+        return Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), mode="RGB")
+    values = np.asarray(apply_modality_lut(pixels, ds), dtype=np.float64)
+    if "VOILUTSequence" in ds or ("WindowCenter" in ds and "WindowWidth" in ds):
+        values = np.asarray(apply_voi_lut(values, ds), dtype=np.float64)
+        low, high = _value_range(ds)
+    else:
+        low, high = float(values.min()), float(values.max())
+    scaled = np.clip((values - low) / max(high - low, 1e-9) * 255.0, 0.0, 255.0)
+    if str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+        scaled = 255.0 - scaled
+    return Image.fromarray(np.ascontiguousarray(scaled.round(), dtype=np.uint8), mode="L")
+
+
+def _context(tags: dict[str, str], frame: int, frames: int, caption: str) -> str:
+    modality = MODALITY_NAMES.get(tags.get("Modality", ""), tags.get("Modality", ""))
+    body = tags.get("BodyPartExamined", "").lower()
+    parts = []
+    if modality or body:
+        parts.append(f"{modality or 'Medical'} image" + (f" of the {body}" if body else "") + ".")
+    for keyword, label in (
+        ("SeriesDescription", "Series"),
+        ("ViewPosition", "View"),
+        ("ImageLaterality", "Laterality"),
+        ("Laterality", "Laterality"),
+    ):
+        if keyword in tags:
+            parts.append(f"{label}: {tags[keyword]}.")
+    if parts and frames > 1:
+        parts.append(f"Frame {frame} of {frames}.")
+    if caption:
+        parts.append(caption)
+    return " ".join(parts)
+
+
+def _is_dicom(path: Path) -> bool:
+    if path.suffix.lower() == ".dcm":
+        return True
+    if path.suffix:
+        return False
+    try:
+        with path.open("rb") as handle:
+            return handle.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
+
+
+def read_dicom(root: Path, frames: str, max_pixels: int) -> Iterator[Item]:
+    """DICOM files (``*.dcm``, or extension-less files with the DICM preamble) under ``root``."""
+    chosen = parse_frames(frames)
+    files: list[Path] = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders.sort()
+        files += [Path(folder) / n for n in sorted(names) if _is_dicom(Path(folder) / n)]
+    return _items(root, files, chosen, max_pixels)
+
+
+def _items(
+    root: Path, files: list[Path], chosen: str | list[int], max_pixels: int
+) -> Iterator[Item]:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    for path in files:
+        relative = path.relative_to(root).as_posix()
+        try:
+            safe = safe_child(root, path)
+            ds = pydicom.dcmread(safe, stop_before_pixels=True)
+        except InputError as exc:
+            yield BadItem(relative, exc.message)
+            continue
+        except InvalidDicomError:
+            yield BadItem(relative, "not a DICOM file")
+            continue
+        except Exception as exc:  # pydicom raises many kinds on broken files
+            yield BadItem(relative, f"unreadable DICOM: {type(exc).__name__}: {exc}")
+            continue
+        rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+        if not rows or not columns:
+            yield BadItem(relative, "no image in this DICOM file (no Rows/Columns)")
+            continue
+        if rows * columns > max_pixels:
+            yield BadItem(relative, f"image too large ({columns}x{rows}; limit {max_pixels} px)")
+            continue
+        count = int(ds.get("NumberOfFrames") or 1)
+        caption_file = f"{os.path.splitext(relative)[0]}.txt"
+        caption = ""
+        if (root / caption_file).exists():
+            try:
+                caption = read_text(root, caption_file).strip()
+            except InputError as exc:
+                yield BadItem(caption_file, exc.message)
+                continue
+        if count == 1:
+            wanted: list[int] = [1]  # a single-frame file gives its one image
+        elif isinstance(chosen, str):
+            wanted = [count // 2 + 1] if chosen == "middle" else list(range(1, count + 1))
+        else:
+            wanted = chosen
+        tags = whitelisted(ds, CONTEXT_TAGS)
+        for frame in wanted:
+            if frame > count:
+                yield BadItem(relative, f"frame {frame} not in 1..{count}")
+                continue
+            context = _context(tags, frame, count, caption)
+            if not context:
+                yield BadItem(relative, "no context: no descriptive tags and no .txt caption")
+                continue
+            meta = {
+                "dicom_file": relative,
+                "frame": frame,
+                "frames": count,
+                "tags": tags,
+                "technical": whitelisted(ds, TECHNICAL_TAGS),
+                "caption_file": caption_file if caption else None,
+            }
+            key = f"{relative}#frame={frame}" if count > 1 else relative
+            yield RawItem(
+                key, [], context, not caption, meta, relative, _renderer(safe, ds, frame, count)
+            )
+
+
+def _renderer(path: Path, ds: Any, frame: int, count: int) -> Callable[[], list[Image.Image]]:
+    def render() -> list[Image.Image]:
+        from pydicom.pixels import pixel_array
+
+        try:
+            pixels = pixel_array(path, index=frame - 1 if count > 1 else None)
+            return [to_image(pixels, ds)]
+        except Exception as exc:  # missing decoders, truncated pixel data, bad LUTs
+            raise InputError(
+                f"cannot decode the pixel data: {type(exc).__name__}: {exc}",
+                source=str(path),
+                hint="install the decoder pydicom names (pylibjpeg, gdcm) or convert the file",
+            ) from exc
+
+    return render

@@ -1,0 +1,280 @@
+"""``medsynth ingest``: read a dataset, verify and hash its images, run the filters, store records.
+
+Resumable and idempotent: items are handled in input order and records are inserted with
+``INSERT OR IGNORE`` keyed by (dataset, key), committed every ``batch_size`` records, so a kill
+loses at most the batch in flight. A re-run skips stored keys but replays their effect on the
+duplicate filters (kept hashes and contexts, in the same order), so it ends with exactly the
+records an uninterrupted run gives.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from medsynth.errors import InputError
+from medsynth.ingest import filters as F
+from medsynth.ingest.datasets import STAGE, IngestReport, dataset_id, dataset_totals
+from medsynth.ingest.images import ImageInfo, inspect_image, store_png
+from medsynth.ingest.sources import BadItem, Format, RawItem, Source, open_source
+from medsynth.store.runs import RunRecorder, record_reject, utc_now
+from medsynth.workspace import Workspace
+
+CHUNK = 64  # items decided together (their contexts are embedded in one call)
+DICOM_FOLDER = ("images", "dicom")
+_COLUMNS = (
+    "dataset_id, key, images, image_sha256, phash, width, height, context, context_derived, "
+    "meta, status, filter_reason, run_id, created_at"
+)
+
+
+@dataclass
+class _Pending:
+    item: RawItem
+    infos: list[ImageInfo]
+    stored: tuple[str, list[str]] | None = None  # (status, phashes) of a record already stored
+    failure: str | None = None
+    vector: npt.NDArray[np.float32] | None = None
+
+
+class _Ingester:
+    def __init__(
+        self,
+        ws: Workspace,
+        report: IngestReport,
+        source: Source,
+        settings: F.FilterSettings,
+        run_id: int | None,
+        batch_size: int,
+    ) -> None:
+        self.ws, self.db, self.report, self.source = ws, ws.db, report, source
+        self.settings, self.enabled = settings, set(settings.enabled)
+        self.run_id, self.batch_size = run_id, batch_size
+        self.vocabulary = F.Vocabulary.from_workspace(ws.db)
+        report.vocabulary_terms = len(self.vocabulary)
+        texts = F.TEXT_DUPLICATE in self.enabled  # stored contexts are needed only then
+        self.stored: dict[str, tuple[str, list[str], str]] = {
+            key: (status, json.loads(phash or "[]"), context or "")
+            for key, status, phash, context in self.db.execute(
+                "SELECT key, status, phash, CASE WHEN ? THEN context END FROM records "
+                "WHERE dataset_id = ?",
+                [texts, report.dataset_id],
+            )
+        }
+        self.seen: set[str] = set()
+        self.phashes, self.texts = F.PhashIndex(), F.TextIndex()
+        self.rows: list[tuple[Any, ...]] = []
+        self.bad: list[BadItem] = []
+        self.backlog: list[RawItem] = []  # stored kept records not embedded yet
+
+    def run(self) -> None:
+        chunk: list[_Pending] = []
+        for item in self.source.items:
+            if isinstance(item, BadItem):
+                self.reject(item)
+            elif (pending := self.prepare(item)) is not None:
+                chunk.append(pending)
+            if len(chunk) >= max(1, min(CHUNK, self.batch_size - len(self.rows))):
+                self.decide(chunk)
+                chunk = []
+            if len(self.rows) >= self.batch_size or len(self.bad) >= self.batch_size:
+                self.flush()
+        self.decide(chunk)
+        self.flush()
+
+    def reject(self, bad: BadItem) -> None:
+        self.report.rejects.append(bad)
+        self.bad.append(bad)
+
+    def prepare(self, item: RawItem) -> _Pending | None:
+        if item.key in self.seen:
+            self.reject(BadItem(item.source, f"duplicate key {item.key!r} (an earlier item)"))
+            return None
+        self.seen.add(item.key)
+        if item.key in self.stored:
+            status, phashes, context = self.stored[item.key]
+            item.context = context
+            return _Pending(item, [], stored=(status, phashes))
+        try:
+            if item.render is not None:
+                folder = self.ws.path(*DICOM_FOLDER)
+                infos = [store_png(im, folder, "/".join(DICOM_FOLDER)) for im in item.render()]
+            else:
+                root, limit = self.source.root, self.ws.config.images.max_pixels
+                infos = [inspect_image(root, path, limit) for path in item.images]
+        except InputError as exc:
+            source = exc.source if item.render is None and exc.source else item.source
+            self.reject(BadItem(source, exc.message))
+            return None
+        found = self.vocabulary.find(item.context)
+        item.meta["medical_terms"] = found
+        if len(infos) > 1:
+            item.meta["sizes"] = [[i.width, i.height] for i in infos]
+        failure = None
+        if F.RESOLUTION in self.enabled:
+            failure = F.resolution_failure([(i.width, i.height) for i in infos], self.settings)
+        if failure is None and F.MEDICAL_TERMS in self.enabled:
+            failure = F.terms_failure(found, self.settings)
+        return _Pending(item, infos, failure=failure)
+
+    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        from medsynth.backends.encoders import text_encoder
+
+        return text_encoder(self.ws.config.models.text_encoder).encode_text(texts)
+
+    def decide(self, chunk: list[_Pending]) -> None:
+        new = [p for p in chunk if p.stored is None and p.failure is None]
+        if F.TEXT_DUPLICATE in self.enabled and new:
+            for p, vector in zip(new, self.encode([p.item.context for p in new]), strict=True):
+                p.vector = vector
+        for p in chunk:
+            if p.stored is not None:
+                self.report.records_existing += 1
+                if p.stored[0] == "kept":
+                    self.phashes.add(p.stored[1], p.item.key)
+                    if F.TEXT_DUPLICATE in self.enabled:
+                        self.backlog.append(p.item)
+                continue
+            phashes = [i.phash for i in p.infos]
+            if p.failure is None and F.IMAGE_DUPLICATE in self.enabled:
+                near = self.phashes.nearest(phashes)
+                if near is not None and near[0] <= self.settings.dedup_phash_distance:
+                    p.failure = (
+                        f"{F.IMAGE_DUPLICATE}: perceptual hash {near[0]} bit(s) from {near[1]}"
+                    )
+            if p.failure is None and p.vector is not None:
+                self.embed_backlog()
+                similar = self.texts.nearest(p.vector)
+                if similar is not None and similar[0] >= self.settings.dedup_text_threshold:
+                    p.failure = f"{F.TEXT_DUPLICATE}: cosine {similar[0]:.3f} to {similar[1]}"
+            if p.failure is None:
+                self.phashes.add(phashes, p.item.key)
+                if p.vector is not None:
+                    self.texts.add(p.vector, p.item.key)
+                self.report.kept_new += 1
+            else:
+                self.report.filtered_new[p.failure.split(":", 1)[0]] += 1
+            self.rows.append(self.row(p))
+
+    def embed_backlog(self) -> None:
+        """Embed the kept records found already stored (a resumed run), in input order, only
+        once a new context needs comparing: re-running a finished dataset loads no model."""
+        if self.backlog:
+            vectors = self.encode([item.context for item in self.backlog])
+            for item, vector in zip(self.backlog, vectors, strict=True):
+                self.texts.add(vector, item.key)
+            self.backlog = []
+
+    def row(self, p: _Pending) -> tuple[Any, ...]:
+        item, infos = p.item, p.infos
+        return (
+            self.report.dataset_id,
+            item.key,
+            json.dumps([i.path for i in infos]),
+            json.dumps([i.sha256 for i in infos]),
+            json.dumps([i.phash for i in infos]),
+            infos[0].width if infos else None,
+            infos[0].height if infos else None,
+            item.context,
+            int(item.context_derived),
+            json.dumps(item.meta, ensure_ascii=False, sort_keys=True, default=str),
+            "filtered" if p.failure else "kept",
+            p.failure,
+            self.run_id,
+            utc_now(),
+        )
+
+    def flush(self) -> None:
+        if not self.rows and not self.bad:
+            return
+        with self.db.conn:
+            if self.rows:
+                cursor = self.db.conn.executemany(
+                    f"INSERT OR IGNORE INTO records ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                    self.rows,
+                )
+                self.report.records_new += max(cursor.rowcount, 0)
+            for bad in self.bad:
+                raw = json.dumps({"dataset": self.report.dataset, "raw": bad.raw}, sort_keys=True)
+                record_reject(
+                    self.db,
+                    stage=STAGE,
+                    source=bad.source,
+                    raw=raw,
+                    reason=bad.reason,
+                    run_id=self.run_id,
+                )
+        self.rows, self.bad = [], []
+
+
+CAPTIONED_FORMATS = ("pubmedvision", "folder")
+
+
+def ingest(
+    ws: Workspace,
+    path: Path,
+    fmt: Format,
+    *,
+    name: str | None = None,
+    language: str = "en",
+    split: str = "train",
+    frames: str = "middle",
+    root: Path | None = None,
+    filters: bool | None = None,
+    batch_size: int = 200,
+) -> IngestReport:
+    """Ingest ``path`` in ``fmt`` into the workspace as dataset ``name`` (see module doc).
+
+    ``filters`` defaults to on for captioned formats (pubmedvision, folder) and off for formats
+    whose context is derived from annotations (slake, vqa-rad, dicom): PubMedVision's filters
+    judge captions, and templated question-answer text looks near-duplicate to any embedding.
+    """
+    if filters is None:
+        filters = fmt in CAPTIONED_FORMATS
+    if batch_size < 1:
+        raise InputError("--batch-size must be at least 1", hint="the default is 200")
+    started = time.perf_counter()
+    source = open_source(
+        path,
+        fmt,
+        language=language,
+        split=split,
+        frames=frames,
+        root=root,
+        max_pixels=ws.config.images.max_pixels,
+    )
+    settings = F.FilterSettings.from_config(ws.config.ingest) if filters else F.FilterSettings.off()
+    options: dict[str, Any] = {"filters": settings.as_dict() if filters else None}
+    options |= {
+        "slake": {"language": language, "split": split},
+        "vqa-rad": {"split": split},
+        "dicom": {"frames": frames, "source": str(source.root)},
+        "pubmedvision": {"file": str(path.expanduser().resolve())},
+    }.get(fmt, {})
+    dataset_root = ws.root if fmt == "dicom" else source.root
+    name = name or source.default_name
+    config = {"path": str(path), "format": fmt, "name": name, "options": options}
+    with RunRecorder(ws.db, "ingest", config) as run:
+        report = IngestReport(
+            dataset=name,
+            dataset_id=dataset_id(ws, name, fmt, dataset_root, options),
+            format=fmt,
+            root=str(dataset_root),
+            files=source.files,
+            filters=options["filters"],
+            vocabulary_terms=0,
+        )
+        _Ingester(ws, report, source, settings, run.run_id, batch_size).run()
+        report.totals = dataset_totals(ws, report.dataset_id, name)
+        report.seconds = time.perf_counter() - started
+        summary = report.as_dict()
+        summary["rejects"] = summary["rejects"][:50]
+        summary["rejects_total"] = len(report.rejects)
+        run.summary = summary
+    return report
