@@ -27,7 +27,7 @@ from medsynth.backends.base import (
     JsonSchema,
     Message,
     TransientBackendError,
-    image_png_bytes,
+    load_image,
 )
 from medsynth.backends.structured import check_output, repair_messages
 from medsynth.store.runs import utc_now
@@ -57,8 +57,12 @@ def _hash(data: Any) -> str:
 
 
 def image_hash(image: ImageInput) -> str:
-    """SHA-256 of the image's PNG encoding (stable across file formats of the same pixels)."""
-    return hashlib.sha256(image_png_bytes(image)).hexdigest()
+    """SHA-256 of the image's RGB pixels and size: the same for the same pixels whatever the file
+    format, and ~30x cheaper than re-encoding to PNG (it runs on every call, cached or not)."""
+    rgb = load_image(image)
+    digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:".encode())
+    digest.update(rgb.tobytes())
+    return digest.hexdigest()
 
 
 class CallLog:

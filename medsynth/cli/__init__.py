@@ -12,6 +12,7 @@ import traceback
 import typer
 
 from medsynth import netguard
+from medsynth.cli import ground as ground_commands
 from medsynth.cli import ingest as ingest_commands
 from medsynth.cli import kg as kg_commands
 from medsynth.cli import models as models_commands
@@ -21,6 +22,7 @@ from medsynth.errors import MedsynthError
 
 app = typer.Typer(
     name="medsynth",
+    help="Knowledge-grounded medical instruction data and VQA training, all on this machine.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -30,6 +32,7 @@ workspace_commands.register(app)
 app.add_typer(kg_commands.app, name="kg")
 app.command()(ingest_commands.ingest)
 app.add_typer(models_commands.app, name="models")
+app.command("ground")(ground_commands.ground)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,90 @@
+"""``medsynth ground``: link ingested records to KG entities, or report how they were linked."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+
+
+def ground(
+    dataset: Annotated[
+        str | None,
+        typer.Option("--dataset", "-d", help="Only this dataset (default: every dataset)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="Ground at most N records.")
+    ] = None,
+    report_only: Annotated[
+        bool, typer.Option("--report", help="Only print the grounding report; ground nothing.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Match each record's disease and organ to KG entities (exact, then fuzzy + verifier) and
+    store the KG triples found; resumable: finished records are skipped, calls are cached."""
+    from medsynth.ground import ground as run_ground
+    from medsynth.ground import ground_report
+
+    ws = open_workspace(workspace)
+    run: dict[str, Any] | None = None
+    if not report_only:
+
+        def progress(done: int, total: int) -> None:
+            if done == total or done % max(1, total // 20) == 0:
+                console.print(f"  grounded {done}/{total}")
+
+        result = run_ground(ws, dataset, limit, progress=None if as_json else progress)
+        run = result.as_dict()
+    data = ground_report(ws)
+    if as_json:
+        emit_json({"run": run, "report": data} if run is not None else data)
+        return
+    if run is not None:
+        print_run(run)
+    print_report(data)
+
+
+def print_run(run: dict[str, Any]) -> None:
+    """Human-readable summary of one run."""
+    console.print(
+        f"run {run['run_id']}: {run['records']} record(s) in {run['seconds']} s: "
+        f"{run['grounded']} grounded, {run['rejected']} rejected"
+    )
+    for kind, counts in run["stages"].items():
+        console.print(f"  {kind}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    console.print(f"  model calls: {run['model_calls']}  cache hits: {run['cache_hits']}")
+    for warning in run["warnings"]:
+        console.print(f"  warning: {warning}")
+
+
+def print_report(data: dict[str, Any]) -> None:
+    """Human-readable grounding report."""
+    for block in [*data["datasets"], data["overall"]]:
+        console.print(
+            f"{block['dataset']}: {block['records_processed']} of {block['records_kept']} kept "
+            f"record(s) processed ({block['records_grounded']} grounded, "
+            f"{block['records_rejected']} rejected, {block['records_pending']} pending)"
+        )
+        for kind, row in block["kinds"].items():
+            pct = row["percent"]
+            detail = row["unmatched_detail"]
+            console.print(
+                f"  {kind:8} exact {row['exact']} ({pct['exact']} %), fuzzy {row['fuzzy']} "
+                f"({pct['fuzzy']} %), unmatched {row['unmatched']} ({pct['unmatched']} %: "
+                f"{detail['no_mention']} none named, {detail['not_found']} not found, "
+                f"{detail['rejected']} rejected)"
+            )
+        mentions = block["mentions"]
+        split = mentions["matched_split_percent"]
+        console.print(
+            f"  mentions {mentions['total']}: exact {mentions['exact']}, fuzzy "
+            f"{mentions['fuzzy']} ({mentions['fuzzy_text_only']} on text alone), unmatched "
+            f"{mentions['unmatched']}; of matched: {split['exact']} % exact / "
+            f"{split['fuzzy']} % fuzzy"
+        )
+        for reason, count in block["reject_reasons"].items():
+            console.print(f"  rejected {count}: {reason} (details: `medsynth rejects`)")
+    console.print(f"note: {data['note']}")

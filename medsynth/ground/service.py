@@ -1,0 +1,310 @@
+"""``ground``: link each kept record to KG entities and store what was found, resumably.
+
+Per record: extraction (vision generator), then for each of disease and organ the exact stage
+and, for what it missed, the fuzzy stage with the verifier; then the KG triples of the matched
+entities. A record's extraction, matches and triples are written in one transaction, so a killed
+run leaves no half-grounded record; a record that has matches rows is done and is skipped next
+time, and every model call is answered from the call log on a re-run. A record whose image cannot
+be read or whose extraction fails becomes a reject and counts as unmatched; it is tried again on
+the next run (an answer that failed the schema is then read back from the call log, not asked
+again). With concurrency 1 records are grounded on the calling thread; above it, through
+``run_bounded``, with one lock around every use of the database connection.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any, cast
+
+from medsynth.backends.base import BackendError, ChatModel, InvalidOutput, TransientBackendError
+from medsynth.backends.calllog import CallLog
+from medsynth.backends.engine import run_bounded
+from medsynth.errors import InputError
+from medsynth.ground.exact import KINDS, ExactMatcher, Kind
+from medsynth.ground.extract import Extractor, RecordImage, is_no_mention
+from medsynth.ground.fuzzy import EntityVectors, FuzzyMatcher, Verifier
+from medsynth.ground.model import Grounded, GroundReport, MatchRow, Rejected
+from medsynth.kg.paths import CHAIN_RELATIONS, entity_triples, paths_for
+from medsynth.store.runs import RunRecorder, record_reject, utc_now
+from medsynth.workspace import Workspace
+
+PAGE = 256
+Progress = Callable[[int, int], Any]
+Outcomes = Generator[tuple[Any, "Grounded | Rejected | BaseException"], None, None]
+
+
+class TripleRetriever:
+    """Entity id -> ids of its own triples and of its location / belong-to chain up to the
+    system, in English and the configured KG language (memoised; reads under ``lock``)."""
+
+    def __init__(self, ws: Workspace, lock: threading.Lock) -> None:
+        self.db = ws.db
+        self.languages = tuple(dict.fromkeys(("en", ws.config.kg.default_language)))
+        self.lock = lock
+        self._cache: dict[int, tuple[int, ...]] = {}
+
+    def triple_ids(self, entity_id: int) -> tuple[int, ...]:
+        """Sorted triple ids retrieved for ``entity_id``."""
+        cached = self._cache.get(entity_id)
+        if cached is not None:
+            return cached
+        ids: set[int] = set()
+        with self.lock:
+            kind = self.db.execute("SELECT type FROM entities WHERE id = ?", [entity_id]).fetchone()
+            for language in self.languages:
+                ids.update(t.id for t in entity_triples(self.db, entity_id, language))
+                if kind is None or kind[0] == "system":
+                    continue  # a system's paths lead down to its organs, not up a chain
+                for path in paths_for(self.db, entity_id, language=language):
+                    ids.update(t.id for t in path.triples if t.relation in CHAIN_RELATIONS)
+        self._cache[entity_id] = result = tuple(sorted(ids))
+        return result
+
+
+class Grounder:
+    """The per-record work of a run; DB access from any thread goes through ``lock``."""
+
+    def __init__(
+        self, ws: Workspace, run_id: int | None, extractor: ChatModel, verifier: ChatModel
+    ) -> None:
+        self.ws = ws
+        self.cfg = ws.config.ground
+        self.lock = threading.Lock()
+        self.extract_log = CallLog(ws.db, extractor, role="vision_generator", run_id=run_id)
+        self.verify_log = CallLog(ws.db, verifier, role="verifier", run_id=run_id)
+        self.extract_log.lock = self.verify_log.lock = self.lock  # one lock for the connection
+        self.extractor = Extractor(self.extract_log, max_tokens=self.cfg.max_tokens)
+        self.verifier = Verifier(self.verify_log)
+        self.exact = ExactMatcher(ws.db)
+        self.triples = TripleRetriever(ws, self.lock)
+        self.run_id = run_id
+        self._fuzzy: FuzzyMatcher | None = None
+
+    def fuzzy(self) -> FuzzyMatcher:
+        """The fuzzy matcher, loaded on first need (indexes are rebuilt if the KG changed)."""
+        if self._fuzzy is None:
+            with self.lock:
+                if self._fuzzy is None:
+                    vectors = EntityVectors(self.ws, self.exact.entities, self.cfg.top_k)
+                    self._fuzzy = FuzzyMatcher(
+                        vectors,
+                        self.verifier.same,
+                        top_k=self.cfg.top_k,
+                        min_score=self.cfg.fuzzy_min_score,
+                    )
+        return self._fuzzy
+
+    def ground_one(self, row: dict[str, Any]) -> Grounded | Rejected:
+        """Extract, match and retrieve for one record (no writes besides the call log)."""
+        record_id = row["id"]
+        try:
+            image = RecordImage(Path(row["root"]), row["images"], self.ws.config.images.max_pixels)
+            found = self.extractor.extract(
+                image, row["context"], derived=bool(row["context_derived"])
+            )
+            matches = [
+                self.match(kind, found.disease if kind == "disease" else found.organ, image)
+                for kind in KINDS
+            ]
+        except InputError as exc:
+            return Rejected(record_id, exc.message, str(row["images"]))
+        except InvalidOutput as exc:
+            return Rejected(record_id, exc.message, exc.raw)
+        except TransientBackendError:
+            raise
+        except BackendError as exc:
+            return Rejected(record_id, f"extraction failed: {exc.message}", "")
+        triple_ids: set[int] = set()
+        for match in matches:
+            if match.entity_id is not None:
+                triple_ids.update(self.triples.triple_ids(match.entity_id))
+        return Grounded(
+            record_id, found.disease, found.organ, found.call_id, matches, sorted(triple_ids)
+        )
+
+    def match(self, kind: Kind, mention: str, image: RecordImage) -> MatchRow:
+        """Stage 1, then stage 2 for what it missed ("none" is not matched at all)."""
+        if is_no_mention(mention):
+            return MatchRow(kind, mention, "unmatched")
+        ref = self.exact.match(mention, kind)
+        if ref is not None:
+            return MatchRow(kind, mention, "exact", ref.id)
+        fuzzy = self.fuzzy()
+        if image.vector is None:
+            image.vector = fuzzy.vectors.image_vector(image.load())
+        result = fuzzy.match(mention, kind, image.vector)
+        return MatchRow(
+            kind,
+            mention,
+            "fuzzy" if result.match else "unmatched",
+            result.match.entity_id if result.match else None,
+            [c.as_dict() for c in result.candidates],
+            result.text_only,
+        )
+
+    def write(self, result: Grounded | Rejected) -> None:
+        """Store one record's outcome in a single transaction."""
+        now = utc_now()
+        with self.lock, self.ws.db.conn:
+            if isinstance(result, Rejected):
+                record_reject(
+                    self.ws.db,
+                    stage="ground",
+                    source=f"record {result.record_id}",
+                    raw=result.raw,
+                    reason=result.reason,
+                    run_id=self.run_id,
+                )
+                return
+            conn = self.ws.db.conn
+            conn.execute(
+                "INSERT OR REPLACE INTO extractions (record_id, disease, organ, call_id, run_id, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [result.record_id, result.disease, result.organ, result.call_id, self.run_id, now],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO matches (record_id, kind, mention, stage, entity_id, "
+                "candidates, text_only, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        result.record_id,
+                        m.kind,
+                        m.mention,
+                        m.stage,
+                        m.entity_id,
+                        json.dumps(m.candidates, ensure_ascii=False),
+                        int(m.text_only),
+                        self.run_id,
+                        now,
+                    )
+                    for m in result.matches
+                ],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO record_triples (record_id, triple_id) VALUES (?, ?)",
+                [(result.record_id, triple_id) for triple_id in result.triple_ids],
+            )
+
+
+def _dataset_id(ws: Workspace, name: str | None) -> int | None:
+    if name is None:
+        return None
+    row = ws.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+    if row is None:
+        known = [r[0] for r in ws.db.execute("SELECT name FROM datasets ORDER BY name")]
+        raise InputError(
+            "no such dataset in this workspace",
+            source=name,
+            hint=f"known datasets: {', '.join(known)}" if known else "ingest one first",
+        )
+    return int(row[0])
+
+
+_PENDING = (
+    "FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.status = 'kept' "
+    "AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.record_id = r.id) "
+    "AND (? IS NULL OR r.dataset_id = ?)"
+)
+
+
+def _pending(grounder: Grounder, dataset_id: int | None, limit: int) -> Iterator[dict[str, Any]]:
+    """Records still to ground, in id order, read a page at a time."""
+    last, left = 0, limit
+    columns = ("id", "images", "context", "context_derived", "root")
+    while left > 0:
+        with grounder.lock:
+            rows = grounder.ws.db.execute(
+                "SELECT r.id, r.images, r.context, r.context_derived, d.root "
+                + _PENDING
+                + " AND r.id > ? ORDER BY r.id LIMIT ?",
+                [dataset_id, dataset_id, last, min(PAGE, left)],
+            ).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            yield dict(zip(columns, row, strict=True))
+        last, left = rows[-1][0], left - len(rows)
+
+
+def _inline(
+    rows: Iterator[dict[str, Any]], work: Callable[[dict[str, Any]], Grounded | Rejected]
+) -> Outcomes:
+    """``run_bounded``'s contract on the calling thread (concurrency 1: no thread hand-offs)."""
+    for row in rows:
+        try:
+            result: Grounded | Rejected | BaseException = work(row)
+        except Exception as exc:
+            result = exc
+        yield row, result
+
+
+def ground(
+    ws: Workspace,
+    dataset: str | None = None,
+    limit: int | None = None,
+    *,
+    extractor: ChatModel | None = None,
+    verifier: ChatModel | None = None,
+    progress: Progress | None = None,
+) -> GroundReport:
+    """Ground the kept records that have no matches yet (all datasets, or one); resumable."""
+    from medsynth.backends.registry import EMBEDDED_WARNING, chat_model, is_embedded
+
+    cfg = ws.config.ground
+    dataset_id = _dataset_id(ws, dataset)
+    total = ws.db.execute("SELECT count(*) " + _PENDING, [dataset_id, dataset_id]).fetchone()[0]
+    total = min(total, limit) if limit is not None else total
+    config = {"dataset": dataset, "limit": limit, "ground": cfg.model_dump()}
+    config["models"] = {
+        r: getattr(ws.config.models, r).model_dump() for r in ("vision_generator", "verifier")
+    }
+    report = GroundReport()
+    started = time.perf_counter()
+    with RunRecorder(ws.db, "ground", config) as run:
+        report.run_id = run.run_id
+        grounder = Grounder(
+            ws,
+            run.run_id,
+            extractor or chat_model(ws.config, "vision_generator"),
+            verifier or chat_model(ws.config, "verifier"),
+        )
+        report.with_image = grounder.extractor.with_image
+        if not report.with_image:
+            report.warnings.append(
+                "the vision_generator model cannot read images: extraction used the context "
+                "text alone (set mmproj, or use a vision model, in [models.vision_generator])"
+            )
+        if extractor is None and is_embedded(ws.config.models.vision_generator):
+            report.warnings.append(EMBEDDED_WARNING)
+        rows = _pending(grounder, dataset_id, total)
+        work: Outcomes = (
+            _inline(rows, grounder.ground_one)
+            if cfg.concurrency == 1
+            else cast(Outcomes, run_bounded(rows, grounder.ground_one, concurrency=cfg.concurrency))
+        )
+        with closing(work):
+            for _row, result in work:
+                if isinstance(result, BaseException):
+                    raise result  # transient backend failure or a bug: stop; finished work stays
+                grounder.write(result)
+                report.add(result)
+                if progress is not None:
+                    progress(report.records, total)
+        if grounder._fuzzy is not None:
+            encoder = grounder._fuzzy.vectors.image_encoder
+            if encoder.weak:
+                report.warnings.append(
+                    f"image scores come from {encoder.name}: it knows nothing about medicine; "
+                    "set [models.image_encoder] to a BiomedCLIP folder for real image similarity"
+                )
+        for name, log in (("extractor", grounder.extract_log), ("verifier", grounder.verify_log)):
+            report.model_calls[name] = log.model_calls
+            report.cache_hits[name] = log.cache_hits
+        report.seconds = time.perf_counter() - started
+        run.summary = report.as_dict()
+    return report
