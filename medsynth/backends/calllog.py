@@ -101,13 +101,22 @@ class CallLog:
         seed: int | None = 0,
         max_tokens: int = 512,
         repair: bool = True,
+        image_keys: Sequence[str] | None = None,
     ) -> CallResult:
         """Generate (or reuse) an answer; with ``schema``, return it parsed and validated.
 
         Raises InvalidOutput when the answer (and its one repair) fails the schema, and
         TransientBackendError / BackendError when the model cannot be reached or refuses.
+        ``image_keys`` (one per image, e.g. ``file-sha256:...`` of an ingested record) replace
+        the pixel hashes in the cache key, so a cache hit never decodes the images.
         """
-        hashes = [image_hash(image) for image in images or []]
+        if image_keys is not None and len(image_keys) != len(images or []):
+            raise ValueError("one image key per image")
+        hashes = (
+            list(image_keys)
+            if image_keys is not None
+            else [image_hash(image) for image in images or []]
+        )
         first = self._one(messages, template, images, hashes, schema, temperature, seed, max_tokens)
         ids = [first[1]]
         if schema is None:

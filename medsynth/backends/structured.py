@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -35,13 +36,19 @@ def extract_json(text: str) -> Any:
     raise ValueError(f"not JSON ({error.msg if error else 'empty output'})")
 
 
+@lru_cache(maxsize=64)
+def _validator(schema_json: str) -> Draft202012Validator:
+    """One compiled validator per schema (building one costs more than validating)."""
+    return Draft202012Validator(json.loads(schema_json))
+
+
 def schema_errors(value: Any, schema: JsonSchema) -> list[str]:
     """Human-readable schema violations of ``value`` (empty when valid).
 
     >>> schema_errors({"a": 1}, {"type": "object", "required": ["b"]})
     ["$: 'b' is a required property"]
     """
-    validator = Draft202012Validator(schema)
+    validator = _validator(json.dumps(schema, sort_keys=True))
     return [
         f"{'$' + ''.join(f'[{p!r}]' for p in err.absolute_path)}: {err.message}"
         for err in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))

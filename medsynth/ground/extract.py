@@ -81,7 +81,9 @@ class RecordImage:
     """A record's first image (paths are relative to the dataset root): checked when made
     (present, inside the root, a readable image of allowed size), decoded on first use."""
 
-    def __init__(self, root: Path, images_json: str, max_pixels: int) -> None:
+    def __init__(
+        self, root: Path, images_json: str, max_pixels: int, sha256_json: str | None = None
+    ) -> None:
         try:
             images = json.loads(images_json)
         except json.JSONDecodeError as exc:
@@ -96,6 +98,8 @@ class RecordImage:
         self.path = safe_child(root, root / images[0])
         self.max_pixels = max_pixels
         self._image: Image.Image | None = None
+        hashes = json.loads(sha256_json) if sha256_json else []
+        self.key = f"file-sha256:{hashes[0]}" if hashes and isinstance(hashes[0], str) else ""
         self.vector: npt.NDArray[np.float32] | None = None  # its embedding, once stage 2 needs it
         try:
             with Image.open(self.path) as probe:
@@ -136,7 +140,12 @@ class Extractor:
         result = self.calllog.call(
             messages,
             template=template,
-            images=[image.load()] if send and image is not None else None,
+            # with the record's file hash as the cache key, a cached re-run never decodes it;
+            # the path is safe to hand over: the image was checked when RecordImage was made
+            images=([image.path] if image.key else [image.load()])
+            if send and image is not None
+            else None,
+            image_keys=[image.key] if send and image is not None and image.key else None,
             schema=EXTRACT_SCHEMA,
             max_tokens=self.max_tokens,
         )

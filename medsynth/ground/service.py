@@ -103,7 +103,12 @@ class Grounder:
         """Extract, match and retrieve for one record (no writes besides the call log)."""
         record_id = row["id"]
         try:
-            image = RecordImage(Path(row["root"]), row["images"], self.ws.config.images.max_pixels)
+            image = RecordImage(
+                Path(row["root"]),
+                row["images"],
+                self.ws.config.images.max_pixels,
+                row.get("image_sha256"),
+            )
             found = self.extractor.extract(
                 image, row["context"], derived=bool(row["context_derived"])
             )
@@ -215,11 +220,11 @@ _PENDING = (
 def _pending(grounder: Grounder, dataset_id: int | None, limit: int) -> Iterator[dict[str, Any]]:
     """Records still to ground, in id order, read a page at a time."""
     last, left = 0, limit
-    columns = ("id", "images", "context", "context_derived", "root")
+    columns = ("id", "images", "image_sha256", "context", "context_derived", "root")
     while left > 0:
         with grounder.lock:
             rows = grounder.ws.db.execute(
-                "SELECT r.id, r.images, r.context, r.context_derived, d.root "
+                "SELECT r.id, r.images, r.image_sha256, r.context, r.context_derived, d.root "
                 + _PENDING
                 + " AND r.id > ? ORDER BY r.id LIMIT ?",
                 [dataset_id, dataset_id, last, min(PAGE, left)],

@@ -20,6 +20,7 @@ Run as ``.venv/bin/python tests/bench/bench_ground.py [--records N]`` (``just be
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import tempfile
 import time
@@ -93,14 +94,18 @@ def build(root: Path, records: int) -> Workspace:
             ["bench", "folder", str(kg / "images"), "{}", utc_now()],
         )
         dataset_id = cursor.lastrowid
+        digests = {
+            name: hashlib.sha256((kg / "images" / name).read_bytes()).hexdigest() for name in images
+        }
         ws.db.conn.executemany(
-            "INSERT INTO records (dataset_id, key, images, context, context_derived, status, "
-            "created_at) VALUES (?, ?, ?, ?, 0, 'kept', ?)",
+            "INSERT INTO records (dataset_id, key, images, image_sha256, context, "
+            "context_derived, status, created_at) VALUES (?, ?, ?, ?, ?, 0, 'kept', ?)",
             [
                 (
                     dataset_id,
                     f"{images[i % len(images)]}#{i}",
                     json.dumps([images[i % len(images)]]),
+                    json.dumps([digests[images[i % len(images)]]]),  # as ingest stores it
                     f"record {i}: axial CT slice, see findings.",
                     utc_now(),
                 )
