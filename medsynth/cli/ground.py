@@ -87,4 +87,14 @@ def print_report(data: dict[str, Any]) -> None:
         )
         for reason, count in block["reject_reasons"].items():
             console.print(f"  rejected {count}: {reason} (details: `medsynth rejects`)")
+    for name, cov in data.get("slake_annotation_exact_coverage", {}).items():
+        if "error" in cov:
+            console.print(f"{name}: annotation coverage unavailable: {cov['error']}")
+            continue
+        console.print(
+            f"{name}: SLAKE's own annotations as mentions match the KG exactly for "
+            f"{cov['overall']['matched']} of {cov['overall']['mentions']} "
+            f"({cov['overall']['percent']} %): detection labels {cov['detection']['percent']} %, "
+            f"location {cov['location']['percent']} % ({cov['images']} training images)"
+        )
     console.print(f"note: {data['note']}")

@@ -123,11 +123,18 @@ def ground_report(ws: Workspace) -> dict[str, Any]:
         total["mentions"].update(acc["mentions"])
         total["reject_reasons"].update(acc["reject_reasons"])
     overall = _finish("all", total)
+    coverage = {}
+    for name, root in ws.db.execute("SELECT name, root FROM datasets WHERE format = 'slake'"):
+        try:
+            coverage[name] = exact_coverage_slake(ws, Path(root))
+        except InputError as exc:
+            coverage[name] = {"error": exc.message}
     return {
         "datasets": [_finish(names[i], accs[i]) for i in sorted(accs, key=lambda i: names[i])],
         "overall": overall,
         "paper_split_percent": PAPER_SPLIT,
         "note": _note(overall),
+        "slake_annotation_exact_coverage": coverage,
     }
 
 
