@@ -49,7 +49,6 @@ def inspect_image(root: Path, relative: str, max_pixels: int) -> ImageInfo:
     if path.stat().st_size == 0:
         raise InputError("empty file", source=relative, hint="re-export the image")
     try:
-        _check_size(path, max_pixels)
         image = open_image(path, max_pixels)
     except InputError as exc:
         raise InputError(exc.message, source=relative, hint=exc.hint) from exc
@@ -60,24 +59,6 @@ def inspect_image(root: Path, relative: str, max_pixels: int) -> ImageInfo:
     finally:
         image.close()
     return ImageInfo(Path(relative).as_posix(), digest, phash, width, height)
-
-
-def _check_size(path: Path, max_pixels: int) -> None:
-    """Refuse an image above ``max_pixels`` from its header, before decoding (Pillow itself
-    only warns between one and two times its limit)."""
-    Image.MAX_IMAGE_PIXELS = None  # reading the header decodes nothing
-    try:
-        with Image.open(path) as probe:
-            width, height = probe.size
-    except (OSError, SyntaxError, ValueError):
-        return  # open_image names the problem
-    finally:
-        Image.MAX_IMAGE_PIXELS = max_pixels
-    if width * height > max_pixels:
-        raise InputError(
-            f"image too large ({width}x{height} = {width * height} pixels; limit {max_pixels})",
-            hint="raise images.max_pixels in medsynth.toml if the image is trusted",
-        )
 
 
 def store_png(image: Image.Image, folder: Path, prefix: str) -> ImageInfo:

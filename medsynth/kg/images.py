@@ -82,17 +82,22 @@ def sha256_file(path: Path) -> str:
 def open_image(path: Path, max_pixels: int) -> Image.Image:
     """Open and fully decode an image, refusing decompression bombs and broken files.
 
-    The size is checked from the header before any pixel is decoded (Pillow itself only warns
-    between one and two times its limit).
+    The size is checked against ``max_pixels`` from the header, before any pixel is decoded:
+    Pillow itself only warns between one and two times its limit, and its global default would
+    refuse images that a raised ``images.max_pixels`` allows.
     """
     try:
-        with Image.open(path) as probe:
-            width, height = probe.size
-            if width * height > max_pixels:
-                raise Image.DecompressionBombError(
-                    f"{width}x{height} = {width * height} pixels, limit {max_pixels}"
-                )
-            probe.verify()
+        Image.MAX_IMAGE_PIXELS = None  # the header probe decodes nothing; the check is ours
+        try:
+            with Image.open(path) as probe:
+                width, height = probe.size
+                if width * height > max_pixels:
+                    raise Image.DecompressionBombError(
+                        f"{width}x{height} = {width * height} pixels; limit {max_pixels}"
+                    )
+                probe.verify()
+        finally:
+            Image.MAX_IMAGE_PIXELS = max_pixels
         image = Image.open(path)
         image.load()
     except Image.DecompressionBombError as exc:
