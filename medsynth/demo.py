@@ -27,12 +27,6 @@ DEMO_CAPTIONS = (
     "hydronephrosis.",
     "Chest radiograph with an enlarged cardiac silhouette, consistent with cardiomegaly.",
 )
-EXTRACT_SCHEMA = {
-    "type": "object",
-    "properties": {"disease": {"type": "string"}, "organ": {"type": "string"}},
-    "required": ["disease", "organ"],
-    "additionalProperties": False,
-}
 
 
 def demo_kg_dir() -> Path:
@@ -110,23 +104,21 @@ def extract_demo_entities(ws: Workspace) -> dict[str, Any]:
     from medsynth.backends.base import InvalidOutput
     from medsynth.backends.calllog import CallLog
     from medsynth.backends.registry import EMBEDDED_WARNING, chat_model, is_embedded
-    from medsynth.kg.images import EntityResolver
-    from medsynth.prompts import render
+    from medsynth.ground.extract import Extractor
+    from medsynth.kg.lookup import KINDS, ExactMatcher
     from medsynth.store.runs import RunRecorder, record_reject
 
     role = ws.config.models.generator
     model = chat_model(ws.config, "generator")
-    resolver = EntityResolver(ws.db)
+    matcher = ExactMatcher(ws.db)
     rows = []
     with RunRecorder(ws.db, "demo extract", {"role": role.model_dump()}) as run:
         calllog = CallLog(ws.db, model, role="generator", run_id=run.run_id)
+        extractor = Extractor(calllog, max_tokens=96)
         for number, caption in enumerate(DEMO_CAPTIONS, 1):
-            messages, template = render("extract_entities", caption=caption)
             row: dict[str, Any] = {"caption": caption}
             try:
-                result = calllog.call(
-                    messages, template=template, schema=EXTRACT_SCHEMA, max_tokens=96
-                )
+                found = extractor.extract(None, caption, derived=False)
             except InvalidOutput as exc:
                 record_reject(
                     ws.db,
@@ -139,10 +131,11 @@ def extract_demo_entities(ws: Workspace) -> dict[str, Any]:
                 row["rejected"] = exc.message
                 rows.append(row)
                 continue
-            row.update(extracted=result.parsed, call_id=result.call_id, cached=result.cached)
+            extracted = {"disease": found.disease, "organ": found.organ}
+            row.update(extracted=extracted, call_id=found.call_id, cached=found.cached)
             row["kg_matches"] = {
-                key: (match[1] if (match := resolver.resolve(str(value))) else None)
-                for key, value in result.parsed.items()
+                kind: (match.name if (match := matcher.match(extracted[kind], kind)) else None)
+                for kind in KINDS
             }
             rows.append(row)
         run.summary = {"model_calls": calllog.model_calls, "cache_hits": calllog.cache_hits}

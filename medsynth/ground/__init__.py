@@ -1,8 +1,9 @@
 """Grounding: link ingested records to KG entities (MedKInstruct's two-stage matching).
 
 :mod:`~medsynth.ground.extract` asks the vision generator for a record's disease and organ;
-:mod:`~medsynth.ground.exact` matches names and aliases exactly; :mod:`~medsynth.ground.fuzzy`
-ranks KG entities by image + text similarity and lets the verifier confirm one;
+:class:`~medsynth.kg.lookup.ExactMatcher` matches names and aliases exactly;
+:mod:`~medsynth.ground.fuzzy` ranks KG entities by image + text similarity and lets the verifier
+confirm one;
 :mod:`~medsynth.ground.service` runs it all resumably; :mod:`~medsynth.ground.report` sums it up.
 """
 

@@ -26,8 +26,8 @@ from PIL import Image
 from medsynth.backends.base import BackendError, TransientBackendError
 from medsynth.backends.calllog import CallLog
 from medsynth.backends.encoders import image_encoder, text_encoder
-from medsynth.ground.exact import KIND_TYPES, UNTYPED, EntityRef, Kind
 from medsynth.kg.indexes import IndexName, build_index
+from medsynth.kg.lookup import KIND_TYPES, UNTYPED, EntityRef, Kind
 from medsynth.kg.vectors import VectorIndex
 from medsynth.prompts import render
 from medsynth.workspace import Workspace

@@ -6,8 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from medsynth.ground.exact import KINDS
 from medsynth.ground.extract import is_no_mention
+from medsynth.kg.lookup import KINDS
 
 
 @dataclass

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from medsynth.errors import InputError
-from medsynth.ground.exact import KINDS, ExactMatcher, Kind
 from medsynth.ground.extract import is_no_mention
 from medsynth.ground.model import reason_category
+from medsynth.kg.lookup import KINDS, ExactMatcher, Kind
 from medsynth.workspace import Workspace
 
 PAPER_SPLIT = {"exact": 72.55, "fuzzy": 27.45}  # MedKInstruct Table 6, SLAKE + VQA-RAD entities

@@ -25,10 +25,10 @@ from medsynth.backends.base import BackendError, ChatModel, InvalidOutput, Trans
 from medsynth.backends.calllog import CallLog
 from medsynth.backends.engine import run_bounded
 from medsynth.errors import InputError
-from medsynth.ground.exact import KINDS, ExactMatcher, Kind
 from medsynth.ground.extract import Extractor, RecordImage, is_no_mention
 from medsynth.ground.fuzzy import EntityVectors, FuzzyMatcher, Verifier
 from medsynth.ground.model import Grounded, GroundReport, MatchRow, Rejected
+from medsynth.kg.lookup import KINDS, ExactMatcher, Kind
 from medsynth.kg.paths import CHAIN_RELATIONS, entity_triples, paths_for
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.workspace import Workspace

@@ -18,8 +18,8 @@ import sqlite_utils
 from PIL import Image
 
 from medsynth.errors import InputError
+from medsynth.kg.lookup import EntityRef, ExactMatcher
 from medsynth.kg.model import BadRow
-from medsynth.kg.normalize import normalize
 from medsynth.store.runs import record_reject
 
 ImageFormat = Literal["slake-detection", "folders"]
@@ -48,26 +48,6 @@ class LinkReport:
             "unknown_labels": dict(sorted(self.unknown_labels.items())),
             "rejects": [{"source": r.source, "reason": r.reason} for r in self.rejects],
         }
-
-
-class EntityResolver:
-    """Name -> entity id by exact name, normalised name, then alias (no fuzzy guessing)."""
-
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.exact: dict[str, tuple[int, str]] = {}
-        self.norm: dict[str, tuple[int, str]] = {}
-        for entity_id, name, norm in db.execute("SELECT id, name, norm FROM entities ORDER BY id"):
-            self.exact.setdefault(name, (entity_id, name))
-            self.norm.setdefault(norm, (entity_id, name))
-        for entity_id, name, norm in db.execute(
-            "SELECT a.entity_id, e.name, a.norm FROM aliases a JOIN entities e "
-            "ON e.id = a.entity_id ORDER BY a.id"
-        ):
-            self.norm.setdefault(norm, (entity_id, name))
-
-    def resolve(self, name: str) -> tuple[int, str] | None:
-        """``(entity_id, entity_name)`` or None."""
-        return self.exact.get(name) or self.norm.get(normalize(name))
 
 
 def sha256_file(path: Path) -> str:
@@ -152,7 +132,7 @@ class _Linker:
         self.run_id = run_id
         self.max_pixels = max_pixels
         self.crop_min_size = crop_min_size
-        self.resolver = EntityResolver(db)
+        self.matcher = ExactMatcher(db)
         self.report = LinkReport()
 
     def reject(self, source: str, reason: str, raw: str = "") -> None:
@@ -181,7 +161,7 @@ class _Linker:
 
     def link(
         self,
-        entity: tuple[int, str],
+        entity: EntityRef,
         image: Image.Image,
         relative: str,
         digest: str,
@@ -190,7 +170,7 @@ class _Linker:
     ) -> None:
         crop_path = None
         if box is not None:
-            name = f"{digest[:16]}-{entity[0]}-{'-'.join(str(int(v)) for v in box)}.png"
+            name = f"{digest[:16]}-{entity.id}-{'-'.join(str(int(v)) for v in box)}.png"
             crop_file = self.crops_dir / name
             if not crop_file.exists():
                 old_umask = os.umask(0o077)
@@ -203,7 +183,7 @@ class _Linker:
             "INSERT OR IGNORE INTO entity_images (entity_id, root, path, sha256, box, crop_path, "
             "width, height, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                entity[0],
+                entity.id,
                 str(self.root),
                 relative,
                 digest,
@@ -218,7 +198,7 @@ class _Linker:
             self.report.links_new += 1
         else:
             self.report.links_existing += 1
-        self.report.by_entity[entity[1]] += 1
+        self.report.by_entity[entity.name] += 1
 
     def slake_detection(self) -> None:
         files = sorted(self.root.glob("*/detection.json"))
@@ -250,7 +230,7 @@ class _Linker:
                     ):
                         self.reject(source, f"box of {label!r} is not [x, y, w, h]", str(box))
                         continue
-                    entity = self.resolver.resolve(label)
+                    entity = self.matcher.match(label, None)
                     if entity is None:
                         self.report.unknown_labels[label] += 1
                         continue
@@ -273,7 +253,7 @@ class _Linker:
             )
         for folder in folders:
             files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            entity = self.resolver.resolve(folder.name)
+            entity = self.matcher.match(folder.name, None)
             if entity is None:
                 self.report.unknown_labels[folder.name] += len(files)
                 continue

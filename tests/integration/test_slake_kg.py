@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from medsynth.kg.images import EntityResolver
+from medsynth.kg.lookup import ExactMatcher
 from medsynth.kg.service import entity_paths, import_kg, kg_stats, link_entity_images
 from medsynth.workspace import Workspace
 
@@ -48,10 +48,10 @@ def test_types_aliases_and_chinese_names(slake_ws: Workspace) -> None:
     assert stats["aliases_by_language"]["zh"] > 400
     lung = next(slake_ws.db.query("SELECT * FROM entities WHERE name = 'Lung'"))
     assert lung["type"] == "organ"
-    resolver = EntityResolver(slake_ws.db)
-    assert resolver.resolve("肺癌") == resolver.resolve("Lung Cancer")
-    assert resolver.resolve("bronchial lung cancer") == resolver.resolve("Lung Cancer")
-    assert resolver.resolve("Respiratory System") is not None
+    resolver = ExactMatcher(slake_ws.db)
+    assert resolver.match("肺癌", None) == resolver.match("Lung Cancer", None)
+    assert resolver.match("bronchial lung cancer", None) == resolver.match("Lung Cancer", None)
+    assert resolver.match("Respiratory System", None) is not None
     assert ["Gallstone", "Gallstones"] in stats["spelling_variants"]
 
 
@@ -77,12 +77,12 @@ def test_link_images_covers_every_label_in_the_kg(slake_ws: Workspace, slake_img
         for item in json.loads(detection.read_text()):
             labels.update(item)
     assert len(labels) == 44
-    resolver = EntityResolver(slake_ws.db)
-    in_kg = {label for label in labels if resolver.resolve(label) is not None}
+    resolver = ExactMatcher(slake_ws.db)
+    in_kg = {label for label in labels if resolver.match(label, None) is not None}
     report = link_entity_images(slake_ws, slake_imgs, "slake-detection")
     assert set(report.unknown_labels) == labels - in_kg
     assert report.rejects == []
-    linked_entities = {resolver.resolve(label)[1] for label in in_kg}  # type: ignore[index]
+    linked_entities = {resolver.match(label, None).name for label in in_kg}  # type: ignore[union-attr]
     assert set(report.by_entity) == linked_entities
     assert len(in_kg) == 21
     boxes = sum(report.by_entity.values())

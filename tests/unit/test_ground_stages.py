@@ -17,7 +17,7 @@ from medsynth.backends.fake import ScriptedChat
 from medsynth.cli import main
 from medsynth.cli.ground import print_run
 from medsynth.ground import GroundReport, ground, ground_report
-from medsynth.ground.exact import ExactMatcher
+from medsynth.kg.lookup import ExactMatcher
 from medsynth.kg.service import build_indexes, import_kg, link_entity_images
 from medsynth.workspace import Workspace
 from tests.conftest import write

@@ -1,10 +1,9 @@
-"""Stage 1: exact matching of a mention to a KG entity name or alias, after normalisation.
+"""Exact lookup of a name in the KG: exact spelling, then normalised name, then normalised alias.
 
-The lookup order is that of :class:`medsynth.kg.images.EntityResolver` (exact spelling, then
-normalised name, then normalised alias), but every entity sharing a key is kept with its type,
-so a disease mention finds a disease and an organ mention an organ or system even when an
-alias is shared. Entities typed ``other`` (the KG did not say) are the fallback of both kinds;
-an entity of the wrong type never matches here (the mention goes on to the fuzzy stage).
+Image linking uses it untyped; grounding's stage 1 uses it typed. Every entity sharing a key is
+kept with its type, so a disease mention finds a disease and an organ mention an organ or system
+even when an alias is shared. Entities typed ``other`` (the KG did not say) are the fallback of
+both kinds; an entity of the wrong type never matches (grounding then tries its fuzzy stage).
 """
 
 from __future__ import annotations
