@@ -126,7 +126,8 @@ class CallLog:
             if not first[2]:
                 self.record_parsed(first[1], parsed)
             return CallResult(first[0], parsed, first[1], first[2], ids)
-        self._mark(first[1], "invalid", "; ".join(problems))
+        if not first[2]:  # a cached row was marked when it was first made
+            self._mark(first[1], "invalid", "; ".join(problems))
         if repair:
             retry_messages = repair_messages(messages, first[0], problems, schema)
             second = self._one(
@@ -138,7 +139,8 @@ class CallLog:
                 if not second[2]:
                     self.record_parsed(second[1], parsed)
                 return CallResult(second[0], parsed, second[1], second[2], ids)
-            self._mark(second[1], "invalid", "; ".join(problems))
+            if not second[2]:
+                self._mark(second[1], "invalid", "; ".join(problems))
         raise InvalidOutput(
             f"model output does not match the schema: {'; '.join(problems[:3])}",
             raw=first[0] if not repair else second[0],

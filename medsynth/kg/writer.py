@@ -70,13 +70,12 @@ class _Entities:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.by_norm: dict[str, int] = {}
         self.types: dict[int, str] = {}
-        self.original_types: dict[int, str] = {}
         self.alias_norm: dict[str, int] = {}
         self.aliases: set[tuple[int, str]] = set()
         for row in db.execute("SELECT id, norm, type FROM entities").fetchall():
             self.by_norm[row[1]] = row[0]
             self.types[row[0]] = row[2]
-        self.original_types = dict(self.types)
+        self.original_types: dict[int, str] = dict(self.types)
         for entity_id, norm in db.execute(
             "SELECT entity_id, norm FROM aliases ORDER BY id"
         ).fetchall():
