@@ -35,6 +35,13 @@ bench *ARGS:
     {{python}} tests/bench/bench_llamacpp.py
     {{python}} tests/bench/bench_ingest.py
     {{python}} tests/bench/bench_ground.py
+    {{python}} tests/bench/bench_synth.py
+    {{python}} tests/bench/bench_hardneg_slake.py
+
+# SFT then GRPO smoke runs (tiny random VLM, a few CPU steps) on the newest export of WS
+train-smoke WS="demo-workspace":
+    {{python}} -m medsynth train sft --smoke -w {{WS}}
+    {{python}} -m medsynth train grpo --smoke -w {{WS}}
 
 # build the tiny randomly initialised test models (LLaVA, Idefics3, BiomedCLIP layout) offline
 tiny-models OUT="models/tiny":

@@ -6,6 +6,7 @@ MedSynth never downloads anything at run time.
 
 from __future__ import annotations
 
+import logging
 import os
 
 __version__ = "0.1.0"
@@ -20,3 +21,8 @@ _OFFLINE_SWITCHES = {
 }
 for _key, _value in _OFFLINE_SWITCHES.items():
     os.environ.setdefault(_key, _value)
+
+# bitsandbytes (imported by transformers / peft when present) warns on every CPU import that it
+# cannot fetch optimised kernels from the hub ("kernels-community"); MedSynth never fetches
+# anything, so the warning is noise.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)

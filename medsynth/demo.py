@@ -1,8 +1,9 @@
 """``medsynth demo``: the main job end to end on the demo KG the project ships.
 
 Init a workspace, import ``kg/demo`` (triples + procedurally generated images), build the vector
-indexes, then show what the KG holds: stats, paths, and nearest entities by text and by image.
-Running it again reuses the workspace and redoes nothing.
+indexes and query them; then ingest the demo's own image-caption records, ground them, run every
+synthesis generator with the embedded model and export the samples (TRL SFT, TRL GRPO, LLaVA).
+Running it again reuses the workspace and redoes nothing (model calls come from the call log).
 """
 
 from __future__ import annotations
@@ -21,12 +22,6 @@ from medsynth.workspace import Workspace
 DEMO_PATH_ENTITIES = ("Lung Cancer", "Liver")
 DEMO_TEXT_QUERIES = ("lung mass", "enlarged heart", "stone in the kidney")
 DEMO_IMAGE_QUERY = ("Kidney Stone", "1.png")
-DEMO_CAPTIONS = (
-    "Axial CT of the chest shows a spiculated mass in the right upper lobe of the lung.",
-    "Non-contrast CT of the abdomen: a bright calculus in the left kidney with mild "
-    "hydronephrosis.",
-    "Chest radiograph with an enlarged cardiac silhouette, consistent with cardiomegaly.",
-)
 
 
 def demo_kg_dir() -> Path:
@@ -42,6 +37,17 @@ def demo_kg_dir() -> Path:
     )
 
 
+DEMO_FORMATS = ("trl-sft", "trl-grpo", "llava")
+# Small enough for the embedded 135M model on two CPU cores; every generator still runs.
+DEMO_SYNTH = {
+    "multihop_per_record": 2,
+    "reasoning_questions": 1,
+    "reasoning_rois": 2,
+    "reasoning_knowledge": 1,
+    "max_tokens": 256,
+}
+
+
 def run_demo(workspace: Path, progress: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """Run every demo step; returns what each step produced."""
     say = progress or (lambda _message: None)
@@ -52,19 +58,19 @@ def run_demo(workspace: Path, progress: Callable[[str], Any] | None = None) -> d
     def step(name: str) -> None:
         timings[name] = round(time.perf_counter() - started - sum(timings.values()), 3)
 
-    say(f"[1/6] workspace {workspace.resolve()}")
+    say(f"[1/9] workspace {workspace.resolve()}")
     ws = Workspace.init(workspace)
     step("init")
-    say(f"[2/6] importing the demo KG from {kg_dir / 'triples.tsv'}")
+    say(f"[2/9] importing the demo KG from {kg_dir / 'triples.tsv'}")
     imported = import_kg(ws, kg_dir / "triples.tsv", "triples")
     step("import")
-    say(f"[3/6] linking entity images from {kg_dir / 'images'}")
+    say(f"[3/9] linking entity images from {kg_dir / 'images'}")
     linked = link_entity_images(ws, kg_dir / "images", "folders")
     step("link_images")
-    say("[4/6] building vector indexes (MiniLM text encoder, thumbnail image fallback)")
+    say("[4/9] building vector indexes (MiniLM text encoder, thumbnail image fallback)")
     indexes = build_indexes(ws)
     step("index")
-    say("[5/6] querying the KG")
+    say("[5/9] querying the KG")
     paths = {}
     for name in DEMO_PATH_ENTITIES:
         entity, found = entity_paths(ws, name)
@@ -75,10 +81,7 @@ def run_demo(workspace: Path, progress: Callable[[str], Any] | None = None) -> d
         h.as_dict() for h in search_image(ws, open_image(probe, ws.config.images.max_pixels), k=3)
     ]
     step("query")
-    say("[6/6] asking the embedded chat model (llama.cpp) for each demo caption's entities")
-    extraction = extract_demo_entities(ws)
-    step("extract")
-    result = {
+    result: dict[str, Any] = {
         "workspace": str(ws.root),
         "import": {k: v for k, v in imported.as_dict().items() if k != "duplicates"},
         "link_images": linked.as_dict(),
@@ -91,58 +94,103 @@ def run_demo(workspace: Path, progress: Callable[[str], Any] | None = None) -> d
             "encoder_weak": True,
             "hits": image_hits,
         },
-        "extraction": extraction,
-        "seconds": timings,
     }
+    result |= run_pipeline(ws, say, step)
+    result["seconds"] = timings
     ws.close()
     return result
 
 
-def extract_demo_entities(ws: Workspace) -> dict[str, Any]:
-    """Extract {disease, organ} from the demo captions with the generator role, logged and
-    cached in llm_calls, and match the names exactly against the KG (grounding's first stage)."""
-    from medsynth.backends.base import InvalidOutput
-    from medsynth.backends.calllog import CallLog
-    from medsynth.backends.registry import EMBEDDED_WARNING, chat_model, is_embedded
-    from medsynth.ground.extract import Extractor
-    from medsynth.kg.lookup import KINDS, ExactMatcher
-    from medsynth.store.runs import RunRecorder, record_reject
+def run_pipeline(
+    ws: Workspace, say: Callable[[str], Any], step: Callable[[str], None]
+) -> dict[str, Any]:
+    """Ingest the demo records, ground them, synthesise with every generator, export."""
+    from medsynth.demo_records import write_demo_records
+    from medsynth.ground import ground
+    from medsynth.ingest import ingest
+    from medsynth.synth.export import export_samples
+    from medsynth.synth.service import synthesize
 
-    role = ws.config.models.generator
-    model = chat_model(ws.config, "generator")
-    matcher = ExactMatcher(ws.db)
-    rows = []
-    with RunRecorder(ws.db, "demo extract", {"role": role.model_dump()}) as run:
-        calllog = CallLog(ws.db, model, role="generator", run_id=run.run_id)
-        extractor = Extractor(calllog, max_tokens=96)
-        for number, caption in enumerate(DEMO_CAPTIONS, 1):
-            row: dict[str, Any] = {"caption": caption}
-            try:
-                found = extractor.extract(None, caption, derived=False)
-            except InvalidOutput as exc:
-                record_reject(
-                    ws.db,
-                    stage="demo extract",
-                    source=f"caption {number}",
-                    raw=exc.raw,
-                    reason=exc.message,
-                    run_id=run.run_id,
-                )
-                row["rejected"] = exc.message
-                rows.append(row)
-                continue
-            extracted = {"disease": found.disease, "organ": found.organ}
-            row.update(extracted=extracted, call_id=found.call_id, cached=found.cached)
-            row["kg_matches"] = {
-                kind: (match.name if (match := matcher.match(extracted[kind], kind)) else None)
-                for kind in KINDS
-            }
-            rows.append(row)
-        run.summary = {"model_calls": calllog.model_calls, "cache_hits": calllog.cache_hits}
+    records = write_demo_records(ws.root / "demo_records")
+    say(f"[6/9] ingesting {records} (images with captions, folder layout)")
+    ingested = ingest(ws, records, "folder", name="demo")
+    step("ingest")
+    say("[7/9] grounding the records in the KG with the embedded chat model (llama.cpp)")
+    grounded = ground(ws, "demo")
+    step("ground")
+    say(
+        "[8/9] synthesising with every generator (multihop, hardneg, keyanswer, describe, "
+        "instruct, reasoning)"
+    )
+    options = ws.config.synth.model_copy(update=DEMO_SYNTH)
+
+    def tick(generator: str, done: int, total: int) -> None:
+        if done == total:
+            say(f"      {generator}: {total} record(s)")
+
+    synth = synthesize(ws, dataset="demo", options=options, progress=tick)
+    step("synth")
+    exports = {}
+    for fmt in DEMO_FORMATS:
+        out = ws.root / "exports" / f"demo-{fmt}"
+        say(f"[9/9] exporting {fmt} to {out}")
+        report = export_samples(ws, out, fmt, force=True)
+        exports[fmt] = {
+            "out": str(out),
+            "samples": report.samples,
+            "files": [str(f) for f in report.files],
+            "by_generator": report.by_generator,
+        }
+    step("export")
     return {
-        "model": f"{model.backend}:{Path(model.model).name}",
-        "warning": EMBEDDED_WARNING if is_embedded(role) else "",
-        "model_calls": calllog.model_calls,
-        "cache_hits": calllog.cache_hits,
-        "captions": rows,
+        "ingest": {
+            k: v
+            for k, v in ingested.as_dict().items()
+            if k in ("dataset", "records_new", "kept_new", "filtered_new", "rejects", "totals")
+        },
+        "ground": {k: v for k, v in grounded.as_dict().items() if k != "reject_reasons"}
+        | {"record_matches": grounded_records(ws)},
+        "synth": synth.as_dict() | {"totals": sample_totals(ws)},
+        "examples": example_samples(ws),
+        "exports": exports,
     }
+
+
+def grounded_records(ws: Workspace) -> list[dict[str, Any]]:
+    """What grounding found for each demo record."""
+    rows = []
+    for record_id, context in ws.db.execute(
+        "SELECT r.id, r.context FROM records r JOIN datasets d ON d.id = r.dataset_id "
+        "WHERE d.name = 'demo' ORDER BY r.id"
+    ):
+        found = {
+            kind: {"mention": mention, "stage": stage, "entity": name}
+            for kind, mention, stage, name in ws.db.execute(
+                "SELECT m.kind, m.mention, m.stage, e.name FROM matches m LEFT JOIN entities e "
+                "ON e.id = m.entity_id WHERE m.record_id = ?",
+                [record_id],
+            )
+        }
+        rows.append({"record": record_id, "caption": context, "matches": found})
+    return rows
+
+
+def sample_totals(ws: Workspace) -> dict[str, dict[str, int]]:
+    """Samples by generator and status."""
+    totals: dict[str, dict[str, int]] = {}
+    for generator, status, count in ws.db.execute(
+        "SELECT generator, status, count(*) FROM samples GROUP BY 1, 2 ORDER BY 1, 2"
+    ):
+        totals.setdefault(generator, {})[status] = count
+    return totals
+
+
+def example_samples(ws: Workspace) -> list[dict[str, Any]]:
+    """The first kept sample of each generator."""
+    return list(
+        ws.db.query(
+            "SELECT generator, sample_type, question, answer, key_answer, path_entities, "
+            "template, template_version, model FROM samples WHERE id IN (SELECT min(id) FROM "
+            "samples WHERE status = 'kept' GROUP BY generator) ORDER BY id"
+        )
+    )

@@ -102,6 +102,7 @@ class CallLog:
         max_tokens: int = 512,
         repair: bool = True,
         image_keys: Sequence[str] | None = None,
+        reuse: bool = False,
     ) -> CallResult:
         """Generate (or reuse) an answer; with ``schema``, return it parsed and validated.
 
@@ -109,7 +110,10 @@ class CallLog:
         TransientBackendError / BackendError when the model cannot be reached or refuses.
         ``image_keys`` (one per image, e.g. ``file-sha256:...`` of an ingested record) replace
         the pixel hashes in the cache key, so a cache hit never decodes the images.
+        ``reuse`` answers an identical *seeded* call from the log even at temperature > 0
+        (synthesis samples with a fixed seed per task: a resumed run never pays for a call twice).
         """
+        cacheable = temperature == 0 or (reuse and seed is not None)
         if image_keys is not None and len(image_keys) != len(images or []):
             raise ValueError("one image key per image")
         hashes = (
@@ -117,7 +121,9 @@ class CallLog:
             if image_keys is not None
             else [image_hash(image) for image in images or []]
         )
-        first = self._one(messages, template, images, hashes, schema, temperature, seed, max_tokens)
+        first = self._one(
+            messages, template, images, hashes, schema, temperature, seed, max_tokens, cacheable
+        )
         ids = [first[1]]
         if schema is None:
             return CallResult(first[0], None, first[1], first[2], ids)
@@ -131,7 +137,15 @@ class CallLog:
         if repair:
             retry_messages = repair_messages(messages, first[0], problems, schema)
             second = self._one(
-                retry_messages, template, images, hashes, schema, temperature, seed, max_tokens
+                retry_messages,
+                template,
+                images,
+                hashes,
+                schema,
+                temperature,
+                seed,
+                max_tokens,
+                cacheable,
             )
             ids.append(second[1])
             parsed, problems = check_output(second[0], schema)
@@ -159,6 +173,7 @@ class CallLog:
         temperature: float,
         seed: int | None,
         max_tokens: int,
+        cacheable: bool,
     ) -> tuple[str, int, bool]:
         """One model call (or cache hit): ``(text, call_id, cached)``."""
         params = {
@@ -169,7 +184,7 @@ class CallLog:
         }
         prompt_hash = _hash(messages)
         key = _hash([self.model.backend, self.model.model, prompt_hash, hashes, params])
-        if temperature == 0:
+        if cacheable:
             with self.lock:
                 row = self.db.execute(
                     "SELECT id, raw_output FROM llm_calls WHERE cache_key = ? AND status IN "

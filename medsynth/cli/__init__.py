@@ -12,10 +12,15 @@ import traceback
 import typer
 
 from medsynth import netguard
+from medsynth.cli import chat as chat_commands
+from medsynth.cli import eval as eval_commands
+from medsynth.cli import export as export_commands
 from medsynth.cli import ground as ground_commands
 from medsynth.cli import ingest as ingest_commands
 from medsynth.cli import kg as kg_commands
 from medsynth.cli import models as models_commands
+from medsynth.cli import synth as synth_commands
+from medsynth.cli import train as train_commands
 from medsynth.cli import workspace as workspace_commands
 from medsynth.cli.common import debug_enabled
 from medsynth.errors import MedsynthError
@@ -33,6 +38,11 @@ app.add_typer(kg_commands.app, name="kg")
 app.command()(ingest_commands.ingest)
 app.add_typer(models_commands.app, name="models")
 app.command("ground")(ground_commands.ground)
+app.add_typer(synth_commands.app, name="synth")
+app.command("export")(export_commands.export)
+app.add_typer(eval_commands.app, name="eval")
+app.command("chat")(chat_commands.chat)
+app.add_typer(train_commands.app, name="train")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -172,26 +172,40 @@ def print_demo(result: dict[str, Any]) -> None:
     image = result["image_search"]
     shown = ", ".join(f"{h['name']} {h['score']:.3f}" for h in image["hits"])
     console.print(f"nearest entities to image {image['query']} (WEAK thumbnail encoder): {shown}")
-    extraction = result["extraction"]
+    ingested = result["ingest"]
     console.print(
-        f"\nentities from captions by {extraction['model']} (model calls "
-        f"{extraction['model_calls']}, answered from the call log "
-        f"{extraction['cache_hits']}):"
+        f"\ningest: {ingested['records_new']} new record(s) in dataset "
+        f"{ingested['dataset']!r}, {ingested['kept_new']} kept, {len(ingested['rejects'])} rejects"
     )
-    for row in extraction["captions"]:
-        console.print(f"  {row['caption'][:70]}...")
-        if "rejected" in row:
-            console.print(f"    rejected: {row['rejected']}")
-            continue
-        matches = ", ".join(
-            f"{k}={v!r} -> {row['kg_matches'][k] or 'no exact KG match'}"
-            for k, v in row["extracted"].items()
+    grounded = result["ground"]
+    console.print(
+        f"ground: {grounded['grounded']} of {grounded['records']} record(s) grounded this run "
+        f"(model calls {grounded['model_calls']}, from the call log {grounded['cache_hits']})"
+    )
+    for row in grounded["record_matches"]:
+        found = ", ".join(
+            f"{kind} {m['mention']!r} -> {m['entity'] or 'no match'} ({m['stage']})"
+            for kind, m in sorted(row["matches"].items())
         )
-        console.print(f"    {matches}")
-    if extraction["warning"]:
-        console.print(f"  note: {extraction['warning']}")
+        console.print(f"  {row['caption'][:60]}...: {found}")
+    synth = result["synth"]
+    console.print(
+        f"synth: {sum(synth['tasks'].values())} task(s) this run in {synth['seconds']} s, "
+        f"model calls {synth['model_calls']}, from the call log {synth['cache_hits']}"
+    )
+    for generator, counts in synth["totals"].items():
+        console.print(f"  {generator}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for example in result["examples"]:
+        console.print(f"  e.g. {example['generator']}: Q: {example['question'][:90]}")
+        console.print(f"       A: {example['answer'][:150]}")
+    for warning in synth["warnings"]:
+        console.print(f"  note: {warning}")
+    console.print("\nexports (dataset card and manifest beside each):")
+    for fmt, info in result["exports"].items():
+        console.print(f"  {fmt}: {info['samples']} sample(s) in {info['out']}")
     console.print(f"\ntimings (s): {result['seconds']}")
     where = result["workspace"]
     console.print(
-        f"next: medsynth kg stats -w {where}   |   medsynth kg paths 'Pneumonia' -w {where}"
+        f"next: medsynth synth show -w {where}   |   medsynth kg paths 'Pneumonia' -w {where}   |"
+        f"   less {result['exports']['trl-sft']['out']}/dataset_card.md"
     )

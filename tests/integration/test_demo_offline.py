@@ -68,24 +68,37 @@ def test_demo_runs_offline_and_again_without_redoing_work(tmp_path: Path) -> Non
     assert top["stone in the kidney"] == "Kidney Stone"
     assert demo["image_search"]["hits"][0]["name"] == "Kidney Stone"
 
-    extraction = demo["extraction"]
-    assert extraction["model"].startswith("llamacpp:SmolLM2-135M")
-    assert "medical content is poor" in extraction["warning"]
-    assert len(extraction["captions"]) == 3
-    for row in extraction["captions"]:
-        assert set(row.get("extracted", {})) == {"disease", "organ"} or row["rejected"]
-    assert extraction["model_calls"] >= 3
+    assert demo["ingest"]["records_new"] == demo["ingest"]["kept_new"] == 4
+    ground = demo["ground"]
+    assert ground["records"] == 4 and len(ground["record_matches"]) == 4
+    synth = demo["synth"]
+    ran = set(synth["tasks"]) | set(synth["tasks_failed"])
+    assert {"multihop", "hardneg", "describe", "instruct", "reasoning"} <= ran
+    assert synth["totals"]["hardneg"]["kept"] >= 4  # m = 2 per record, model-free
+    assert sum(synth["model_calls"].values()) > 0
+    assert "medical content is poor" in " ".join(synth["warnings"])
+    sft = demo["exports"]["trl-sft"]
+    assert sft["samples"] > 0
+    lines = Path(sft["out"], "sft.jsonl").read_text().splitlines()
+    assert len(lines) == sft["samples"]
+    first_sample = json.loads(lines[0])
+    assert first_sample["messages"][-1]["role"] == "assistant"
+    assert all((Path(sft["out"]) / image).is_file() for image in first_sample["images"])
+    assert (Path(sft["out"]) / "dataset_card.md").is_file()
+    assert demo["exports"]["trl-grpo"]["samples"] > 0
 
     second = run_demo(tmp_path / "demo")
     assert second["events"] == []
     assert second["demo"]["import"]["triples_new"] == 0
     assert second["demo"]["link_images"]["links_new"] == 0
     assert all(not i["rebuilt"] for i in second["demo"]["indexes"])
-    again = second["demo"]["extraction"]
-    assert again["model_calls"] == 0  # every call answered from the call log
-    assert again["captions"] == [
-        {**row, "cached": True} if "extracted" in row else row for row in extraction["captions"]
-    ]
+    again = second["demo"]
+    assert again["ingest"]["records_new"] == 0
+    assert again["ground"]["records"] == 0
+    assert sum(again["synth"]["model_calls"].values()) == 0  # nothing left to ask
+    assert sum(again["synth"]["tasks"].values()) == 0
+    assert again["synth"]["totals"] == synth["totals"]
+    assert again["exports"]["trl-sft"]["samples"] == sft["samples"]
 
 
 def test_the_audit_hook_does_see_connection_attempts() -> None:

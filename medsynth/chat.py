@@ -1,0 +1,471 @@
+"""One VQA conversation about one or more images: the logic behind ``medsynth chat`` and the TUI.
+
+:class:`ChatSession` keeps the images in use, the turns so far and any KG facts added; ``send``
+yields the reply as it is generated, split into its think and answer parts. Every turn is stored
+in ``chat_turns`` as it ends; ``save`` also writes the transcript under ``logs/`` (owner-only).
+Model calls go through the call log (one ``llm_calls`` row each; at temperature 0 a repeated
+conversation is answered from it). llama.cpp and transformers models stream token by token
+(:mod:`medsynth.backends.streaming`); other backends deliver their reply in one piece.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from medsynth.backends.base import (
+    ChatModel,
+    Message,
+)
+from medsynth.backends.calllog import CallLog, CallResult
+from medsynth.backends.streaming import StreamingModel
+from medsynth.errors import InputError
+from medsynth.eval.metrics import split_think_answer
+from medsynth.kg.images import open_image, sha256_file
+from medsynth.prompts import render
+from medsynth.store.runs import utc_now
+from medsynth.workspace import Workspace
+
+TEMPLATE = "chat_vqa"
+TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+MAX_FACTS = 30
+
+
+@dataclass(frozen=True)
+class ChatChunk:
+    """A piece of a reply: ``think`` or ``answer`` text; ``restart`` means the part so far was
+    replaced by ``text`` (a tag changed how earlier text reads)."""
+
+    kind: Literal["think", "answer"]
+    text: str
+    restart: bool = False
+
+
+@dataclass
+class ChatTurn:
+    """One stored turn: a user question, an assistant reply, or an event (image, KG, note)."""
+
+    role: str
+    content: str
+    think: str = ""
+    answer: str = ""
+    images: list[str] = field(default_factory=list)  # sha256 of the images in use
+    call_id: int | None = None
+    cached: bool = False
+    duration_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "role": self.role,
+            "content": self.content,
+            "think": self.think,
+            "answer": self.answer,
+            "images": self.images,
+            "call_id": self.call_id,
+            "cached": self.cached,
+            "duration_s": self.duration_s,
+        }
+
+
+@dataclass
+class KGContext:
+    """KG facts found for the images in use, and how they were found."""
+
+    facts: list[str]
+    triple_ids: list[int]
+    entities: list[str]
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "facts": self.facts,
+            "triple_ids": self.triple_ids,
+            "entities": self.entities,
+            "source": self.source,
+            "notes": self.notes,
+        }
+
+
+class StreamSplitter:
+    """Turns a growing model output into think / answer chunks (a tag cut in two between
+    pieces is held back until it is complete)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.emitted = {"think": "", "answer": ""}
+
+    def _visible(self, final: bool) -> str:
+        if final:
+            return self.text
+        start = self.text.rfind("<")
+        tail = self.text[start:].lower().replace(" ", "") if start >= 0 else ""
+        if tail and ">" not in tail and any(tag.startswith(tail) for tag in TAGS):
+            return self.text[:start]
+        return self.text
+
+    def _chunks(self, final: bool) -> list[ChatChunk]:
+        think, answer = split_think_answer(self._visible(final))
+        chunks: list[ChatChunk] = []
+        for kind, now in (("think", think), ("answer", answer)):
+            before = self.emitted[kind]
+            if now == before:
+                continue
+            if now.startswith(before):
+                chunks.append(ChatChunk(kind, now[len(before) :]))  # type: ignore[arg-type]
+            else:
+                chunks.append(ChatChunk(kind, now, restart=True))  # type: ignore[arg-type]
+            self.emitted[kind] = now
+        return chunks
+
+    def feed(self, piece: str) -> list[ChatChunk]:
+        """Chunks made visible by ``piece``."""
+        self.text += piece
+        return self._chunks(final=False)
+
+    def finish(self) -> list[ChatChunk]:
+        """Whatever was held back."""
+        return self._chunks(final=True)
+
+
+_DONE = object()
+
+
+class ChatSession:
+    """A conversation with one model about the images in use (see the module text)."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        model: ChatModel,
+        *,
+        model_spec: str = "",
+        images: Sequence[Path] = (),
+        think: bool = False,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        run_id: int | None = None,
+    ) -> None:
+        self.ws = ws
+        self.model = model
+        self.model_spec = model_spec or model.model
+        self.think = think
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.run_id = run_id
+        self.turns: list[ChatTurn] = []
+        self.images: list[Path] = []
+        self.image_keys: list[str] = []
+        self.kg: KGContext | None = None
+        self.notes: list[str] = []
+        if not model.supports_images:
+            self.notes.append(
+                f"{model.backend} model {Path(model.model.split('#')[0]).name} reads text only: "
+                "it does not see the images (use a vision model for real image questions)"
+            )
+        now = utc_now()
+        with ws.db.conn:
+            cursor = ws.db.conn.execute(
+                "INSERT INTO chat_sessions (model_spec, backend, model, images, kg_context, "
+                "run_id, created_at, updated_at) VALUES (?, ?, ?, '[]', '[]', ?, ?, ?)",
+                [self.model_spec, model.backend, model.model, run_id, now, now],
+            )
+        self.id = int(cursor.lastrowid or 0)
+        if images:
+            self.set_images(images)
+
+    @property
+    def sees_images(self) -> bool:
+        """Whether the model is shown the images."""
+        return bool(self.model.supports_images)
+
+    def _record(self, turn: ChatTurn) -> ChatTurn:
+        self.turns.append(turn)
+        with self.ws.db.conn:
+            self.ws.db.conn.execute(
+                "INSERT INTO chat_turns (session_id, position, role, content, think, answer, "
+                "images, call_id, duration_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.id,
+                    len(self.turns),
+                    turn.role,
+                    turn.content,
+                    turn.think,
+                    turn.answer,
+                    json.dumps(turn.images),
+                    turn.call_id,
+                    turn.duration_s,
+                    utc_now(),
+                ],
+            )
+            self.ws.db.conn.execute(
+                "UPDATE chat_sessions SET images = ?, kg_context = ?, updated_at = ? WHERE id = ?",
+                [
+                    json.dumps([str(p) for p in self.images]),
+                    json.dumps(self.kg.as_dict() if self.kg else []),
+                    utc_now(),
+                    self.id,
+                ],
+            )
+        return turn
+
+    def set_images(self, paths: Sequence[Path]) -> list[Path]:
+        """Use these images from now on (each is checked to be a readable image)."""
+        checked: list[Path] = []
+        keys: list[str] = []
+        for raw in paths:
+            path = Path(raw).expanduser().resolve()
+            if not path.is_file():
+                raise InputError("no image file here", source=str(raw), hint="check the path")
+            open_image(path, self.ws.config.images.max_pixels).close()
+            checked.append(path)
+            keys.append(sha256_file(path))
+        self.images, self.image_keys = checked, keys
+        self.kg = None  # facts belong to the images they were found for
+        names = ", ".join(p.name for p in checked) or "none"
+        self._record(ChatTurn("event", f"images: {names}", images=list(keys)))
+        return checked
+
+    def messages(self, text: str) -> tuple[list[Message], Any]:
+        """The messages sent for a new user turn ``text`` (system, history, the turn)."""
+        count = len(self.images)
+        subject = (
+            "the medical image they have open"
+            if count == 1
+            else f"the {count} medical images they have open"
+            if count > 1
+            else "a medical image"
+        )
+        system, template = render(
+            TEMPLATE,
+            subject=subject,
+            with_image=self.sees_images and count > 0,
+            think=self.think,
+            facts=self.kg.facts if self.kg else [],
+        )
+        history: list[Message] = []
+        asked: ChatTurn | None = None
+        for turn in self.turns:  # answered questions only: a failed turn leaves no trace
+            if turn.role == "user":
+                asked = turn
+            elif turn.role == "assistant" and asked is not None:
+                history.append({"role": "user", "content": asked.content})
+                history.append({"role": "assistant", "content": turn.answer or turn.content})
+                asked = None
+        return [*system, *history, {"role": "user", "content": text}], template
+
+    def send(self, text: str) -> Iterator[ChatChunk]:
+        """Ask ``text``; yields the reply's chunks; the turns are stored when it ends."""
+        text = text.strip()
+        if not text:
+            raise InputError("empty message", hint="type a question about the image")
+        messages, template = self.messages(text)
+        send_images = self.sees_images and bool(self.images)
+        pieces: queue.Queue[Any] = queue.Queue()
+        model = StreamingModel(self.model, pieces.put)
+        log = CallLog(self.ws.db, model, role="chat", run_id=self.run_id)
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["result"] = log.call(
+                    messages,
+                    template=template,
+                    images=list(self.images) if send_images else None,
+                    image_keys=[f"file-sha256:{k}" for k in self.image_keys]
+                    if send_images
+                    else None,
+                    temperature=self.temperature,
+                    seed=0,
+                    max_tokens=self.max_tokens,
+                )
+            except BaseException as exc:  # raised again in the caller's thread
+                outcome["error"] = exc
+            finally:
+                pieces.put(_DONE)
+
+        started = time.perf_counter()
+        self._record(ChatTurn("user", text, images=list(self.image_keys)))
+        thread = threading.Thread(target=work, name="medsynth-chat", daemon=True)
+        thread.start()
+        splitter = StreamSplitter()
+        streamed = False
+        while (piece := pieces.get()) is not _DONE:
+            streamed = True
+            yield from splitter.feed(piece)
+        thread.join()
+        if "error" in outcome:
+            error = outcome["error"]
+            self._record(ChatTurn("event", f"no reply: {error}", images=list(self.image_keys)))
+            raise error
+        result: CallResult = outcome["result"]
+        if not streamed:  # answered from the call log
+            yield from splitter.feed(result.text)
+        yield from splitter.finish()
+        think, answer = split_think_answer(result.text)
+        self._record(
+            ChatTurn(
+                "assistant",
+                result.text,
+                think=think,
+                answer=answer,
+                images=list(self.image_keys),
+                call_id=result.call_id,
+                cached=result.cached,
+                duration_s=round(time.perf_counter() - started, 3),
+            )
+        )
+
+    def ask(self, text: str) -> ChatTurn:
+        """:meth:`send` without streaming: the stored assistant turn."""
+        for _ in self.send(text):
+            pass
+        return self.turns[-1]
+
+    def add_kg_context(self, k: int = 3) -> KGContext:
+        """Find KG facts about the images in use and give them to the model from now on."""
+        last_question = next((t.content for t in reversed(self.turns) if t.role == "user"), "")
+        context = kg_context(self.ws, self.images, self.image_keys, last_question, k=k)
+        self.kg = context
+        summary = f"kg: {len(context.facts)} fact(s) from {context.source}"
+        self._record(ChatTurn("event", summary, images=list(self.image_keys)))
+        return context
+
+    def transcript(self) -> dict[str, Any]:
+        """The whole session as one JSON-ready document."""
+        return {
+            "session_id": self.id,
+            "model_spec": self.model_spec,
+            "backend": self.model.backend,
+            "model": self.model.model,
+            "sees_images": self.sees_images,
+            "images": [str(p) for p in self.images],
+            "kg": self.kg.as_dict() if self.kg else None,
+            "notes": self.notes,
+            "turns": [t.as_dict() for t in self.turns],
+        }
+
+    def save(self) -> Path:
+        """Write ``logs/chat-<id>.json`` and ``.md`` in the workspace (owner-only); returns the
+        JSON file."""
+        folder = self.ws.path("logs")
+        folder.mkdir(mode=0o700, exist_ok=True)
+        target = folder / f"chat-{self.id}.json"
+        _write_private(target, json.dumps(self.transcript(), indent=2, ensure_ascii=False))
+        _write_private(target.with_suffix(".md"), _markdown(self.transcript()))
+        with self.ws.db.conn:
+            self.ws.db.conn.execute(
+                "UPDATE chat_sessions SET transcript_path = ?, updated_at = ? WHERE id = ?",
+                [str(target.relative_to(self.ws.root)), utc_now(), self.id],
+            )
+        return target
+
+
+def _write_private(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    os.chmod(path, 0o600)
+
+
+def _markdown(data: dict[str, Any]) -> str:
+    lines = [f"# Chat {data['session_id']}", "", f"Model: {data['model_spec']} ({data['model']})"]
+    lines += [f"Note: {note}" for note in data["notes"]]
+    for turn in data["turns"]:
+        if turn["role"] == "event":
+            lines += ["", f"*{turn['content']}*"]
+        elif turn["role"] == "user":
+            lines += ["", f"**You:** {turn['content']}"]
+        else:
+            if turn["think"]:
+                lines += ["", f"> think: {turn['think']}"]
+            lines += ["", f"**Model:** {turn['answer'] or turn['content']}"]
+    if data["kg"]:
+        lines += ["", "## KG facts", "", *[f"- {fact}" for fact in data["kg"]["facts"]]]
+    return "\n".join(lines)
+
+
+def _fact(head: str, relation: str, tail: str) -> str:
+    return f"{head} -[{relation}]-> {tail}"
+
+
+def kg_context(
+    ws: Workspace, images: Sequence[Path], image_keys: Sequence[str], question: str, *, k: int = 3
+) -> KGContext:
+    """KG facts for images: the triples grounded for an ingested record with the same file
+    (``medsynth ground``), else those of the entities nearest to the image (entity-image index)
+    and to the last question (entity-name index)."""
+    db = ws.db
+    notes: list[str] = []
+    if not db.execute("SELECT 1 FROM entities LIMIT 1").fetchone():
+        return KGContext([], [], [], "no knowledge graph", ["run `medsynth kg import` first"])
+    triple_sql = (
+        "SELECT t.id, e.name, t.relation, t.tail FROM triples t JOIN entities e ON e.id = "
+        "t.head_id "
+    )
+    ids: list[int] = []
+    facts: list[str] = []
+    entities: list[str] = []
+    records: list[str] = []
+    for key in image_keys:
+        for record_id, dataset in db.execute(
+            "SELECT r.id, d.name FROM records r JOIN datasets d ON d.id = r.dataset_id "
+            "WHERE r.image_sha256 LIKE ? ORDER BY r.id",
+            [f'%"{key}"%'],
+        ):
+            rows = list(
+                db.execute(
+                    triple_sql + "JOIN record_triples rt ON rt.triple_id = t.id "
+                    "WHERE rt.record_id = ? AND t.language = 'en' ORDER BY t.id",
+                    [record_id],
+                )
+            )
+            if not rows:
+                notes.append(f"record {record_id} ({dataset}) has no grounded triples yet")
+                continue
+            records.append(f"record {record_id} ({dataset})")
+            for triple_id, head, relation, tail in rows:
+                if triple_id not in ids:
+                    ids.append(triple_id)
+                    facts.append(_fact(head, relation, tail))
+                    if head not in entities:
+                        entities.append(head)
+    if facts:
+        return KGContext(facts[:MAX_FACTS], ids[:MAX_FACTS], entities, ", ".join(records), notes)
+    from medsynth.kg.indexes import search_image, search_text
+
+    hits = []
+    sources = []
+    if images and db.execute("SELECT 1 FROM entity_images LIMIT 1").fetchone():
+        weak = ws.config.models.image_encoder.backend == "thumbnail"
+        for path in images:
+            with open_image(path, ws.config.images.max_pixels) as image:
+                hits += search_image(ws, image.convert("RGB"), k=k)
+        sources.append("image similarity" + (" (weak thumbnail encoder)" if weak else ""))
+    if question.strip():
+        hits += search_text(ws, question, k=k)
+        sources.append("the last question")
+    if not hits:
+        notes.append("ask a question first, or link entity images (`medsynth kg link-images`)")
+    for hit in hits:
+        if hit.name in entities:
+            continue
+        entities.append(hit.name)
+        for triple_id, head, relation, tail in db.execute(
+            triple_sql + "WHERE t.head_id = ? AND t.language = 'en' ORDER BY t.id LIMIT 10",
+            [hit.entity_id],
+        ):
+            if triple_id not in ids:
+                ids.append(triple_id)
+                facts.append(_fact(head, relation, tail))
+    source = "nearest entities by " + " and ".join(sources) if sources else "nothing"
+    return KGContext(facts[:MAX_FACTS], ids[:MAX_FACTS], entities, source, notes)

@@ -1,0 +1,404 @@
+"""``medsynth eval``: evaluate a model on SLAKE / VQA-RAD, list and compare runs, and check a
+training export for overlap with a test set.
+
+``medsynth eval --dataset slake PATH`` is short for ``medsynth eval run --dataset slake PATH``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.table import Table
+from typer.core import TyperGroup
+
+from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+
+
+class DefaultRunGroup(TyperGroup):
+    """A group whose arguments go to ``run`` unless they start with a command name."""
+
+    default_command = "run"
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        super().format_help(ctx, formatter)
+        command = self.commands.get(self.default_command)
+        if command is None:
+            return
+        formatter.write_paragraph()
+        formatter.write_text(
+            f"Without a command, `medsynth eval ...` is `medsynth eval {self.default_command} "
+            "...`, with these options:"
+        )
+        sub = typer.Context(command, info_name=self.default_command, parent=ctx)
+        command.format_usage(sub, formatter)
+        command.format_options(sub, formatter)
+
+
+app = typer.Typer(
+    cls=DefaultRunGroup,
+    help="Evaluate on SLAKE / VQA-RAD, compare runs, check training data for test overlap.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@app.command("run")
+def run(
+    path: Annotated[
+        Path, typer.Argument(help="Dataset folder (or its question file).", show_default=False)
+    ],
+    dataset: Annotated[
+        Literal["slake", "vqa-rad"],
+        typer.Option("--dataset", "-d", help="Dataset format.", show_default=False),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="A role of medsynth.toml (base_model, vision_generator, ...) or a spec: "
+            "llamacpp:embedded, llamacpp:/m.gguf, hf:/folder[,adapter=/adapter], "
+            "ollama:TAG@http://127.0.0.1:11434, openai:NAME@http://127.0.0.1:8000/v1.",
+        ),
+    ] = "base_model",
+    split: Annotated[
+        str, typer.Option("--split", "-s", help="train, validate (SLAKE) or test.")
+    ] = "test",
+    language: Annotated[
+        str, typer.Option("--language", "-l", help="SLAKE question language (en or zh).")
+    ] = "en",
+    answer_type: Annotated[
+        Literal["all", "open", "closed"],
+        typer.Option("--answer-type", "-t", help="Only open or only closed questions."),
+    ] = "all",
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="The first N questions only.")
+    ] = None,
+    name: Annotated[
+        str, typer.Option("--name", help="A label for `eval compare` (base, sft, grpo...).")
+    ] = "",
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", min=1, help="Answer token limit (default: [eval])."),
+    ] = None,
+    think: Annotated[
+        bool,
+        typer.Option(
+            "--think",
+            help="Ask for <think>/<answer> output (GRPO-trained models); the "
+            "<answer> part is scored.",
+        ),
+    ] = False,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, help="Batch / calls in flight (default: [eval])."),
+    ] = None,
+    show: Annotated[
+        int, typer.Option("--show", min=0, help="Also print the first N predictions.")
+    ] = 0,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask a model every selected question (temperature 0, call log), store each prediction by
+    question id and print the scores; the same command again resumes an unfinished run."""
+    from medsynth import netguard
+    from medsynth.eval.models import parse_model_spec
+    from medsynth.eval.runner import EvalRequest, predictions, run_eval
+
+    ws = open_workspace(workspace)
+    netguard.install(parse_model_spec(model, ws.config).hosts())  # a server named on the CLI
+    request = EvalRequest(
+        dataset=dataset,
+        path=path,
+        model=model,
+        split=split,
+        language=language,
+        answer_type=answer_type,
+        limit=limit,
+        name=name,
+        max_tokens=max_tokens,
+        think=think,
+        batch_size=batch_size,
+    )
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 10) == 0:
+            console.print(f"  answered {done}/{total}")
+
+    result = run_eval(ws, request, progress=None if as_json else progress)
+    if show:
+        result["predictions"] = predictions(ws, result["eval_run_id"])[:show]
+    if as_json:
+        emit_json(result)
+        return
+    print_result(result)
+
+
+def _pct(block: dict[str, Any] | None) -> str:
+    if not block or block.get("value") is None:
+        return "-"
+    return f"{block['value']:.2f} ({block['n']})"
+
+
+def print_metrics(metrics: dict[str, Any]) -> None:
+    """The metrics table (percent; questions behind each figure in brackets): overall, by
+    answer type, by question type."""
+    table = Table(box=None, pad_edge=False)
+    for column in ("", "n", "closed acc", "open recall", "avg", "EM", "F1"):
+        table.add_column(column, justify="left" if not column else "right", no_wrap=True)
+    groups = [("overall", metrics["overall"])]
+    groups += [(k, v) for k, v in metrics["by_answer_type"].items()]
+    groups += [("by question type", None)]
+    groups += [(f"  {k}", v) for k, v in metrics["by_question_type"].items()]
+    for label, block in groups:
+        if block is None:
+            table.add_row(label, "", "", "", "", "", "")
+            continue
+        average = "-" if block["average"] is None else f"{block['average']:.2f}"
+        table.add_row(
+            label,
+            str(block["n"]),
+            _pct(block["closed_accuracy"]),
+            _pct(block["open_recall"]),
+            average,
+            _value(block["exact_match"]),
+            _value(block["token_f1"]),
+        )
+    console.print(table)
+
+
+def _value(block: dict[str, Any]) -> str:
+    return "-" if block.get("value") is None else f"{block['value']:.2f}"
+
+
+def print_result(result: dict[str, Any]) -> None:
+    """Human-readable summary of one eval run."""
+    label = f" ({result['name']})" if result["name"] else ""
+    console.print(
+        f"eval run {result['eval_run_id']}{label}: {result['dataset']} {result['split']} "
+        f"[{result['language']}], {result['predicted']}/{result['questions']} question(s) "
+        f"predicted, {result['status']}"
+    )
+    seen = "images seen" if result["images_seen"] else "images NOT seen (text-only model)"
+    console.print(
+        f"  model {result['model_spec']} ({result['backend']}: {result['model']}), {seen}; "
+        f"prompt {result['template']}"
+    )
+    console.print(
+        f"  asked now {result['asked_now']}, resumed {result['resumed_from']}; model calls "
+        f"{result['model_calls']}, cache hits {result['cache_hits']}; {result['seconds']} s"
+    )
+    for skipped in result["skipped"]:
+        console.print(f"  skipped qid {skipped['qid']}: {skipped['reason']}")
+    for row in result["unusable_rows"]:
+        console.print(f"  unusable row {row['source']}: {row['reason']}")
+    for warning in result["warnings"]:
+        console.print(f"  warning: {warning}")
+    print_metrics(result["metrics"])
+    for row in result.get("predictions", []):
+        console.print(
+            f"  [{row['qid']}] {row['question']} | truth: {row['answer']} | "
+            f"prediction: {row['scored_text']!r}"
+        )
+
+
+@app.command("list")
+def list_runs(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Eval runs in this workspace, newest first."""
+    from medsynth.eval.compare import eval_runs
+
+    ws = open_workspace(workspace)
+    runs = eval_runs(ws)
+    if as_json:
+        emit_json(runs)
+        return
+    if not runs:
+        console.print("no eval runs yet: run `medsynth eval --dataset slake PATH --model ...`")
+    for r in runs:
+        overall = (r["metrics"] or {}).get("overall", {})
+        console.print(
+            f"{r['id']:>4} {r['name'] or '-':<10} {r['dataset']} {r['split']} "
+            f"{r['questions']} q, {r['status']}, avg {overall.get('average', '-')}, "
+            f"model {r['model_spec']['spec']}" + ("" if r["images_seen"] else " (images not seen)")
+        )
+
+
+@app.command("show")
+def show_run(
+    run_ref: Annotated[str, typer.Argument(help="Eval run id or name.", show_default=False)],
+    predictions_shown: Annotated[
+        int, typer.Option("--predictions", "-p", min=0, help="Also print N predictions.")
+    ] = 0,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One eval run's settings and metrics."""
+    from medsynth.eval.compare import resolve_run
+    from medsynth.eval.runner import predictions
+
+    ws = open_workspace(workspace)
+    data = resolve_run(ws, run_ref)
+    if predictions_shown:
+        data["predictions"] = predictions(ws, data["id"])[:predictions_shown]
+    if as_json:
+        emit_json(data)
+        return
+    console.print(
+        f"eval run {data['id']} ({data['name'] or '-'}): {data['dataset']} {data['split']}, "
+        f"{data['questions']} question(s), {data['status']}; model {data['model_spec']['spec']} "
+        f"({data['model']}); images {'seen' if data['images_seen'] else 'NOT seen'}"
+    )
+    if data["metrics"]:
+        print_metrics(data["metrics"])
+    for row in data.get("predictions", []):
+        console.print(
+            f"  [{row['qid']}] {row['question']} | {row['answer']} | {row['scored_text']!r}"
+        )
+
+
+@app.command("compare")
+def compare_runs(
+    runs: Annotated[
+        list[str], typer.Argument(help="Eval run ids or names; the first is the baseline.")
+    ],
+    samples: Annotated[
+        int | None, typer.Option("--samples", min=100, help="Bootstrap resamples.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Runs side by side on their shared questions, each minus the first, with a paired
+    bootstrap confidence interval."""
+    from medsynth.eval.compare import compare
+
+    ws = open_workspace(workspace)
+    data = compare(ws, runs, samples=samples, seed=seed)
+    if as_json:
+        emit_json(data)
+        return
+    labels = [f"{r['id']} {r['name']}".strip() for r in data["runs"]]
+    boot = data["bootstrap"]
+    console.print(
+        f"{data['dataset']} {data['split']}: {data['questions_compared']} shared question(s); "
+        f"differences vs run {labels[0]} with {round(100 * boot['confidence'])} % bootstrap "
+        f"interval ({boot['samples']} resamples)"
+    )
+    table = Table(box=None, pad_edge=False)
+    table.add_column("metric")
+    table.add_column("n", justify="right")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for label in labels[1:]:
+        table.add_column(f"{label} - {labels[0]}", justify="right")
+    for row in data["rows"]:
+        cells = ["-" if v is None else f"{v:.2f}" for v in row["values"]]
+        for diff in row["diffs"]:
+            if diff["diff"] is None:
+                cells.append("-")
+            else:
+                mark = " *" if diff["excludes_zero"] else ""
+                cells.append(
+                    f"{diff['diff']:+.2f} [{diff['ci'][0]:+.2f}, {diff['ci'][1]:+.2f}]{mark}"
+                )
+        name = row["metric"] if row["group"] == "overall" else f"{row['group']} score"
+        table.add_row(name, str(row["n"]), *cells)
+    console.print(table)
+    console.print("* the interval excludes 0")
+    for note in data["notes"]:
+        console.print(f"note: {note}")
+    for r in data["runs"]:
+        if not r["images_seen"]:
+            console.print(f"note: run {r['id']} used a text-only model (images not seen)")
+
+
+@app.command("contamination")
+def contamination(
+    export: Annotated[
+        Path, typer.Argument(help="Training export folder (sft.jsonl, grpo.jsonl, llava.json).")
+    ],
+    tests: Annotated[
+        list[Path],
+        typer.Argument(help="Test question files or dataset folders (SLAKE, VQA-RAD)."),
+    ],
+    split: Annotated[
+        str, typer.Option("--split", "-s", help="Split read from a dataset folder.")
+    ] = "test",
+    language: Annotated[
+        str | None,
+        typer.Option("--language", "-l", help="Only SLAKE questions in this language."),
+    ] = None,
+    phash_distance: Annotated[
+        int | None, typer.Option("--phash-distance", help="Most differing phash bits (-1: off).")
+    ] = None,
+    question_cosine: Annotated[
+        float | None,
+        typer.Option("--question-cosine", help="Least question cosine similarity (>1: off)."),
+    ] = None,
+    examples: Annotated[int, typer.Option("--examples", min=0, help="Hits listed.")] = 20,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Overlap of a training export with test sets: images by SHA-256 and perceptual hash,
+    questions by normalised text and by text-encoder similarity."""
+    from medsynth.backends.encoders import text_encoder
+    from medsynth.eval.contamination import TestSet
+    from medsynth.eval.exports import scan_export
+    from medsynth.store.runs import RunRecorder
+
+    ws = open_workspace(workspace)
+    cfg = ws.config.eval
+    cosine = cfg.question_cosine if question_cosine is None else question_cosine
+    encoder = text_encoder(ws.config.models.text_encoder) if cosine <= 1.0 else None
+    settings = {"export": str(export), "tests": [str(t) for t in tests], "split": split}
+    with RunRecorder(ws.db, "eval contamination", settings) as recorder:
+        test = TestSet.from_files(
+            tests,
+            encoder,
+            split=split,
+            language=language,
+            max_pixels=ws.config.images.max_pixels,
+            phash_distance=cfg.phash_distance if phash_distance is None else phash_distance,
+            question_cosine=cosine,
+        )
+        data = scan_export(export, test, max_pixels=ws.config.images.max_pixels, examples=examples)
+        recorder.summary = {
+            k: data[k]
+            for k in (
+                "samples",
+                "contaminated_samples",
+                "samples_by_kind",
+                "test_images_overlapping",
+            )
+        }
+    if as_json:
+        emit_json(data)
+        return
+    console.print(
+        f"{data['samples']} training sample(s), {data['images']} image(s) in {data['export']}; "
+        f"test: {data['test']['questions']} question(s), {data['test']['images']} image(s)"
+    )
+    thresholds = data["thresholds"]
+    console.print(
+        f"  thresholds: phash distance ≤ {thresholds['phash_distance']}, question cosine ≥ "
+        f"{thresholds['question_cosine']} ({thresholds['question_encoder'] or 'no encoder'})"
+    )
+    console.print(
+        f"  contaminated samples: {data['contaminated_samples']} "
+        + (str(data["samples_by_kind"]) if data["samples_by_kind"] else "")
+    )
+    console.print(
+        f"  test images overlapping: {data['test_images_overlapping']}; test questions "
+        f"overlapping: {data['test_questions_overlapping']}"
+    )
+    for hit in data["hits"]:
+        console.print(f"  {hit['source']} ({hit['sample']}): {hit['reason']}")
+    for problem in data["problems"] + data["test"]["problems"]:
+        console.print(f"  unreadable: {problem['source']}: {problem['reason']}")

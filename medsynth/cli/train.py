@@ -1,0 +1,462 @@
+"""``medsynth train``: sft, grpo, merge, preflight, runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.errors import InputError, WorkspaceError
+
+app = typer.Typer(
+    help="Fine-tune the base model on an export: LoRA/QLoRA SFT, then GRPO with KG-path "
+    "rewards; memory preflight; merge adapters.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Base model folder (default: [models.base_model] model)."),
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        "-d",
+        help="Export folder (default: the newest one under the workspace's exports/).",
+    ),
+]
+NameOpt = Annotated[
+    str | None,
+    typer.Option("--name", help="Run name: the folder under adapters/ (default: kind-model-time)."),
+]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Go on from the run's last checkpoint (--name, else the newest unfinished).",
+    ),
+]
+SmokeOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--smoke/--no-smoke",
+        help="Smoke run: tiny random VLM (models/tiny/llava), a few steps, float32 on the CPU. "
+        "Default: on when there is no CUDA GPU.",
+        show_default=False,
+    ),
+]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="cuda, cuda:N or cpu (default: cuda if present).")
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="Use at most N rows.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Train even when the memory preflight says it will not fit.")
+]
+EpochsOpt = Annotated[float | None, typer.Option("--epochs", min=0.01, help="Epochs.")]
+StepsOpt = Annotated[
+    int | None, typer.Option("--max-steps", min=1, help="Stop after N optimizer steps.")
+]
+BatchOpt = Annotated[
+    int | None, typer.Option("--batch-size", min=1, help="Per-step batch (GRPO: completions).")
+]
+AccumOpt = Annotated[int | None, typer.Option("--grad-accum", min=1, help="Accumulation steps.")]
+LrOpt = Annotated[float | None, typer.Option("--lr", min=0.0, help="Learning rate.")]
+RankOpt = Annotated[int | None, typer.Option("--lora-rank", min=1, help="LoRA rank.")]
+LengthOpt = Annotated[
+    int | None, typer.Option("--max-length", min=32, help="SFT: token limit per sample.")
+]
+QuantOpt = Annotated[
+    str | None,
+    typer.Option("--quant", help="auto (NF4 on CUDA when bitsandbytes works), nf4 or none."),
+]
+CheckpointingOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--gradient-checkpointing/--no-gradient-checkpointing",
+        help="Recompute activations in the backward pass (default: on with CUDA).",
+        show_default=False,
+    ),
+]
+SaveOpt = Annotated[
+    int | None, typer.Option("--save-steps", min=1, help="Checkpoint every N steps.")
+]
+
+
+def _check_quant(value: str | None) -> str | None:
+    if value is not None and value not in {"auto", "nf4", "none"}:
+        raise InputError(f"--quant {value}: unknown", hint="use auto, nf4 or none")
+    return value
+
+
+def _run(options: Any, workspace: Path | None, as_json: bool) -> None:
+    from medsynth.train.service import train
+
+    ws = open_workspace(workspace)
+
+    def echo(line: str) -> None:
+        if not as_json:
+            console.print(line)
+
+    result = train(ws, options, echo=echo)
+    data = result.as_dict()
+    if as_json:
+        emit_json(data)
+        return
+    console.print(
+        f"{data['kind']} run {data['name']}: {data['steps']} step(s) in {data['seconds']} s; "
+        f"peak {data['peak_bytes'] / 2**30:.2f} GiB (estimated "
+        f"{data['estimate']['total_gib']:.2f} GiB)"
+    )
+    console.print(f"  adapter: {data['adapter']}")
+    console.print(f"  next: `medsynth train merge {data['name']}` (or --adapter-only)")
+
+
+@app.command("sft")
+def sft(
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    name: NameOpt = None,
+    resume: ResumeOpt = False,
+    smoke: SmokeOpt = None,
+    device: DeviceOpt = None,
+    limit: LimitOpt = None,
+    force: ForceOpt = False,
+    epochs: EpochsOpt = None,
+    max_steps: StepsOpt = None,
+    batch_size: BatchOpt = None,
+    grad_accum: AccumOpt = None,
+    lr: LrOpt = None,
+    lora_rank: RankOpt = None,
+    max_length: LengthOpt = None,
+    quant: QuantOpt = None,
+    gradient_checkpointing: CheckpointingOpt = None,
+    save_steps: SaveOpt = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Supervised fine-tuning (LoRA; QLoRA on CUDA) on the export's sft.jsonl, loss on the
+    answers only. Prints the memory preflight first and refuses runs that will not fit."""
+    from medsynth.train.settings import TrainOptions
+
+    options = TrainOptions(
+        kind="sft",
+        model=model,
+        data=data,
+        name=name,
+        resume=resume,
+        smoke=smoke,
+        device=device,
+        limit=limit,
+        force=force,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        learning_rate=lr,
+        lora_rank=lora_rank,
+        max_length=max_length,
+        quantization=_check_quant(quant),
+        gradient_checkpointing=gradient_checkpointing,
+        save_steps=save_steps,
+    )
+    _run(options, workspace, as_json)
+
+
+def _weights(values: list[str] | None) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for item in values or []:
+        key, sep, number = item.partition("=")
+        try:
+            weights[key.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise InputError(
+                f"--reward-weight {item}: expected NAME=NUMBER",
+                hint="e.g. --reward-weight path=0.5 (names: answer path full format "
+                "structured self_check)",
+            )
+    return weights
+
+
+@app.command("grpo")
+def grpo(
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    name: NameOpt = None,
+    resume: ResumeOpt = False,
+    smoke: SmokeOpt = None,
+    device: DeviceOpt = None,
+    limit: LimitOpt = None,
+    force: ForceOpt = False,
+    from_sft: Annotated[
+        str | None,
+        typer.Option(
+            "--from-sft",
+            help="SFT run name or adapter folder to start from (default: the newest finished "
+            "SFT run on this base model).",
+        ),
+    ] = None,
+    fresh_lora: Annotated[
+        bool, typer.Option("--fresh-lora", help="Start from a new LoRA instead of an SFT adapter.")
+    ] = False,
+    epochs: EpochsOpt = None,
+    max_steps: StepsOpt = None,
+    batch_size: BatchOpt = None,
+    grad_accum: AccumOpt = None,
+    lr: LrOpt = None,
+    lora_rank: RankOpt = None,
+    quant: QuantOpt = None,
+    gradient_checkpointing: CheckpointingOpt = None,
+    save_steps: SaveOpt = None,
+    num_generations: Annotated[
+        int | None, typer.Option("--num-generations", min=2, help="Completions per prompt.")
+    ] = None,
+    max_completion_length: Annotated[
+        int | None,
+        typer.Option("--max-completion-length", min=4, help="Completion token limit."),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", min=0.01, help="Sampling temperature.")
+    ] = None,
+    beta: Annotated[float | None, typer.Option("--beta", min=0.0, help="KL coefficient.")] = None,
+    self_check: Annotated[
+        bool | None,
+        typer.Option(
+            "--self-check/--no-self-check",
+            help="Ask for a <CHECK> review and add MEDSAGE's self-check bonus.",
+            show_default=False,
+        ),
+    ] = None,
+    reward_weight: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reward-weight",
+            help="NAME=W, repeatable (answer, path, full, format, structured, self_check).",
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """GRPO on the export's grpo.jsonl with the think prompt and the KG-path rewards (answer,
+    path, full, format; structured format for reasoning rows), starting from the SFT adapter."""
+    from medsynth.train.settings import TrainOptions
+
+    options = TrainOptions(
+        kind="grpo",
+        model=model,
+        data=data,
+        name=name,
+        resume=resume,
+        smoke=smoke,
+        device=device,
+        limit=limit,
+        force=force,
+        from_sft=from_sft,
+        fresh_lora=fresh_lora,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        learning_rate=lr,
+        lora_rank=lora_rank,
+        quantization=_check_quant(quant),
+        gradient_checkpointing=gradient_checkpointing,
+        save_steps=save_steps,
+        num_generations=num_generations,
+        max_completion_length=max_completion_length,
+        temperature=temperature,
+        beta=beta,
+        self_check=self_check,
+        reward_weights=_weights(reward_weight),
+    )
+    _run(options, workspace, as_json)
+
+
+@app.command("merge")
+def merge(
+    target: Annotated[
+        str | None,
+        typer.Argument(help="Run name or adapter folder (default: the newest finished run)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Merged model folder (default: adapters/NAME/merged)."),
+    ] = None,
+    base: Annotated[
+        Path | None, typer.Option("--base", help="Base model folder (default: the run's).")
+    ] = None,
+    adapter_only: Annotated[
+        bool,
+        typer.Option(
+            "--adapter-only", help="Do not merge: print the settings that load the adapter."
+        ),
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge a trained LoRA adapter into its base model (a full transformers folder), or keep
+    the adapter and print the medsynth.toml lines for the hf backend."""
+    from medsynth.train.merge import adapter_snippet, find_adapter
+    from medsynth.train.merge import merge as merge_adapter
+
+    ws = open_workspace(workspace)
+    ref = find_adapter(ws, target)
+    if base is not None:
+        ref.base_model = base
+    snippet = adapter_snippet(ref)
+    if adapter_only:
+        data: dict[str, Any] = {"adapter": str(ref.adapter), "base_model": str(ref.base_model)}
+    else:
+        from medsynth.train.service import quiet
+
+        quiet()
+        target_dir = out or (ref.adapter.parent / "merged")
+        data = merge_adapter(ref, target_dir.expanduser().resolve())
+        snippet = f'[models.base_model]\nbackend = "hf"\nmodel = {json.dumps(data["merged"])}\n'
+    data["config"] = snippet
+    if as_json:
+        emit_json(data)
+        return
+    if "merged" in data:
+        console.print(f"merged model written to {data['merged']}")
+    console.print("use it with the hf backend (medsynth.toml):")
+    console.print(snippet.rstrip())
+
+
+@app.command("preflight")
+def preflight_command(
+    model: ModelOpt = None,
+    kind: Annotated[str, typer.Option("--kind", help="sft or grpo.")] = "sft",
+    device: Annotated[
+        str, typer.Option("--device", help="Device the run is planned for: cuda or cpu.")
+    ] = "cuda",
+    quant: Annotated[str, typer.Option("--quant", help="nf4 or none.")] = "nf4",
+    batch_size: BatchOpt = None,
+    grad_accum: AccumOpt = None,
+    lora_rank: RankOpt = None,
+    max_length: Annotated[
+        int | None,
+        typer.Option("--max-length", min=32, help="Tokens per sample (GRPO: prompt tokens)."),
+    ] = None,
+    gradient_checkpointing: CheckpointingOpt = None,
+    num_generations: Annotated[
+        int | None, typer.Option("--num-generations", min=2, help="GRPO completions per prompt.")
+    ] = None,
+    max_completion_length: Annotated[
+        int | None, typer.Option("--max-completion-length", min=4, help="GRPO completion limit.")
+    ] = None,
+    image_tokens: Annotated[
+        int | None,
+        typer.Option("--image-tokens", min=0, help="Tokens per image (default: config)."),
+    ] = None,
+    budget_gib: Annotated[
+        float | None,
+        typer.Option("--budget-gib", min=0.1, help="Memory to hold the estimate against."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Estimate peak training memory from the model's config.json alone (no weights needed),
+    e.g. for a 7B model on a GPU you do not have yet."""
+    from medsynth.config import TrainConfig
+    from medsynth.train import preflight
+
+    try:
+        ws = open_workspace(workspace)
+        cfg = ws.config.train
+        folder = model or ws.config.models.base_model.model
+    except WorkspaceError:
+        cfg, folder = TrainConfig(), model or ""
+    if not folder:
+        raise InputError("no model to estimate", hint="pass --model FOLDER (config.json is enough)")
+    shape = preflight.model_shape(Path(folder).expanduser())
+    plan = preflight.MemoryPlan(
+        kind=kind,
+        device=device,
+        quantized=quant == "nf4",
+        lora_rank=lora_rank or cfg.lora_rank,
+        batch_size=batch_size or cfg.batch_size,
+        grad_accum=grad_accum or cfg.grad_accum,
+        seq_tokens=max_length or cfg.max_length,
+        images_per_sample=1 if shape.vision else 0,
+        image_tokens=image_tokens if image_tokens is not None else cfg.image_tokens,
+        gradient_checkpointing=cfg.gradient_checkpointing
+        if gradient_checkpointing is None
+        else gradient_checkpointing,
+        lora_dropout=cfg.lora_dropout > 0,
+        num_generations=num_generations or cfg.num_generations,
+        max_completion_length=max_completion_length or cfg.max_completion_length,
+    )
+    budget = None
+    if budget_gib is not None:
+        budget = (int(budget_gib * preflight.GIB), "given")
+    result = preflight.check(shape, plan, budget=budget, can_quantize=True)
+    data = {"model": str(folder), "shape": preflight.shape_dict(shape), **result.as_dict()}
+    if as_json:
+        emit_json(data)
+        return
+    console.print(
+        f"{folder}: {shape.model_type}, {shape.total_params / 1e9:.2f} B parameters "
+        f"({shape.vision_params / 1e9:.2f} B vision), {shape.image_tokens} tokens per image"
+    )
+    console.print(result.describe())
+    if not result.fits:
+        console.print(f"  {preflight.suggestion_text(result)}")
+
+
+@app.command("runs")
+def runs_command(
+    name: Annotated[
+        str | None, typer.Argument(help="A run's name: show its steps (default: list runs).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Runs to list.")] = 20,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List training runs (status, data and model hashes, estimate vs measured peak), or one
+    run's per-step metrics."""
+    from medsynth.train.runs import TrainRuns
+
+    ws = open_workspace(workspace)
+    runs = TrainRuns(ws.db)
+    if name is None:
+        rows = runs.recent(limit)
+        if as_json:
+            emit_json(rows)
+            return
+        for row in rows:
+            est = (row["estimate_bytes"] or 0) / 2**30
+            peak = (row["peak_bytes"] or 0) / 2**30
+            console.print(
+                f"{row['id']:>4} {row['name']}  {row['kind']} {row['status']}  "
+                f"{row['samples']} rows  data {str(row['data_hash'])[:10]}  "
+                f"model {str(row['base_model_hash'])[:10]}  est {est:.2f} GiB  peak {peak:.2f} GiB"
+            )
+        return
+    invocations = runs.by_name(name)
+    if not invocations:
+        raise InputError(
+            "no training run by this name", source=name, hint="see `medsynth train runs`"
+        )
+    data = [{**row, "steps": runs.steps(row["id"])} for row in reversed(invocations)]
+    if as_json:
+        emit_json(data)
+        return
+    for row in data:
+        console.print(
+            f"invocation {row['id']} ({row['status']}, resumed from {row['resumed_from'] or '-'})"
+        )
+        for step in row["steps"]:
+            rewards = json.loads(step["rewards"] or "{}")
+            extra = " ".join(f"{k} {v:.2f}" for k, v in rewards.items() if v is not None)
+            console.print(
+                f"  step {step['step']}: loss {step['loss']}, lr {step['lr']}, "
+                f"{step['tokens_per_s']} tok/s, peak {(step['peak_bytes'] or 0) / 2**30:.2f} GiB"
+                + (f", rewards: {extra}" if extra else "")
+            )

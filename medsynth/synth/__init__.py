@@ -1,0 +1,2 @@
+"""Synthesis: grounded records -> instruction samples (MedKInstruct, PubMedVision, MEDSAGE),
+quality checks, provenance, contamination flags, and export."""

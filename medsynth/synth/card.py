@@ -1,0 +1,386 @@
+"""What an export holds, for people and for machines: ``manifest.json`` and ``dataset_card.md``.
+
+:class:`ExportStats` counts the samples as the export writes them; :func:`summarize` adds what
+only the database knows (KG totals, kept records, what synthesis rejected); :func:`render_card`
+turns that summary into Markdown. The manifest is the same summary plus the files and their
+SHA-256, written last.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlite_utils
+
+import medsynth
+from medsynth.kg.images import sha256_file
+from medsynth.kg.normalize import normalize
+from medsynth.store.runs import utc_now, versions
+from medsynth.workspace import Workspace
+
+CARD_SKIPPED_SHOWN = 50
+CARD_REASON_CHARS = 160
+STATUSES_NOT_KEPT = ("rejected", "duplicate", "contaminated")
+
+
+class SampleLike(Protocol):
+    """The fields of an exported sample that the statistics read."""
+
+    record_id: int
+    generator: str
+    sample_type: str
+    model: str
+    template: str
+    template_version: str
+    seed: int | None
+    run_id: int | None
+    path_triples: list[int]
+    path_entities: list[str]
+
+
+@dataclass
+class ExportStats:
+    """Counts over the samples written by one export."""
+
+    train: int = 0
+    eval: int = 0
+    by_generator: Counter[str] = field(default_factory=Counter)
+    by_sample_type: Counter[str] = field(default_factory=Counter)
+    models: Counter[str] = field(default_factory=Counter)
+    templates: Counter[tuple[str, str]] = field(default_factory=Counter)
+    seeds: Counter[int | None] = field(default_factory=Counter)
+    records: set[int] = field(default_factory=set)
+    eval_records: set[int] = field(default_factory=set)
+    triples: set[int] = field(default_factory=set)
+    entities: set[str] = field(default_factory=set)  # normalised names
+    run_ids: set[int] = field(default_factory=set)
+
+    def add(self, sample: SampleLike, *, held_out: bool) -> None:
+        """Count one written sample (``held_out``: it went to the evaluation split)."""
+        if held_out:
+            self.eval += 1
+            self.eval_records.add(sample.record_id)
+        else:
+            self.train += 1
+        self.by_generator[sample.generator] += 1
+        self.by_sample_type[sample.sample_type] += 1
+        self.models[sample.model or "(none)"] += 1
+        self.templates[(sample.template or "(none)", sample.template_version or "")] += 1
+        self.seeds[sample.seed] += 1
+        self.records.add(sample.record_id)
+        self.triples.update(sample.path_triples)
+        self.entities.update(normalize(name) for name in sample.path_entities if name.strip())
+        if sample.run_id is not None:
+            self.run_ids.add(sample.run_id)
+
+
+def _count(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> int:
+    return int(db.execute(sql, list(params)).fetchone()[0])
+
+
+def _percent(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+def _known_entities(db: sqlite_utils.Database, norms: set[str]) -> int:
+    """How many of the normalised names are KG entities (by name or alias)."""
+    found: set[str] = set()
+    names = sorted(norms)
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for sql in (
+            f"SELECT norm FROM entities WHERE norm IN ({marks})",
+            f"SELECT norm FROM aliases WHERE norm IN ({marks})",
+        ):
+            found.update(row[0] for row in db.execute(sql, chunk))
+    return len(found)
+
+
+def kg_coverage(db: sqlite_utils.Database, stats: ExportStats) -> dict[str, Any]:
+    """Distinct triples / entities / records the export uses, against what the workspace holds."""
+    triples_total = _count(db, "SELECT count(*) FROM triples")
+    entities_total = _count(db, "SELECT count(*) FROM entities")
+    records_kept = _count(db, "SELECT count(*) FROM records WHERE status = 'kept'")
+    triples_known = 0
+    ids = sorted(stats.triples)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        triples_known += _count(
+            db, f"SELECT count(*) FROM triples WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+        )
+    entities_known = _known_entities(db, stats.entities)
+    return {
+        "triples_used": triples_known,
+        "triples_total": triples_total,
+        "triples_percent": _percent(triples_known, triples_total),
+        "triple_ids_not_in_kg": len(stats.triples) - triples_known,
+        "entities_used": entities_known,
+        "entities_total": entities_total,
+        "entities_percent": _percent(entities_known, entities_total),
+        "entity_names_not_in_kg": len(stats.entities) - entities_known,
+        "records_covered": len(stats.records),
+        "records_kept": records_kept,
+        "records_percent": _percent(len(stats.records), records_kept),
+    }
+
+
+def synthesis_rejects(db: sqlite_utils.Database, generators: list[str]) -> dict[str, Any]:
+    """Samples synthesis set aside (by status and reason), and ``rejects`` rows of stage synth."""
+    marks = ", ".join("?" * len(generators))
+    samples = [
+        {"status": status, "reason": reason or "", "samples": count}
+        for status, reason, count in db.execute(
+            "SELECT status, coalesce(reason, ''), count(*) FROM samples "
+            f"WHERE status IN ({', '.join('?' * len(STATUSES_NOT_KEPT))}) "
+            f"AND generator IN ({marks}) GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2",
+            [*STATUSES_NOT_KEPT, *generators],
+        )
+    ]
+    table = [
+        {"reason": reason or "", "rows": count}
+        for reason, count in db.execute(
+            "SELECT coalesce(reason, ''), count(*) FROM rejects WHERE stage = 'synth' "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+    ]
+    by_status: Counter[str] = Counter()
+    for row in samples:
+        by_status[row["status"]] += row["samples"]
+    return {
+        "samples_by_status": dict(sorted(by_status.items())),
+        "samples": samples,
+        "synth": table,
+    }
+
+
+def summarize(
+    db: sqlite_utils.Database, stats: ExportStats, generators: list[str]
+) -> dict[str, Any]:
+    """The statistics part of the manifest (and of the card)."""
+    return {
+        "by_generator": dict(sorted(stats.by_generator.items())),
+        "by_sample_type": dict(sorted(stats.by_sample_type.items())),
+        "kg_coverage": kg_coverage(db, stats),
+        "models": dict(stats.models.most_common()),
+        "templates": [
+            {"template": name, "version": version, "samples": count}
+            for (name, version), count in sorted(stats.templates.items())
+        ],
+        "seeds": [
+            {"seed": seed, "samples": count}
+            for seed, count in sorted(stats.seeds.items(), key=lambda kv: (kv[0] is None, kv[0]))
+        ],
+        "rejects": synthesis_rejects(db, generators),
+    }
+
+
+def _cell(value: Any, limit: int = CARD_REASON_CHARS) -> str:
+    """``value`` as one Markdown table cell: one line, pipes escaped, long text cut."""
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("|", "\\|") or "(none)"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+HOW_IT_WAS_MADE = (
+    "Images and captions (or, for SLAKE and VQA-RAD, text derived from their annotations) were "
+    "ingested into a MedSynth workspace and each record's disease and organ were linked to a "
+    "medical knowledge graph: exact name and alias matches first, then nearest KG entities by "
+    "image and text similarity, confirmed by a verifier model. Local models then wrote the "
+    "samples: questions and answers grounded on KG paths (multihop), 'is this disease here?' "
+    "hard negatives for look-alike diseases (hardneg), short key answers for reinforcement "
+    "learning (keyanswer), image descriptions and role-play instructions in the PubMedVision "
+    "manner (describe, instruct) and staged reasoning trajectories (reasoning). Every model call "
+    "is logged in the workspace (`medsynth runs`); samples failing the quality checks, "
+    "near-duplicates and those overlapping evaluation sets were set aside (see above)."
+)
+INTENDED_USE = (
+    "Intended use: fine-tuning and evaluating medical visual question answering models inside "
+    "the institution that owns the images. Limitations: questions and answers were written by "
+    "models, not clinicians; they can be wrong, and they are only as good as the knowledge "
+    "graph and the models named above. Do not use the data, or models trained on it, for "
+    "diagnosis or treatment. Patient data: the images come from protected clinical data. The "
+    "export re-encodes them as bare PNG pixels and names files by content hash, but pixels and "
+    "generated text can still identify a patient (burnt-in annotations, rare findings, details "
+    "copied from captions). Keep this folder on premises, under the same access rules as the "
+    "source images; do not upload it to a model hub or a cloud service."
+)
+
+
+def render_card(manifest: dict[str, Any]) -> str:
+    """``dataset_card.md`` from the manifest (everything but its file list)."""
+    counts = manifest["counts"]
+    selection = manifest["selection"]
+    cov = manifest["kg_coverage"]
+    lines = [
+        f"# MedSynth export ({manifest['format']})",
+        "",
+        f"Made {manifest['created_at']} by MedSynth {manifest['medsynth_version']} from the "
+        f"workspace `{manifest['workspace']}`; export run {manifest['export_run_id']}, samples "
+        f"from synthesis run(s) {', '.join(map(str, manifest['run_ids'])) or '(none)'}.",
+        "",
+        "## Contents",
+        "",
+        f"- {counts['samples']} sample(s): {counts['train']} for training"
+        + (f", {counts['eval']} held out for evaluation" if selection["split_eval"] else ""),
+        f"- {counts['images']} image(s) in `images/`"
+        + (
+            " (symbolic links to the original files: original metadata kept)"
+            if selection["link"]
+            else " (re-encoded PNG pixels, no metadata)"
+        ),
+        f"- files: {', '.join(f'`{name}`' for name in manifest['data_files'])}",
+        f"- selection: generators {', '.join(selection['generators'])}; status "
+        f"{' or '.join(selection['statuses'])}; "
+        + (
+            f"shuffled with seed {selection['seed']}"
+            if selection["seed"] is not None
+            else "in sample order"
+        )
+        + (f"; at most {selection['limit']}" if selection["limit"] else "")
+        + (
+            f"; about {selection['split_eval']:.0%} of records held out"
+            if selection["split_eval"]
+            else ""
+        ),
+        f"- {counts['skipped']} sample(s) skipped by the export (see below); "
+        f"{counts['not_eligible']} selected sample(s) do not fit this format",
+        "",
+        "## Samples by generator",
+        "",
+        *_table(["generator", "samples"], [[k, v] for k, v in manifest["by_generator"].items()]),
+        "",
+        "## Samples by type",
+        "",
+        *_table(
+            ["sample type", "samples"], [[k, v] for k, v in manifest["by_sample_type"].items()]
+        ),
+        "",
+        "## Knowledge-graph coverage",
+        "",
+        f"- triples on the samples' paths: {cov['triples_used']} of {cov['triples_total']} in the "
+        f"KG ({cov['triples_percent']} %)",
+        f"- entities named on the paths: {cov['entities_used']} of {cov['entities_total']} KG "
+        f"entities ({cov['entities_percent']} %); {cov['entity_names_not_in_kg']} other name(s)",
+        f"- records: {cov['records_covered']} of {cov['records_kept']} kept records have samples "
+        f"here ({cov['records_percent']} %)",
+        "",
+        "## Models",
+        "",
+        *_table(["model", "samples"], [[k, v] for k, v in manifest["models"].items()]),
+        "",
+        "## Templates",
+        "",
+        *_table(
+            ["template", "version", "samples"],
+            [[t["template"], t["version"], t["samples"]] for t in manifest["templates"]],
+        ),
+        "",
+        "## Seeds",
+        "",
+        *_table(
+            ["seed", "samples"],
+            [
+                ["(none)" if s["seed"] is None else s["seed"], s["samples"]]
+                for s in manifest["seeds"]
+            ],
+        ),
+        "",
+        "## Set aside during synthesis",
+        "",
+    ]
+    rejects = manifest["rejects"]
+    if rejects["samples"]:
+        lines += _table(
+            ["status", "reason", "samples"],
+            [[r["status"], r["reason"], r["samples"]] for r in rejects["samples"]],
+        )
+        if selection["include_contaminated"]:
+            lines += ["", "Contaminated samples are included in this export (on request)."]
+    else:
+        lines.append("No sample was rejected, duplicated or flagged as contaminated.")
+    lines += ["", "Rejected model outputs and inputs (`rejects`, stage synth):", ""]
+    if rejects["synth"]:
+        lines += _table(["reason", "rows"], [[r["reason"], r["rows"]] for r in rejects["synth"]])
+    else:
+        lines.append("None.")
+    lines += ["", "## Skipped by this export", ""]
+    skipped = manifest["skipped"]
+    if skipped:
+        lines += _table(
+            ["sample", "reason"],
+            [[s["sample_id"], s["reason"]] for s in skipped[:CARD_SKIPPED_SHOWN]],
+        )
+        if len(skipped) > CARD_SKIPPED_SHOWN:
+            lines += ["", f"… and {len(skipped) - CARD_SKIPPED_SHOWN} more (`manifest.json`)."]
+    else:
+        lines.append("None.")
+    lines += [
+        "",
+        "## How it was made",
+        "",
+        HOW_IT_WAS_MADE,
+        "",
+        "## Intended use, limitations and patient data",
+        "",
+        INTENDED_USE,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def build_manifest(
+    ws: Workspace,
+    *,
+    fmt: str,
+    export_run_id: int | None,
+    selection: dict[str, Any],
+    data_files: list[str],
+    counts: dict[str, int],
+    stats: ExportStats,
+    skipped: list[dict[str, Any]],
+    warnings: list[str],
+) -> dict[str, Any]:
+    """Everything about one export but its file list (added once the card is written)."""
+    return {
+        "format": fmt,
+        "medsynth_version": medsynth.__version__,
+        "created_at": utc_now(),
+        "workspace": str(ws.root),
+        "export_run_id": export_run_id,
+        "run_ids": sorted(stats.run_ids),
+        "selection": selection,
+        "data_files": data_files,
+        "counts": counts,
+        **summarize(ws.db, stats, selection["generators"]),
+        "skipped": skipped,
+        "versions": versions(),
+        "warnings": warnings,
+    }
+
+
+def file_entry(out: Path, relative: str) -> dict[str, Any]:
+    """A manifest ``files`` entry: path, size and SHA-256 (of the target, for a link)."""
+    path = out / relative
+    entry: dict[str, Any] = {"path": relative, "bytes": path.stat().st_size}
+    entry["sha256"] = sha256_file(path)
+    if path.is_symlink():
+        entry["link"] = True
+    return entry
+
+
+def manifest_json(manifest: dict[str, Any]) -> bytes:
+    """The manifest as written to ``manifest.json``."""
+    return (json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n").encode()

@@ -1,0 +1,702 @@
+"""Export kept samples as training files: LLaVA JSON, ShareGPT for LLaMA-Factory, TRL SFT and GRPO
+JSONL, with the images they use, ``dataset_card.md`` and ``manifest.json``.
+
+An export folder::
+
+    images/<16 hex>.png   each image once: its pixels re-encoded as a bare PNG (no EXIF, ICC or
+                          text chunks; EXIF orientation applied), named by the first 16 hex digits
+                          of the PNG's SHA-256, so source file names (which can hold patient
+                          identifiers) never appear. With ``link=True`` a plain PNG/JPEG becomes a
+                          symbolic link to the original file instead, named by the file's SHA-256
+                          (``.png`` / ``.jpg``): the original metadata stays in it.
+    llava.json | sharegpt.json + dataset_info.json | sft.jsonl | grpo.jsonl
+                          the samples (``*_eval`` beside them with ``split_eval``)
+    dataset_card.md       counts, KG coverage, models, templates, rejects, intended use
+    manifest.json         selection, counts, every file with its SHA-256; written last, so an
+                          export without it did not finish
+
+Rows that cannot be exported (missing or unreadable image, a path outside its dataset root,
+malformed JSON) are skipped, listed in the manifest and the card with the sample id and a reason
+that names no file, and stored in ``rejects`` (stage ``export``) with the details.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageOps
+
+from medsynth.errors import InputError
+from medsynth.kg.images import open_image, safe_child, sha256_file
+from medsynth.store.runs import RunRecorder, record_reject
+from medsynth.synth import card
+from medsynth.synth.model import GENERATORS
+from medsynth.workspace import Workspace
+
+FORMATS: dict[str, str] = {
+    "llava": "llava.json",
+    "sharegpt": "sharegpt.json",
+    "trl-sft": "sft.jsonl",
+    "trl-grpo": "grpo.jsonl",
+}
+IMAGES_DIR = "images"
+IMAGE_TOKEN = "<image>"
+DATASET_NAME = "medsynth"  # the name in LLaMA-Factory's dataset_info.json
+_KNOWN_FILES = {
+    *FORMATS.values(),
+    *(name.replace(".", "_eval.", 1) for name in FORMATS.values()),
+    "dataset_info.json",
+    "dataset_card.md",
+    "manifest.json",
+}
+_OUR_IMAGE = re.compile(r"^[0-9a-f]{16}\.(png|jpg)$")
+_PNG_MODES = {"1", "L", "LA", "I;16", "RGB", "RGBA"}
+_BATCH = 500
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A selected sample the export could not write, and why (the reason names no file)."""
+
+    sample_id: int
+    reason: str
+
+
+@dataclass
+class ExportReport:
+    """What one export wrote."""
+
+    out: Path
+    format: str
+    files: list[str] = field(default_factory=list)  # relative to ``out``, manifest last
+    samples: int = 0
+    train: int = 0
+    eval: int = 0
+    images: int = 0
+    selected: int = 0  # rows matching generators + status
+    not_eligible: int = 0  # selected rows this format cannot use (trl-grpo: no key answer)
+    skipped: list[Skipped] = field(default_factory=list)
+    by_generator: dict[str, int] = field(default_factory=dict)
+    by_sample_type: dict[str, int] = field(default_factory=dict)
+    run_id: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return asdict(self) | {"out": str(self.out)}
+
+
+@dataclass
+class ExportSample:
+    """A checked samples row, its images already in the export (paths relative to it)."""
+
+    id: int
+    record_id: int
+    generator: str
+    sample_type: str
+    question: str
+    answer: str
+    key_answer: str
+    ground_truth: str
+    system: str
+    images: list[str]
+    path_triples: list[int]
+    path_entities: list[str]
+    model: str
+    template: str
+    template_version: str
+    seed: int | None
+    run_id: int | None
+
+    @property
+    def reasoning(self) -> bool:
+        return self.sample_type == "reasoning" or self.generator == "reasoning"
+
+
+# --- one record per format -------------------------------------------------------------------
+
+
+def _user_parts(s: ExportSample) -> list[dict[str, str]]:
+    return [*({"type": "image"} for _ in s.images), {"type": "text", "text": s.question}]
+
+
+def _chat_prompt(s: ExportSample) -> list[dict[str, Any]]:
+    system = (
+        [{"role": "system", "content": [{"type": "text", "text": s.system}]}] if s.system else []
+    )
+    return [*system, {"role": "user", "content": _user_parts(s)}]
+
+
+def llava_record(s: ExportSample) -> dict[str, Any]:
+    """LLaVA: one ``<image>`` line per image; LLaVA has no system turn, so a system or role-play
+    text opens the human turn, after the image tokens and before the question."""
+    record: dict[str, Any] = {"id": f"s{s.id}"}
+    if len(s.images) == 1:
+        record["image"] = s.images[0]
+    elif s.images:
+        record["images"] = s.images
+    human = f"{IMAGE_TOKEN}\n" * len(s.images) + (f"{s.system}\n\n" if s.system else "")
+    record["conversations"] = [
+        {"from": "human", "value": human + s.question},
+        {"from": "gpt", "value": s.answer},
+    ]
+    return record | {"generator": s.generator, "sample_type": s.sample_type}
+
+
+def sharegpt_record(s: ExportSample) -> dict[str, Any]:
+    """LLaMA-Factory's ShareGPT layout (``messages`` + ``images``)."""
+    system = [{"role": "system", "content": s.system}] if s.system else []
+    return {
+        "id": f"s{s.id}",
+        "messages": [
+            *system,
+            {"role": "user", "content": IMAGE_TOKEN * len(s.images) + s.question},
+            {"role": "assistant", "content": s.answer},
+        ],
+        "images": s.images,
+        "generator": s.generator,
+        "sample_type": s.sample_type,
+    }
+
+
+def sft_record(s: ExportSample) -> dict[str, Any]:
+    """TRL SFT, conversational with typed content parts (one ``{"type": "image"}`` per image)."""
+    return {
+        "id": f"s{s.id}",
+        "images": s.images,
+        "messages": [
+            *_chat_prompt(s),
+            {"role": "assistant", "content": [{"type": "text", "text": s.answer}]},
+        ],
+        "generator": s.generator,
+        "sample_type": s.sample_type,
+    }
+
+
+def grpo_record(s: ExportSample) -> dict[str, Any]:
+    """TRL GRPO: the prompt, and the columns the reward functions read."""
+    return {
+        "id": f"s{s.id}",
+        "images": s.images,
+        "prompt": _chat_prompt(s),
+        "key_answer": s.key_answer or s.ground_truth,
+        "path_entities": s.path_entities,
+        "ground_truth": s.ground_truth or s.key_answer,
+        "generator": s.generator,
+        "sample_type": s.sample_type,
+        "reasoning": s.reasoning,
+    }
+
+
+RENDER = {
+    "llava": llava_record,
+    "sharegpt": sharegpt_record,
+    "trl-sft": sft_record,
+    "trl-grpo": grpo_record,
+}
+
+
+def grpo_eligible(row: dict[str, Any]) -> bool:
+    """Rows trl-grpo takes: a key answer (keyanswer rows; hardneg rows, whose key answer is
+    "No"), or a reasoning row with its final answer in ``ground_truth``."""
+    if (row["key_answer"] or "").strip():
+        return True
+    reasoning = row["sample_type"] == "reasoning" or row["generator"] == "reasoning"
+    return reasoning and bool((row["ground_truth"] or "").strip())
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """The image's pixels (EXIF orientation applied) as a PNG with no metadata at all."""
+    image = ImageOps.exif_transpose(image) or image
+    if image.mode in ("P", "PA"):
+        image = image.convert(
+            "RGBA" if "transparency" in image.info or image.mode == "PA" else "RGB"
+        )
+    elif image.mode in ("I", "F"):
+        image = _sixteen_bit(np.asarray(image))
+    elif image.mode not in _PNG_MODES:
+        image = image.convert("RGB")
+    bare = Image.frombytes(image.mode, image.size, image.tobytes())  # drops info, EXIF, ICC
+    buffer = io.BytesIO()
+    bare.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _sixteen_bit(pixels: npt.NDArray[Any]) -> Image.Image:
+    """32-bit integer or float pixels as 16-bit grey: as they are when they fit, else stretched."""
+    low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
+    integral = np.issubdtype(pixels.dtype, np.integer)
+    if not (integral and low >= 0 and high <= 65535):
+        span = high - low or 1.0
+        pixels = np.rint((pixels.astype(np.float64) - low) * (65535 / span))
+    return Image.fromarray(pixels.astype(np.uint16))
+
+
+@dataclass
+class _Pending:
+    source: Path
+    name: str
+    data: bytes | None = None  # PNG to write
+    target: Path | None = None  # file to link to
+    written: bool = False
+
+
+class _Images:
+    """Writes each image once into ``folder``; a sample's images are prepared, then committed."""
+
+    def __init__(self, folder: Path, max_pixels: int, link: bool) -> None:
+        self.folder = folder
+        self.max_pixels = max_pixels
+        self.link = link
+        self.done: dict[Path, str] = {}  # source file -> name in folder
+        self.failed: dict[Path, tuple[str, str]] = {}  # source file -> (reason, detail)
+        self.names: set[str] = set()
+
+    def prepare(self, root: Path, raw: str) -> _Pending:
+        """Check and encode one image; raises ``_Skip`` (reason, detail)."""
+        path = Path(raw) if Path(raw).is_absolute() else root / raw
+        try:
+            source = safe_child(root, path)
+        except InputError as exc:
+            raise _Skip("image path escapes its dataset root", f"{raw}: {exc.message}") from exc
+        if source in self.done:
+            return _Pending(source, self.done[source], written=True)
+        if source in self.failed:
+            raise _Skip(*self.failed[source])
+        try:
+            if not source.is_file():
+                raise _Skip("image file is missing", str(source))
+            try:
+                image = open_image(source, self.max_pixels)
+            except InputError as exc:
+                reason = (
+                    "image too large" if exc.message.startswith("image too") else "unreadable image"
+                )
+                raise _Skip(reason, f"{source}: {exc.message}") from exc
+            if self.link and image.format in ("PNG", "JPEG"):
+                suffix = ".png" if image.format == "PNG" else ".jpg"
+                return _Pending(source, sha256_file(source)[:16] + suffix, target=source)
+            data = png_bytes(image)
+            return _Pending(source, hashlib.sha256(data).hexdigest()[:16] + ".png", data=data)
+        except _Skip as skip:
+            self.failed[source] = (skip.reason, skip.detail)
+            raise
+
+    def commit(self, pending: _Pending) -> str:
+        """Write (or link) the image unless a file of that name is there; its export path."""
+        if not pending.written and pending.name not in self.names:
+            path = self.folder / pending.name
+            if pending.target is not None:
+                os.symlink(pending.target, path)
+            else:
+                _write_private(path, pending.data or b"")
+            self.names.add(pending.name)
+        self.done[pending.source] = pending.name
+        return f"{IMAGES_DIR}/{pending.name}"
+
+
+class _Skip(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def _open_private(path: Path) -> int:
+    """A new or truncated file, owner-only (0600) whatever the umask; never through a link."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    with os.fdopen(_open_private(path), "wb") as handle:
+        handle.write(data)
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+
+
+class _Sink:
+    """One output file: a JSON list (one record a line) or JSON Lines, written as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.jsonl = path.suffix == ".jsonl"
+        self.handle: IO[str] = os.fdopen(_open_private(path), "w", encoding="utf-8")
+        self.count = 0
+        if not self.jsonl:
+            self.handle.write("[")
+
+    def write(self, record: dict[str, Any]) -> None:
+        text = json.dumps(record, ensure_ascii=False)
+        if self.jsonl:
+            self.handle.write(text + "\n")
+        else:
+            self.handle.write(("," if self.count else "") + "\n" + text)
+        self.count += 1
+
+    def close(self) -> None:
+        if not self.jsonl:
+            self.handle.write("\n]\n" if self.count else "]\n")
+        self.handle.close()
+
+
+def _prepare_out(ws: Workspace, out: Path, force: bool) -> Path:
+    out = out.expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", source=str(out), hint="choose a new folder")
+    if ws.root.is_relative_to(out):
+        raise InputError(
+            "the export folder holds the workspace",
+            source=str(out),
+            hint=f"export into a new folder, e.g. {ws.root / 'exports' / 'NAME'}",
+        )
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise InputError(
+                "the export folder is not empty",
+                source=str(out),
+                hint="choose a new folder, or pass --force to replace the export in it",
+            )
+        for child in out.iterdir():  # only what an export writes; anything else stays
+            if child.name in _KNOWN_FILES and (child.is_file() or child.is_symlink()):
+                child.unlink()
+        images = out / IMAGES_DIR
+        if images.is_dir() and not images.is_symlink():
+            for child in images.iterdir():
+                if _OUR_IMAGE.match(child.name) and (child.is_file() or child.is_symlink()):
+                    child.unlink()
+    _private_dir(out)
+    if (out / IMAGES_DIR).is_symlink():
+        raise InputError("images/ is a symbolic link", source=str(out), hint="remove it")
+    _private_dir(out / IMAGES_DIR)
+    return out
+
+
+# --- selection -------------------------------------------------------------------------------
+
+_COLUMNS = (
+    "s.id, s.record_id, s.generator, s.sample_type, s.question, s.answer, s.key_answer, "
+    "s.ground_truth, s.path_triples, s.path_entities, s.images, s.system, s.template, "
+    "s.template_version, s.model, s.seed, s.run_id, d.root AS dataset_root"
+)
+
+
+def _generators(ws: Workspace, generators: list[str] | None) -> list[str]:
+    if not generators:
+        return list(GENERATORS)
+    present = {row[0] for row in ws.db.execute("SELECT DISTINCT generator FROM samples")}
+    wanted = [g.strip() for item in generators for g in item.split(",") if g.strip()]
+    unknown = [g for g in wanted if g not in GENERATORS and g not in present]
+    if unknown or not wanted:
+        raise InputError(
+            f"unknown generator(s): {', '.join(unknown) or '(none given)'}",
+            hint=f"choose among {', '.join(GENERATORS)}",
+        )
+    return list(dict.fromkeys(wanted))
+
+
+def _rows(ws: Workspace, ids: list[int]) -> Iterator[dict[str, Any]]:
+    """The rows of ``ids``, in that order, fetched in batches."""
+    for start in range(0, len(ids), _BATCH):
+        chunk = ids[start : start + _BATCH]
+        cursor = ws.db.execute(
+            f"SELECT {_COLUMNS} FROM samples s LEFT JOIN records r ON r.id = s.record_id "
+            f"LEFT JOIN datasets d ON d.id = r.dataset_id WHERE s.id IN "
+            f"({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+        names = [c[0] for c in cursor.description]
+        by_id = {row[0]: dict(zip(names, row, strict=True)) for row in cursor}
+        yield from (by_id[i] for i in chunk if i in by_id)
+
+
+def _json_list(raw: str | None, kind: type, column: str) -> list[Any]:
+    if raw is None or not raw.strip():
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise _Skip(f"malformed JSON in {column}", f"{column}: {exc}") from exc
+    if not isinstance(value, list) or not all(
+        isinstance(v, kind) and not isinstance(v, bool) for v in value
+    ):
+        raise _Skip(f"{column} is not a list of {kind.__name__}", f"{column}: {raw[:200]}")
+    return value
+
+
+def _sample(row: dict[str, Any], images: _Images, fmt: str) -> ExportSample:
+    """Check one row and put its images into the export; raises ``_Skip``."""
+    if row["dataset_root"] is None:
+        raise _Skip("record or dataset missing", f"record {row['record_id']}")
+    raw_images = _json_list(row["images"], str, "images")
+    triples = _json_list(row["path_triples"], int, "path_triples")
+    entities = _json_list(row["path_entities"], str, "path_entities")
+    text = {k: (row[k] or "").strip() for k in ("question", "answer", "key_answer", "ground_truth")}
+    if not text["question"]:
+        raise _Skip("empty question")
+    if fmt != "trl-grpo" and not text["answer"]:
+        raise _Skip("empty answer")
+    root = Path(row["dataset_root"]).resolve()
+    pending = []
+    for number, raw in enumerate(raw_images, 1):
+        try:
+            pending.append(images.prepare(root, raw))
+        except _Skip as skip:
+            label = f"image {number} of {len(raw_images)}"
+            raise _Skip(f"{label}: {skip.reason}", f"{label}: {skip.detail}") from skip
+    return ExportSample(
+        id=row["id"],
+        record_id=row["record_id"],
+        generator=row["generator"],
+        sample_type=row["sample_type"],
+        question=text["question"],
+        answer=text["answer"],
+        key_answer=text["key_answer"],
+        ground_truth=text["ground_truth"],
+        system=(row["system"] or "").strip(),
+        images=[images.commit(p) for p in pending],
+        path_triples=triples,
+        path_entities=entities,
+        model=row["model"] or "",
+        template=row["template"] or "",
+        template_version=row["template_version"] or "",
+        seed=row["seed"],
+        run_id=row["run_id"],
+    )
+
+
+def held_out(record_id: int, fraction: float, seed: int | None) -> bool:
+    """Whether a record goes to the evaluation split: a hash of (seed, record) below
+    ``fraction``, so a record stays on the same side across exports with the same seed."""
+    digest = hashlib.sha256(f"medsynth-split:{seed}:{record_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+# --- the export ------------------------------------------------------------------------------
+
+
+def export_samples(
+    ws: Workspace,
+    out: Path,
+    fmt: str,
+    *,
+    generators: list[str] | None = None,
+    include_contaminated: bool = False,
+    link: bool = False,
+    limit: int | None = None,
+    seed: int | None = None,
+    force: bool = False,
+    split_eval: float | None = None,
+    progress: Progress | None = None,
+) -> ExportReport:
+    """Write the kept samples (of ``generators``; contaminated ones too on request) to ``out`` in
+    format ``fmt`` (see :data:`FORMATS`), with images, dataset card and manifest.
+
+    Samples go in id order, or shuffled with ``seed``; ``limit`` caps the samples written;
+    ``split_eval`` holds out about that fraction of records into ``*_eval`` files;
+    ``progress(rows looked at, rows selected)`` is called after each row.
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    if split_eval is not None and not 0.0 < split_eval < 1.0:
+        raise InputError(
+            f"--split-eval {split_eval} is not a fraction", hint="pass a number between 0 and 1"
+        )
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit {limit} is below 1", hint="pass a positive number")
+    chosen = _generators(ws, generators)
+    if not generators and fmt != "trl-grpo":
+        # key answers are RL targets (a few words): SFT formats take them only when named
+        chosen = [g for g in chosen if g != "keyanswer"]
+    statuses = ["kept", "contaminated"] if include_contaminated else ["kept"]
+    ids = _selected_ids(ws, chosen, statuses)
+    if seed is not None:
+        random.Random(seed).shuffle(ids)
+    out = _prepare_out(ws, out, force)
+    selection = {
+        "generators": chosen,
+        "statuses": statuses,
+        "include_contaminated": include_contaminated,
+        "link": link,
+        "limit": limit,
+        "seed": seed,
+        "split_eval": split_eval,
+    }
+    job = _Export(ws, out, fmt, selection)
+    job.report.selected = len(ids)
+    with RunRecorder(ws.db, "export", {"out": str(out), "format": fmt, **selection}) as run:
+        job.report.run_id = run.run_id
+        job.write_samples(ids, progress)
+        job.finish()
+        run.summary = {k: v for k, v in job.report.as_dict().items() if k != "skipped"}
+        run.summary["skipped"] = len(job.report.skipped)
+    return job.report
+
+
+def _selected_ids(ws: Workspace, generators: list[str], statuses: list[str]) -> list[int]:
+    ids = [
+        row[0]
+        for row in ws.db.execute(
+            f"SELECT id FROM samples WHERE status IN ({', '.join('?' * len(statuses))}) "
+            f"AND generator IN ({', '.join('?' * len(generators))}) ORDER BY id",
+            [*statuses, *generators],
+        )
+    ]
+    if not ids:
+        raise InputError(
+            f"no {' or '.join(statuses)} samples from {', '.join(generators)}",
+            source=str(ws.root),
+            hint="run `medsynth synth` first, or choose other --generators",
+        )
+    return ids
+
+
+class _Export:
+    """One export in progress: its output files, images, counts and skipped rows."""
+
+    def __init__(self, ws: Workspace, out: Path, fmt: str, selection: dict[str, Any]) -> None:
+        self.ws = ws
+        self.out = out
+        self.fmt = fmt
+        self.selection = selection
+        self.report = ExportReport(out=out, format=fmt)
+        self.stats = card.ExportStats()
+        self.images = _Images(out / IMAGES_DIR, ws.config.images.max_pixels, selection["link"])
+        self.details: list[tuple[int, str, str]] = []  # skipped: id, reason, detail with paths
+        name = FORMATS[fmt]
+        self.data_files = [name]
+        if selection["split_eval"] is not None:
+            self.data_files.append(name.replace(".", "_eval.", 1))
+
+    def write_samples(self, ids: list[int], progress: Progress | None) -> None:
+        """Check, render and write the rows of ``ids`` in order, up to the limit."""
+        limit, split = self.selection["limit"], self.selection["split_eval"]
+        report = self.report
+        sinks = [_Sink(self.out / name) for name in self.data_files]
+        try:
+            for done, row in enumerate(_rows(self.ws, ids), 1):
+                if limit is not None and report.samples >= limit:
+                    break
+                if self.fmt == "trl-grpo" and not grpo_eligible(row):
+                    report.not_eligible += 1
+                elif sample := self._sample(row):
+                    to_eval = split is not None and held_out(
+                        sample.record_id, split, self.selection["seed"]
+                    )
+                    sinks[1 if to_eval else 0].write(RENDER[self.fmt](sample))
+                    self.stats.add(sample, held_out=to_eval)
+                    report.samples += 1
+                if progress is not None:
+                    progress(done, len(ids))
+        finally:
+            for sink in sinks:
+                sink.close()
+
+    def _sample(self, row: dict[str, Any]) -> ExportSample | None:
+        try:
+            return _sample(row, self.images, self.fmt)
+        except _Skip as skip:
+            self.report.skipped.append(Skipped(row["id"], skip.reason))
+            self.details.append((row["id"], skip.reason, skip.detail))
+            return None
+
+    def finish(self) -> None:
+        """Counts, warnings, rejects, then dataset_info.json, the card and the manifest."""
+        report, stats, out = self.report, self.stats, self.out
+        report.train, report.eval = stats.train, stats.eval
+        report.images = len(self.images.names)
+        report.by_generator = dict(sorted(stats.by_generator.items()))
+        report.by_sample_type = dict(sorted(stats.by_sample_type.items()))
+        if self.fmt == "sharegpt":
+            self.data_files.append("dataset_info.json")
+            with_eval = self.selection["split_eval"] is not None
+            _write_private(out / "dataset_info.json", _dataset_info(with_eval))
+        if report.samples == 0:
+            report.warnings.append("no sample could be exported: see the skipped list")
+        if self.selection["split_eval"] is not None and (stats.eval == 0 or stats.train == 0):
+            report.warnings.append(
+                f"the evaluation split holds {stats.eval} of {report.samples} sample(s): "
+                "too few records for this fraction"
+            )
+        with self.ws.db.conn:
+            for sample_id, reason, detail in self.details:
+                record_reject(
+                    self.ws.db,
+                    stage="export",
+                    source=f"sample {sample_id}",
+                    raw=detail,
+                    reason=reason,
+                    run_id=report.run_id,
+                )
+        counts = {
+            "selected": report.selected,
+            "not_eligible": report.not_eligible,
+            "samples": report.samples,
+            "train": report.train,
+            "eval": report.eval,
+            "eval_records": len(stats.eval_records),
+            "images": report.images,
+            "skipped": len(report.skipped),
+        }
+        manifest = card.build_manifest(
+            self.ws,
+            fmt=self.fmt,
+            export_run_id=report.run_id,
+            selection=self.selection,
+            data_files=self.data_files,
+            counts=counts,
+            stats=stats,
+            skipped=[{"sample_id": s.sample_id, "reason": s.reason} for s in report.skipped],
+            warnings=report.warnings,
+        )
+        _write_private(out / "dataset_card.md", card.render_card(manifest).encode())
+        files = [*self.data_files, "dataset_card.md"]
+        files += [f"{IMAGES_DIR}/{name}" for name in sorted(self.images.names)]
+        manifest["files"] = [card.file_entry(out, f) for f in files]
+        _write_private(out / "manifest.json", card.manifest_json(manifest))
+        report.files = [*self.data_files, "dataset_card.md", "manifest.json"]
+
+
+def _dataset_info(with_eval: bool) -> bytes:
+    """LLaMA-Factory's ``dataset_info.json`` for the ShareGPT files."""
+
+    def entry(file_name: str) -> dict[str, Any]:
+        return {
+            "file_name": file_name,
+            "formatting": "sharegpt",
+            "columns": {"messages": "messages", "images": "images"},
+            "tags": {
+                "role_tag": "role",
+                "content_tag": "content",
+                "user_tag": "user",
+                "assistant_tag": "assistant",
+                "system_tag": "system",
+            },
+        }
+
+    info = {DATASET_NAME: entry("sharegpt.json")}
+    if with_eval:
+        info[f"{DATASET_NAME}_eval"] = entry("sharegpt_eval.json")
+    return (json.dumps(info, indent=2) + "\n").encode()

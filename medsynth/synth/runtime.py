@@ -1,0 +1,99 @@
+"""What generators share during a run: the logged model roles, options, one database lock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from medsynth.backends.base import ChatModel, JsonSchema, Message
+from medsynth.backends.calllog import CallLog, CallResult, Template
+from medsynth.config import SynthConfig
+from medsynth.synth.model import Draft, RecordContext, Task
+from medsynth.workspace import Workspace
+
+
+class Runtime:
+    """Model roles behind call logs (one lock for the connection), and the synthesis options."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        run_id: int | None,
+        options: SynthConfig,
+        models: Mapping[str, ChatModel],
+    ) -> None:
+        self.ws = ws
+        self.db = ws.db
+        self.options = options
+        self.run_id = run_id
+        self.lock = threading.Lock()
+        self.logs: dict[str, CallLog] = {}
+        for role, model in models.items():
+            log = CallLog(ws.db, model, role=role, run_id=run_id)
+            log.lock = self.lock
+            self.logs[role] = log
+        self.state: dict[str, Any] = {}  # per-generator caches (indexes, encoders)
+
+    def sees_images(self, role: str) -> bool:
+        """Whether the role's model is sent images."""
+        return bool(getattr(self.logs[role].model, "supports_images", False))
+
+    def model_name(self, role: str) -> str:
+        """``backend:model`` of a role, file paths shortened to their name."""
+        model = self.logs[role].model
+        return f"{model.backend}:{Path(str(model.model)).name}"
+
+    def call(
+        self,
+        role: str,
+        messages: list[Message],
+        template: Template,
+        *,
+        seed: int,
+        schema: JsonSchema,
+        ctx: RecordContext | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> CallResult:
+        """A schema-checked, logged call; the record's images go along when the role sees them.
+
+        Seeded calls are reused from the log on a re-run, whatever the temperature.
+        """
+        images: Sequence[Path] | None = None
+        keys: list[str] | None = None
+        if ctx is not None and self.sees_images(role) and ctx.images:
+            images = ctx.image_paths()
+            if len(ctx.image_sha256) == len(images) and all(ctx.image_sha256):
+                keys = [f"file-sha256:{h}" for h in ctx.image_sha256]
+        return self.logs[role].call(
+            messages,
+            template=template,
+            images=images,
+            image_keys=keys,
+            schema=schema,
+            temperature=self.options.temperature if temperature is None else temperature,
+            seed=seed,
+            max_tokens=max_tokens or self.options.max_tokens,
+            reuse=True,
+        )
+
+    def provenance(self, draft: Draft, role: str, template: Template, result: CallResult) -> Draft:
+        """Stamp a draft with the template, model and calls that made it."""
+        draft.template, draft.template_version = template.name, template.version
+        draft.model = self.model_name(role)
+        draft.call_ids = [*draft.call_ids, *result.call_ids]
+        return draft
+
+
+class Generator(Protocol):
+    """A sample generator: plans tasks per record (main thread, may read the database under
+    ``rt.lock``), then runs each task (any thread, model calls only)."""
+
+    name: str
+    roles: tuple[str, ...]
+
+    def plan(self, ctx: RecordContext, rt: Runtime) -> list[Task]: ...
+
+    def run(self, task: Task, ctx: RecordContext, rt: Runtime) -> list[Draft]: ...

@@ -1,0 +1,398 @@
+"""``synth``: run the chosen generators over grounded records, resumably, then mark duplicates
+(and, when asked, contamination with evaluation sets).
+
+Generators run in three stages (see ``STAGES``): within a stage their tasks form one stream,
+so no generator waits for another's last call. Each generator plans
+tasks per record; a task's samples and its ``synth_tasks`` row are written in one transaction, so
+a killed run loses at most the tasks in flight, and their model calls are answered from the call
+log when the run is started again (every call is seeded per task). Failed tasks (invalid model
+output, unreadable images) become rejects and are tried again on the next run; a transient
+backend failure stops the run with everything finished kept.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any, cast
+
+from medsynth.backends.base import BackendError, ChatModel, InvalidOutput, TransientBackendError
+from medsynth.backends.engine import run_bounded
+from medsynth.config import SynthConfig
+from medsynth.errors import ConfigError, InputError
+from medsynth.store.runs import RunRecorder, record_reject, utc_now
+from medsynth.synth import checks
+from medsynth.synth.context import count_records, iter_records
+from medsynth.synth.hardneg import HardNegatives
+from medsynth.synth.keyanswer import KeyAnswers
+from medsynth.synth.model import GENERATORS, Draft, RecordContext, SynthReport, Task
+from medsynth.synth.multihop import Multihop
+from medsynth.synth.pubmedvision import Describe, Instruct
+from medsynth.synth.reasoning import Reasoning
+from medsynth.synth.runtime import Generator, Runtime
+from medsynth.workspace import Workspace
+
+# Generators of one stage run as one stream; a stage starts when the one before has finished:
+# keyanswer reads multihop's samples, instruct reuses describe's logged call, reasoning may read
+# key answers and negatives.
+STAGES = (("multihop", "hardneg", "describe"), ("keyanswer", "instruct"), ("reasoning",))
+Progress = Callable[[str, int, int], Any]  # generator, records planned, records total
+Outcome = list[Draft] | BaseException
+
+_SAMPLE_COLUMNS = (
+    "task_key, position, record_id, generator, sample_type, question, answer, key_answer, "
+    "ground_truth, path_triples, path_entities, images, system, meta, template, "
+    "template_version, model, seed, call_ids, question_key, status, reason, contamination, "
+    "run_id, created_at"
+)
+
+
+def make_generator(name: str) -> Generator:
+    """A generator by name."""
+    classes: dict[str, Callable[[], Generator]] = {
+        "multihop": Multihop,
+        "hardneg": HardNegatives,
+        "keyanswer": KeyAnswers,
+        "describe": Describe,
+        "instruct": Instruct,
+        "reasoning": Reasoning,
+    }
+    return classes[name]()
+
+
+def parse_generators(names: Sequence[str] | None) -> list[str]:
+    """Generators in pipeline order (None or "all": every one); unknown names are errors."""
+    if not names or list(names) == ["all"]:
+        return list(GENERATORS)
+    wanted = {n.strip() for name in names for n in name.split(",") if n.strip()}
+    unknown = sorted(wanted - set(GENERATORS))
+    if unknown:
+        raise ConfigError(
+            f"unknown generator(s): {', '.join(unknown)}",
+            hint=f"choose from {', '.join(GENERATORS)} (or all)",
+        )
+    return [g for g in GENERATORS if g in wanted]
+
+
+def load_models(ws: Workspace, roles: set[str]) -> dict[str, ChatModel]:
+    """One model per role; roles with the same settings share one loaded model."""
+    from medsynth.backends.registry import build_chat_model, role_config
+
+    loaded: dict[str, ChatModel] = {}
+    by_settings: dict[str, ChatModel] = {}
+    for role in sorted(roles):
+        section = role_config(ws.config, cast(Any, role))
+        key = json.dumps(section.model_dump(), sort_keys=True)
+        if key not in by_settings:
+            by_settings[key] = build_chat_model(section, role_name=role)
+        loaded[role] = by_settings[key]
+    return loaded
+
+
+class Writer:
+    """Stores task outcomes; one transaction per task."""
+
+    def __init__(self, rt: Runtime, report: SynthReport) -> None:
+        self.rt = rt
+        self.report = report
+
+    def done(self, task: Task, drafts: list[Draft]) -> None:
+        """A finished task: its samples (kept, or rejected with reasons) and its ledger row."""
+        now = utc_now()
+        rows = []
+        for position, d in enumerate(drafts):
+            status = "rejected" if d.problems else "kept"
+            rows.append(
+                (
+                    task.key,
+                    position,
+                    task.record_id,
+                    task.generator,
+                    d.sample_type,
+                    d.question,
+                    d.answer,
+                    d.key_answer,
+                    d.ground_truth,
+                    json.dumps(d.path_triples),
+                    json.dumps(d.path_entities, ensure_ascii=False),
+                    json.dumps(d.images, ensure_ascii=False),
+                    d.system,
+                    json.dumps(d.meta, ensure_ascii=False, default=str),
+                    d.template,
+                    d.template_version,
+                    d.model,
+                    task.seed,
+                    json.dumps(d.call_ids),
+                    checks.question_key(d.question),
+                    status,
+                    "; ".join(d.problems),
+                    "[]",
+                    self.rt.run_id,
+                    now,
+                )
+            )
+            if d.problems:
+                self.report.rejected[task.generator] += 1
+                for problem in d.problems:
+                    self.report.reject_reasons[f"{task.generator}: {_category(problem)}"] += 1
+            else:
+                self.report.kept[task.generator] += 1
+        with self.rt.lock, self.rt.db.conn:
+            conn = self.rt.db.conn
+            conn.executemany(
+                f"INSERT OR IGNORE INTO samples ({_SAMPLE_COLUMNS}) VALUES "
+                f"({', '.join('?' * len(_SAMPLE_COLUMNS.split(',')))})",
+                rows,
+            )
+            self._ledger(task, "done", len(rows), "", now)
+        self.report.tasks[task.generator] += 1
+
+    def failed(self, task: Task, reason: str, raw: str) -> None:
+        """A task that produced nothing: a reject now, tried again on the next run."""
+        now = utc_now()
+        with self.rt.lock, self.rt.db.conn:
+            record_reject(
+                self.rt.db,
+                stage="synth",
+                source=f"record {task.record_id} task {task.key}",
+                raw=raw,
+                reason=reason,
+                run_id=self.rt.run_id,
+            )
+            self._ledger(task, "failed", 0, reason, now)
+        self.report.tasks_failed[task.generator] += 1
+        self.report.reject_reasons[f"{task.generator}: {_category(reason)}"] += 1
+
+    def _ledger(self, task: Task, status: str, samples: int, reason: str, now: str) -> None:
+        self.rt.db.conn.execute(
+            "INSERT OR REPLACE INTO synth_tasks (task_key, record_id, generator, unit, seed, "
+            "status, samples, reason, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                task.key,
+                task.record_id,
+                task.generator,
+                task.unit,
+                task.seed,
+                status,
+                samples,
+                reason,
+                self.rt.run_id,
+                now,
+            ],
+        )
+
+
+def _category(reason: str) -> str:
+    """A reason without its specifics (counts group by it)."""
+    return (
+        reason.split("(")[0].split(":")[0].strip()
+        if reason.startswith("checker")
+        else (reason.split(" (")[0].strip())
+    )
+
+
+def _dataset_id(ws: Workspace, name: str | None) -> int | None:
+    if name is None:
+        return None
+    row = ws.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+    if row is None:
+        raise InputError(
+            "no such dataset in this workspace",
+            source=name,
+            hint="`medsynth runs` lists what was ingested",
+        )
+    return int(row[0])
+
+
+def _tasks(
+    gen: Generator,
+    rt: Runtime,
+    records: Iterator[RecordContext],
+    done: set[str],
+    on_record: Callable[[], None],
+) -> Iterator[tuple[Task, RecordContext]]:
+    for ctx in records:
+        for task in gen.plan(ctx, rt):
+            if task.key not in done:
+                yield task, ctx
+        on_record()
+
+
+def synthesize(
+    ws: Workspace,
+    generators: Sequence[str] | None = None,
+    *,
+    dataset: str | None = None,
+    limit: int | None = None,
+    options: SynthConfig | None = None,
+    models: dict[str, ChatModel] | None = None,
+    contamination: Sequence[Path] = (),
+    progress: Progress | None = None,
+) -> SynthReport:
+    """Run the generators over grounded records (all datasets or one); resumable."""
+    from medsynth.backends.registry import EMBEDDED_WARNING, is_embedded, role_config
+
+    opts = options or ws.config.synth
+    order = parse_generators(generators)
+    instances = [make_generator(name) for name in order]
+    roles = {role for gen in instances for role in gen.roles}
+    dataset_id = _dataset_id(ws, dataset)
+    total = count_records(ws.db, dataset_id)
+    total = min(total, limit) if limit is not None else total
+    config = {
+        "generators": order,
+        "dataset": dataset,
+        "limit": limit,
+        "synth": opts.model_dump(),
+        "contamination": [str(p) for p in contamination],
+        "models": {r: role_config(ws.config, cast(Any, r)).model_dump() for r in sorted(roles)},
+    }
+    report = SynthReport()
+    if total == 0:
+        report.warnings.append(
+            "no grounded records: run `medsynth ingest` and `medsynth ground` first"
+        )
+    started = time.perf_counter()
+    with RunRecorder(ws.db, "synth", config) as run:
+        report.run_id = run.run_id
+        rt = Runtime(ws, run.run_id, opts, models if models is not None else load_models(ws, roles))
+        writer = Writer(rt, report)
+        for stage in STAGES:
+            gens = [g for g in instances if g.name in stage]
+            if gens:
+                _run_stage(gens, rt, writer, dataset_id, limit, total, progress)
+        report.duplicates = mark_duplicates(ws, opts.duplicate_similarity)
+        if contamination:
+            from medsynth.synth.contamination import flag_contamination
+
+            report.contaminated = flag_contamination(ws, contamination)
+        for role, log in rt.logs.items():
+            report.model_calls[role] = log.model_calls
+            report.cache_hits[role] = log.cache_hits
+        if models is None and any(is_embedded(role_config(ws.config, cast(Any, r))) for r in roles):
+            report.warnings.append(EMBEDDED_WARNING)
+        for role in sorted(roles):
+            if role == "vision_generator" and not rt.sees_images(role):
+                report.warnings.append(
+                    "the vision_generator model cannot read images: samples were written from "
+                    "the record text alone (set mmproj, or use a vision model)"
+                )
+        report.seconds = time.perf_counter() - started
+        run.summary = report.as_dict()
+    return report
+
+
+def _run_stage(
+    gens: list[Generator],
+    rt: Runtime,
+    writer: Writer,
+    dataset_id: int | None,
+    limit: int | None,
+    total: int,
+    progress: Progress | None,
+) -> None:
+    """Run generators that do not depend on each other as one stream of tasks (no barrier
+    between them, so the model servers stay busy)."""
+    names = [g.name for g in gens]
+    with rt.lock:
+        done = {
+            r[0]
+            for r in rt.db.execute(
+                f"SELECT task_key FROM synth_tasks WHERE status = 'done' AND generator IN "
+                f"({', '.join('?' * len(names))})",
+                names,
+            )
+        }
+        records = list(iter_records(rt.db, dataset_id, limit, rt.ws.config.images.max_pixels))
+
+    def counter(name: str) -> Callable[[], None]:
+        seen = 0
+
+        def on_record() -> None:
+            nonlocal seen
+            seen += 1
+            if progress is not None:
+                progress(name, seen, total)
+
+        return on_record
+
+    def work(item: tuple[Generator, Task, RecordContext]) -> list[Draft]:
+        gen, task, ctx = item
+        return gen.run(task, ctx, rt)
+
+    items = (
+        (gen, task, ctx)
+        for gen in gens
+        for task, ctx in _tasks(gen, rt, iter(records), done, counter(gen.name))
+    )
+    outcomes: Iterator[tuple[tuple[Generator, Task, RecordContext], Outcome]]
+    if rt.options.concurrency == 1:
+        outcomes = _inline(items, work)
+    else:
+        outcomes = run_bounded(items, work, concurrency=rt.options.concurrency)
+    with closing(cast(Any, outcomes)):
+        for (_gen, task, _ctx), result in outcomes:
+            if isinstance(result, list):
+                writer.done(task, result)
+            elif isinstance(result, InvalidOutput):
+                writer.failed(task, result.message, result.raw)
+            elif isinstance(result, InputError):
+                writer.failed(task, result.message, result.source or "")
+            elif isinstance(result, TransientBackendError):
+                raise result  # the server is down: stop; finished tasks are kept
+            elif isinstance(result, BackendError):
+                writer.failed(task, f"generation failed: {result.message}", "")
+            else:
+                raise result
+
+
+def _inline(items: Iterator[Any], work: Callable[[Any], Any]) -> Iterator[tuple[Any, Outcome]]:
+    for item in items:
+        try:
+            result: Outcome = work(item)
+        except Exception as exc:
+            result = exc
+        yield item, result
+
+
+def mark_duplicates(ws: Workspace, threshold: float) -> int:
+    """Mark near-duplicate questions about the same record and of the same sample type (the
+    later one, in task order) as ``duplicate``; reasoning variants share their question on
+    purpose and are compared by their whole answer. Recomputed from scratch: deterministic."""
+    db = ws.db
+    marks: list[tuple[str, int]] = []
+    with db.conn:
+        db.execute("UPDATE samples SET status = 'kept', reason = '' WHERE status = 'duplicate'")
+        rows = db.execute(
+            "SELECT id, record_id, sample_type, question_key, answer FROM samples "
+            "WHERE status = 'kept' ORDER BY record_id, sample_type, task_key, position"
+        ).fetchall()
+        group: tuple[int, str] | None = None
+        kept: list[tuple[int, str, str]] = []
+        for sample_id, record_id, sample_type, key, answer in rows:
+            if (record_id, sample_type) != group:
+                group, kept = (record_id, sample_type), []
+            twin = None
+            for other_id, other_key, other_answer in kept:
+                if sample_type == "reasoning":
+                    if answer == other_answer:
+                        twin = (other_id, 1.0)
+                        break
+                    continue
+                score = checks.similarity(key or "", other_key or "")
+                if score >= threshold:
+                    twin = (other_id, score)
+                    break
+            if twin is None:
+                kept.append((sample_id, key or "", answer or ""))
+            else:
+                marks.append(
+                    (f"near-duplicate of sample {twin[0]} (similarity {twin[1]:.2f})", sample_id)
+                )
+        db.conn.executemany(
+            "UPDATE samples SET status = 'duplicate', reason = ? WHERE id = ?", marks
+        )
+    return len(marks)

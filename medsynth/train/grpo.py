@@ -1,0 +1,90 @@
+"""GRPO: TRL's ``GRPOTrainer`` continuing the SFT adapter, with the KG-path rewards.
+
+The reward functions are those of :mod:`medsynth.train.rewards`, weighted by ``[train.rewards]``
+(a weight of 0 drops the function); TRL logs each one's mean as ``rewards/<name>/mean`` at every
+step, and :class:`medsynth.train.runs.StepRecorder` stores them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from medsynth.train import rewards
+from medsynth.train.settings import Settings
+from medsynth.train.sft import common_args, lora_config, without_printer
+
+RewardFunc = Callable[..., list[float | None]]
+
+
+def reward_functions(settings: Settings) -> tuple[list[RewardFunc], list[float]]:
+    """The reward functions in use and their weights."""
+    funcs: list[RewardFunc] = []
+    weights: list[float] = []
+    for key, func in rewards.REWARD_FUNCS.items():
+        weight = float(settings.reward_weights.get(key, 1.0))
+        if weight == 0 or (key == "self_check" and not settings.self_check):
+            continue
+        funcs.append(_self_check(settings.self_check_alpha) if key == "self_check" else func)
+        weights.append(weight)
+    return funcs, weights
+
+
+def _self_check(alpha: float) -> RewardFunc:
+    def self_check_reward(completions: Any, **columns: Any) -> list[float | None]:
+        return rewards.self_check_reward(completions, alpha=alpha, **columns)
+
+    return self_check_reward
+
+
+def with_adapter(model: Any, adapter: Path) -> Any:
+    """``model`` with the (SFT) adapter loaded for further training."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
+
+
+def build_trainer(
+    model: Any,
+    processor: Any,
+    dataset: Any,
+    settings: Settings,
+    callbacks: list[Any],
+    extra_rewards: list[RewardFunc] | None = None,
+) -> Any:
+    """A ``GRPOTrainer``; ``model`` is a PeftModel (from the SFT adapter) or the plain base, which
+    then gets a fresh LoRA. ``extra_rewards`` (weight 1) are added after the configured ones."""
+    from peft import PeftModel
+    from trl import GRPOConfig, GRPOTrainer
+
+    from medsynth.train.modeling import lora_target_pattern
+
+    funcs, weights = reward_functions(settings)
+    for func in extra_rewards or []:
+        funcs.append(func)
+        weights.append(1.0)
+    args = GRPOConfig(
+        **common_args(settings),
+        num_train_epochs=settings.epochs,
+        learning_rate=settings.learning_rate,
+        num_generations=settings.num_generations,
+        max_completion_length=settings.max_completion_length,
+        temperature=settings.temperature,
+        beta=settings.beta,
+        reward_weights=weights,
+        log_completions=False,
+    )
+    peft_config = None
+    if not isinstance(model, PeftModel):
+        peft_config = lora_config(settings, lora_target_pattern(model))
+    trainer = GRPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=processor,
+        reward_funcs=list[Any](funcs),
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    return without_printer(trainer)
