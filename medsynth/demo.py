@@ -109,6 +109,7 @@ def run_pipeline(
     from medsynth.ground import ground
     from medsynth.ingest import ingest
     from medsynth.synth.export import export_samples
+    from medsynth.synth.model import GENERATORS
     from medsynth.synth.service import synthesize
 
     records = write_demo_records(ws.root / "demo_records")
@@ -134,7 +135,9 @@ def run_pipeline(
     for fmt in DEMO_FORMATS:
         out = ws.root / "exports" / f"demo-{fmt}"
         say(f"[9/9] exporting {fmt} to {out}")
-        report = export_samples(ws, out, fmt, force=True)
+        # key answers are RL targets (a few words): the SFT-style exports leave them out
+        chosen = None if fmt == "trl-grpo" else [g for g in GENERATORS if g != "keyanswer"]
+        report = export_samples(ws, out, fmt, generators=chosen, force=True)
         exports[fmt] = {
             "out": str(out),
             "samples": report.samples,

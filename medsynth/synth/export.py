@@ -527,9 +527,6 @@ def export_samples(
     if limit is not None and limit < 1:
         raise InputError(f"--limit {limit} is below 1", hint="pass a positive number")
     chosen = _generators(ws, generators)
-    if not generators and fmt != "trl-grpo":
-        # key answers are RL targets (a few words): SFT formats take them only when named
-        chosen = [g for g in chosen if g != "keyanswer"]
     statuses = ["kept", "contaminated"] if include_contaminated else ["kept"]
     ids = _selected_ids(ws, chosen, statuses)
     if seed is not None:
