@@ -53,6 +53,7 @@ class RecordContext:
     mentions: dict[str, str]  # kind -> what the extractor said
     position: int = 0  # rank among its dataset's kept records (even scenario sampling)
     size: tuple[int, int] = (0, 0)  # first image's width, height
+    _paths: list[Path] | None = field(default=None, repr=False, compare=False)
     max_pixels: int = 0
 
     def entity(self, kind: str) -> Grounding | None:
@@ -60,9 +61,11 @@ class RecordContext:
         return next((g for g in self.groundings if g.kind == kind), None)
 
     def image_paths(self) -> list[Path]:
-        """Absolute image paths, each checked to stay inside the dataset root."""
-        root = self.root.resolve()
-        return [safe_child(root, root / name) for name in self.images]
+        """Absolute image paths, each checked to stay inside the dataset root (checked once)."""
+        if self._paths is None:
+            root = self.root.resolve()
+            self._paths = [safe_child(root, root / name) for name in self.images]
+        return list(self._paths)
 
     def record_image(self) -> RecordImage:
         """The first image, checked (InputError when missing or unreadable)."""
