@@ -110,7 +110,7 @@ def run_pipeline(
     from medsynth.ingest import ingest
     from medsynth.synth.export import export_samples
     from medsynth.synth.model import GENERATORS
-    from medsynth.synth.service import synthesize
+    from medsynth.synth.service import sample_counts, synthesize
 
     records = write_demo_records(ws.root / "demo_records")
     say(f"[6/9] ingesting {records} (images with captions, folder layout)")
@@ -153,7 +153,7 @@ def run_pipeline(
         },
         "ground": {k: v for k, v in grounded.as_dict().items() if k != "reject_reasons"}
         | {"record_matches": grounded_records(ws)},
-        "synth": synth.as_dict() | {"totals": sample_totals(ws)},
+        "synth": synth.as_dict() | {"totals": sample_counts(ws)},
         "examples": example_samples(ws),
         "exports": exports,
     }
@@ -176,16 +176,6 @@ def grounded_records(ws: Workspace) -> list[dict[str, Any]]:
         }
         rows.append({"record": record_id, "caption": context, "matches": found})
     return rows
-
-
-def sample_totals(ws: Workspace) -> dict[str, dict[str, int]]:
-    """Samples by generator and status."""
-    totals: dict[str, dict[str, int]] = {}
-    for generator, status, count in ws.db.execute(
-        "SELECT generator, status, count(*) FROM samples GROUP BY 1, 2 ORDER BY 1, 2"
-    ):
-        totals.setdefault(generator, {})[status] = count
-    return totals
 
 
 def example_samples(ws: Workspace) -> list[dict[str, Any]]:

@@ -7,12 +7,24 @@ for millions of items.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def run_inline(
+    items: Iterable[T], work: Callable[[T], R]
+) -> Generator[tuple[T, R | BaseException], None, None]:
+    """:func:`run_bounded`'s contract on the calling thread (concurrency 1: no thread hand-offs)."""
+    for item in items:
+        try:
+            result: R | BaseException = work(item)
+        except Exception as exc:
+            result = exc
+        yield item, result
 
 
 def run_bounded(

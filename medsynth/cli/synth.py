@@ -64,7 +64,7 @@ def synth(
     model calls are answered from the call log)."""
     if ctx.invoked_subcommand is not None:
         return
-    from medsynth.synth.service import synthesize
+    from medsynth.synth.service import sample_counts, synthesize
 
     ws = open_workspace(workspace)
     updates: dict[str, Any] = {
@@ -100,16 +100,6 @@ def synth(
         emit_json(data)
         return
     print_report(data)
-
-
-def sample_counts(ws: Any) -> dict[str, dict[str, int]]:
-    """Samples in the workspace by generator and status."""
-    counts: dict[str, dict[str, int]] = {}
-    for generator, status, n in ws.db.execute(
-        "SELECT generator, status, count(*) FROM samples GROUP BY generator, status"
-    ):
-        counts.setdefault(generator, {})[status] = n
-    return counts
 
 
 def print_report(data: dict[str, Any]) -> None:

@@ -23,11 +23,12 @@ from typing import Any, cast
 
 from medsynth.backends.base import BackendError, ChatModel, InvalidOutput, TransientBackendError
 from medsynth.backends.calllog import CallLog
-from medsynth.backends.engine import run_bounded
+from medsynth.backends.engine import run_bounded, run_inline
 from medsynth.errors import InputError
 from medsynth.ground.extract import Extractor, RecordImage, is_no_mention
 from medsynth.ground.fuzzy import EntityVectors, FuzzyMatcher, Verifier
 from medsynth.ground.model import Grounded, GroundReport, MatchRow, Rejected
+from medsynth.ingest.datasets import find_dataset
 from medsynth.kg.lookup import KINDS, ExactMatcher, Kind
 from medsynth.kg.paths import CHAIN_RELATIONS, entity_triples, paths_for
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
@@ -196,20 +197,6 @@ class Grounder:
             )
 
 
-def _dataset_id(ws: Workspace, name: str | None) -> int | None:
-    if name is None:
-        return None
-    row = ws.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
-    if row is None:
-        known = [r[0] for r in ws.db.execute("SELECT name FROM datasets ORDER BY name")]
-        raise InputError(
-            "no such dataset in this workspace",
-            source=name,
-            hint=f"known datasets: {', '.join(known)}" if known else "ingest one first",
-        )
-    return int(row[0])
-
-
 _PENDING = (
     "FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.status = 'kept' "
     "AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.record_id = r.id) "
@@ -236,18 +223,6 @@ def _pending(grounder: Grounder, dataset_id: int | None, limit: int) -> Iterator
         last, left = rows[-1][0], left - len(rows)
 
 
-def _inline(
-    rows: Iterator[dict[str, Any]], work: Callable[[dict[str, Any]], Grounded | Rejected]
-) -> Outcomes:
-    """``run_bounded``'s contract on the calling thread (concurrency 1: no thread hand-offs)."""
-    for row in rows:
-        try:
-            result: Grounded | Rejected | BaseException = work(row)
-        except Exception as exc:
-            result = exc
-        yield row, result
-
-
 def ground(
     ws: Workspace,
     dataset: str | None = None,
@@ -261,7 +236,7 @@ def ground(
     from medsynth.backends.registry import EMBEDDED_WARNING, chat_model, is_embedded
 
     cfg = ws.config.ground
-    dataset_id = _dataset_id(ws, dataset)
+    dataset_id = find_dataset(ws, dataset)
     total = ws.db.execute("SELECT count(*) " + _PENDING, [dataset_id, dataset_id]).fetchone()[0]
     total = min(total, limit) if limit is not None else total
     config = {"dataset": dataset, "limit": limit, "ground": cfg.model_dump()}
@@ -288,7 +263,7 @@ def ground(
             report.warnings.append(EMBEDDED_WARNING)
         rows = _pending(grounder, dataset_id, total)
         work: Outcomes = (
-            _inline(rows, grounder.ground_one)
+            run_inline(rows, grounder.ground_one)
             if cfg.concurrency == 1
             else cast(Outcomes, run_bounded(rows, grounder.ground_one, concurrency=cfg.concurrency))
         )

@@ -80,6 +80,22 @@ def dataset_id(ws: Workspace, name: str, fmt: str, root: Path, options: dict[str
     return int(row[0])
 
 
+def find_dataset(ws: Workspace, name: str | None) -> int | None:
+    """The id of dataset ``name`` (None for None: every dataset); InputError listing the known
+    names when there is no such dataset."""
+    if name is None:
+        return None
+    row = ws.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+    if row is None:
+        known = [r[0] for r in ws.db.execute("SELECT name FROM datasets ORDER BY name")]
+        raise InputError(
+            "no such dataset in this workspace",
+            source=name,
+            hint=f"known datasets: {', '.join(known)}" if known else "ingest one first",
+        )
+    return int(row[0])
+
+
 def dataset_totals(ws: Workspace, dataset_id: int, name: str) -> dict[str, Any]:
     """Records by status, filtered records by filter, and ingest rejects of one dataset."""
     by_status = dict(

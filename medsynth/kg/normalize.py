@@ -60,3 +60,19 @@ def normalize(name: str) -> str:
         text = unicodedata.normalize("NFKC", name).casefold()
         text = _PUNCT.sub(" ", _APOSTROPHES.sub("", text))
     return " ".join([singular(token) for token in text.split()])
+
+
+def mentions(text: str, phrase: str) -> bool:
+    """Whether normalised ``phrase`` occurs in normalised ``text`` as whole words.
+
+    >>> mentions("Pain in the CHEST; chest-pain.", "chest pain")
+    True
+    >>> mentions("There are nodules in both lungs", "Lung Nodule")
+    False
+    >>> mentions("nodules in the lungs", "lung")
+    True
+    >>> mentions("notable", "no")
+    False
+    """
+    key = normalize(phrase)
+    return bool(key) and f" {key} " in f" {normalize(text)} "

@@ -10,7 +10,7 @@ import re
 import string
 from collections.abc import Iterable
 
-from medsynth.kg.normalize import normalize
+from medsynth.kg.normalize import mentions
 
 QUESTION_WORDS = ("what", "why", "how")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -76,10 +76,8 @@ def names_absent(text: str, names: Iterable[str]) -> list[str]:
     >>> names_absent("How is lung cancer treated?", ["Lung Cancer", "carcinoma"])
     ['question names the disease (Lung Cancer)']
     """
-    padded = f" {normalize(text)} "
     for name in names:
-        norm = normalize(name)
-        if norm and f" {norm} " in padded:
+        if mentions(text, name):
             return [f"question names the disease ({name})"]
     return []
 

@@ -59,7 +59,6 @@ class HardNegatives:
             ref = matcher.match(mention, "disease")
             if ref is not None:
                 ids.add(ref.id)
-            ids.update(e.id for e in matcher.entities.values() if e.name == mention)
         return ids
 
     def _setup(self, rt: Runtime) -> None:

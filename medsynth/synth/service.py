@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from medsynth.backends.base import BackendError, ChatModel, InvalidOutput, TransientBackendError
-from medsynth.backends.engine import run_bounded
+from medsynth.backends.engine import run_bounded, run_inline
 from medsynth.config import SynthConfig
 from medsynth.errors import ConfigError, InputError
+from medsynth.ingest.datasets import find_dataset
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.synth import checks
 from medsynth.synth.context import count_records, iter_records
@@ -194,19 +195,6 @@ def _category(reason: str) -> str:
     )
 
 
-def _dataset_id(ws: Workspace, name: str | None) -> int | None:
-    if name is None:
-        return None
-    row = ws.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
-    if row is None:
-        raise InputError(
-            "no such dataset in this workspace",
-            source=name,
-            hint="`medsynth runs` lists what was ingested",
-        )
-    return int(row[0])
-
-
 def _tasks(
     gen: Generator,
     rt: Runtime,
@@ -239,7 +227,7 @@ def synthesize(
     order = parse_generators(generators)
     instances = [make_generator(name) for name in order]
     roles = {role for gen in instances for role in gen.roles}
-    dataset_id = _dataset_id(ws, dataset)
+    dataset_id = find_dataset(ws, dataset)
     total = count_records(ws.db, dataset_id)
     total = min(total, limit) if limit is not None else total
     config = {
@@ -260,10 +248,11 @@ def synthesize(
         report.run_id = run.run_id
         rt = Runtime(ws, run.run_id, opts, models if models is not None else load_models(ws, roles))
         writer = Writer(rt, report)
+        records = list(iter_records(ws.db, dataset_id, limit, ws.config.images.max_pixels))
         for stage in STAGES:
             gens = [g for g in instances if g.name in stage]
             if gens:
-                _run_stage(gens, rt, writer, dataset_id, limit, total, progress)
+                _run_stage(gens, rt, writer, records, total, progress)
         report.duplicates = mark_duplicates(ws, opts.duplicate_similarity)
         if contamination:
             from medsynth.synth.contamination import flag_contamination
@@ -289,8 +278,7 @@ def _run_stage(
     gens: list[Generator],
     rt: Runtime,
     writer: Writer,
-    dataset_id: int | None,
-    limit: int | None,
+    records: list[RecordContext],
     total: int,
     progress: Progress | None,
 ) -> None:
@@ -306,7 +294,6 @@ def _run_stage(
                 names,
             )
         }
-        records = list(iter_records(rt.db, dataset_id, limit, rt.ws.config.images.max_pixels))
 
     def counter(name: str) -> Callable[[], None]:
         seen = 0
@@ -330,7 +317,7 @@ def _run_stage(
     )
     outcomes: Iterator[tuple[tuple[Generator, Task, RecordContext], Outcome]]
     if rt.options.concurrency == 1:
-        outcomes = _inline(items, work)
+        outcomes = run_inline(items, work)
     else:
         outcomes = run_bounded(items, work, concurrency=rt.options.concurrency)
     with closing(cast(Any, outcomes)):
@@ -349,13 +336,14 @@ def _run_stage(
                 raise result
 
 
-def _inline(items: Iterator[Any], work: Callable[[Any], Any]) -> Iterator[tuple[Any, Outcome]]:
-    for item in items:
-        try:
-            result: Outcome = work(item)
-        except Exception as exc:
-            result = exc
-        yield item, result
+def sample_counts(ws: Workspace) -> dict[str, dict[str, int]]:
+    """Samples in the workspace by generator and status."""
+    counts: dict[str, dict[str, int]] = {}
+    for generator, status, n in ws.db.execute(
+        "SELECT generator, status, count(*) FROM samples GROUP BY 1, 2 ORDER BY 1, 2"
+    ):
+        counts.setdefault(generator, {})[status] = n
+    return counts
 
 
 def mark_duplicates(ws: Workspace, threshold: float) -> int:

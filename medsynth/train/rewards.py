@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from medsynth.kg.normalize import normalize
+from medsynth.kg.normalize import mentions, normalize
 
 FORMAT_REWARD = 0.5
 STRUCTURED_FORMAT_REWARD = 0.5
@@ -79,22 +79,6 @@ def completion_text(completion: Any) -> str:
     if isinstance(completion, Sequence):
         return "".join(completion_text(part) for part in completion)
     return str(completion)
-
-
-def mentions(text: str, phrase: str) -> bool:
-    """Whether normalised ``phrase`` occurs in normalised ``text`` as whole words.
-
-    >>> mentions("Pain in the CHEST; chest-pain.", "chest pain")
-    True
-    >>> mentions("There are nodules in both lungs", "Lung Nodule")
-    False
-    >>> mentions("nodules in the lungs", "lung")
-    True
-    >>> mentions("notable", "no")
-    False
-    """
-    key = normalize(phrase)
-    return bool(key) and f" {key} " in f" {normalize(text)} "
 
 
 def answers(text: str) -> list[str]:

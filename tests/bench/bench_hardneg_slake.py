@@ -112,10 +112,8 @@ def main() -> None:
         for head, tail in ws.db.execute(
             "SELECT head, tail FROM triples WHERE relation = 'location' AND language = 'en'"
         ):
-            organs.setdefault(
-                matcher.match(head, "disease").name if matcher.match(head, "disease") else head,
-                set(),
-            ).add(tail)
+            ref = matcher.match(head, "disease")
+            organs.setdefault(ref.name if ref else head, set()).add(tail)
         rows = []
         for mode in ("similar", "random"):
             synthesize(
