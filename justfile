@@ -1,6 +1,7 @@
 # MedSynth tasks. The virtual environment is .venv (made by the README's commands).
 
 python := if path_exists(".venv/bin/python") == "true" { ".venv/bin/python" } else { "python3" }
+lint_imports := if path_exists(".venv/bin/lint-imports") == "true" { ".venv/bin/lint-imports" } else { "lint-imports" }
 
 # list recipes
 default:
@@ -22,11 +23,12 @@ test-unit *ARGS:
 test-readme:
     bash tests/readme_fresh_clone.sh
 
-# ruff + mypy
+# ruff + mypy + import-linter (core never imports the TUI)
 lint:
     {{python}} -m ruff check medsynth tests
     {{python}} -m ruff format --check medsynth tests
     {{python}} -m mypy medsynth
+    {{lint_imports}}
 
 # benchmarks (numbers, not pass/fail): KG import, path queries, hnswlib recall
 bench *ARGS:

@@ -30,3 +30,7 @@ class ConfigError(MedsynthError):
 
 class InputError(MedsynthError):
     """An input file or folder cannot be used."""
+
+
+class Cancelled(Exception):
+    """The user stopped a running job (the TUI's cancel); everything finished is kept."""

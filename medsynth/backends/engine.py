@@ -49,11 +49,15 @@ def run_bounded(
                     return
                 pending[pool.submit(work, item)] = item
 
-        submit_more()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                item = pending.pop(future)
-                error = future.exception()
-                yield item, (error if error is not None else future.result())
+        try:
             submit_more()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = pending.pop(future)
+                    error = future.exception()
+                    yield item, (error if error is not None else future.result())
+                submit_more()
+        finally:  # the consumer stopped early (closed, cancelled, failed): drop queued work
+            for future in pending:
+                future.cancel()

@@ -21,6 +21,7 @@ from medsynth.cli import kg as kg_commands
 from medsynth.cli import models as models_commands
 from medsynth.cli import synth as synth_commands
 from medsynth.cli import train as train_commands
+from medsynth.cli import tui as tui_commands
 from medsynth.cli import workspace as workspace_commands
 from medsynth.cli.common import debug_enabled
 from medsynth.errors import MedsynthError
@@ -43,6 +44,7 @@ app.command("export")(export_commands.export)
 app.add_typer(eval_commands.app, name="eval")
 app.command("chat")(chat_commands.chat)
 app.add_typer(train_commands.app, name="train")
+app.command("tui")(tui_commands.tui)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 import sqlite_utils
 
 import medsynth
+from medsynth.errors import Cancelled
 
 
 def utc_now() -> str:
@@ -63,9 +64,13 @@ class RunRecorder:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        status = (
-            "ok" if exc is None else ("interrupted" if exc_type is KeyboardInterrupt else "failed")
-        )
+        status = "ok"
+        if exc is not None:
+            status = "failed"
+            if exc_type is KeyboardInterrupt:
+                status = "interrupted"
+            elif isinstance(exc, Cancelled):
+                status = "cancelled"
         with self.db.conn:
             self.db.table("runs").update(
                 self.run_id or 0,

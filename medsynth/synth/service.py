@@ -219,8 +219,13 @@ def synthesize(
     models: dict[str, ChatModel] | None = None,
     contamination: Sequence[Path] = (),
     progress: Progress | None = None,
+    tick: Callable[[], Any] | None = None,
 ) -> SynthReport:
-    """Run the generators over grounded records (all datasets or one); resumable."""
+    """Run the generators over grounded records (all datasets or one); resumable.
+
+    ``progress(generator, records planned, records total)`` follows planning; ``tick()`` runs
+    after every finished task (its samples written): both may raise to stop the run (the TUI's
+    cancel), and everything finished stays written."""
     from medsynth.backends.registry import EMBEDDED_WARNING, is_embedded, role_config
 
     opts = options or ws.config.synth
@@ -252,7 +257,7 @@ def synthesize(
         for stage in STAGES:
             gens = [g for g in instances if g.name in stage]
             if gens:
-                _run_stage(gens, rt, writer, records, total, progress)
+                _run_stage(gens, rt, writer, records, total, progress, tick)
         report.duplicates = mark_duplicates(ws, opts.duplicate_similarity)
         if contamination:
             from medsynth.synth.contamination import flag_contamination
@@ -281,6 +286,7 @@ def _run_stage(
     records: list[RecordContext],
     total: int,
     progress: Progress | None,
+    tick: Callable[[], Any] | None = None,
 ) -> None:
     """Run generators that do not depend on each other as one stream of tasks (no barrier
     between them, so the model servers stay busy)."""
@@ -334,6 +340,8 @@ def _run_stage(
                 writer.failed(task, f"generation failed: {result.message}", "")
             else:
                 raise result
+            if tick is not None:
+                tick()
 
 
 def sample_counts(ws: Workspace) -> dict[str, dict[str, int]]:

@@ -1,0 +1,68 @@
+"""The MedSynth TUI application: screens as modes, global keys, the workspace connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from medsynth.tui.screens.chat import ChatScreen
+from medsynth.tui.screens.dashboard import DashboardScreen
+from medsynth.tui.screens.evaluate import EvaluateScreen
+from medsynth.tui.screens.help import HelpScreen
+from medsynth.tui.screens.ingest import IngestScreen
+from medsynth.tui.screens.kg import KGScreen
+from medsynth.tui.screens.synth import SynthScreen
+from medsynth.tui.screens.train import TrainScreen
+from medsynth.tui.widgets.job_panel import JobPanel
+from medsynth.tui.widgets.nav import SCREENS
+from medsynth.workspace import Workspace
+
+
+class MedSynthApp(App[None]):
+    """``medsynth tui``: the whole loop on one workspace."""
+
+    CSS_PATH = "app.tcss"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "dashboard": DashboardScreen,
+        "kg": KGScreen,
+        "ingest": IngestScreen,
+        "synth": SynthScreen,
+        "train": TrainScreen,
+        "eval": EvaluateScreen,
+        "chat": ChatScreen,
+    }
+    TITLE = "MedSynth"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "help"),
+        Binding("question_mark", "help", "help", show=False),
+        *[
+            Binding(key, f"switch_mode('{mode}')", label, show=False)
+            for mode, label, key in SCREENS
+        ],
+        Binding("ctrl+x", "cancel_job", "cancel job"),
+    ]
+
+    def __init__(self, root: Path, *, start: str = "dashboard") -> None:
+        self.ws = Workspace.open(root)
+        super().__init__()
+        self.start_mode = start
+        self.sub_title = str(self.ws.root)
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.start_mode)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_cancel_job(self) -> None:
+        if not any(panel.cancel() for panel in self.screen.query(JobPanel)):
+            self.notify("no job is running on this screen", severity="information", timeout=3)
+
+    def on_unmount(self) -> None:
+        self.ws.close()

@@ -1,0 +1,163 @@
+"""Dashboard: the workspace at a glance (counts, model roles with the doctor's status, runs)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Label, Static
+
+from medsynth.tui.screens.base import MedScreen
+from medsynth.workspace import Workspace
+
+
+def workspace_counts(ws: Workspace) -> list[tuple[str, str]]:
+    """(what, how many) rows: KG, records, grounding, samples by generator, rejects, runs."""
+    db = ws.db
+
+    def one(sql: str, params: list[Any] | None = None) -> int:
+        return int(db.execute(sql, params or []).fetchone()[0])
+
+    rows = [
+        ("entities", str(one("SELECT count(*) FROM entities"))),
+        ("triples", str(one("SELECT count(*) FROM triples"))),
+        ("entity images", str(one("SELECT count(*) FROM entity_images"))),
+    ]
+    for name, kept, total in db.execute(
+        "SELECT d.name, sum(r.status = 'kept'), count(r.id) FROM datasets d "
+        "LEFT JOIN records r ON r.dataset_id = d.id GROUP BY d.id ORDER BY d.name"
+    ):
+        rows.append((f"records: {name}", f"{kept or 0} kept of {total}"))
+    grounded = one("SELECT count(DISTINCT record_id) FROM matches")
+    rows.append(("records grounded", str(grounded)))
+    for stage, count in db.execute(
+        "SELECT stage, count(*) FROM matches WHERE kind = 'disease' GROUP BY stage ORDER BY stage"
+    ):
+        rows.append((f"  disease match: {stage}", str(count)))
+    by_generator: dict[str, dict[str, int]] = {}
+    for generator, status, count in db.execute(
+        "SELECT generator, status, count(*) FROM samples GROUP BY generator, status"
+    ):
+        by_generator.setdefault(generator, {})[status] = count
+    for generator, counts in sorted(by_generator.items()):
+        kept = counts.pop("kept", 0)
+        other = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        rows.append((f"samples: {generator}", f"{kept} kept" + (f" ({other})" if other else "")))
+    rows.append(("rejects (inputs)", str(one("SELECT count(*) FROM rejects"))))
+    rows.append(("train runs", str(one("SELECT count(*) FROM train_runs"))))
+    rows.append(("eval runs", str(one("SELECT count(*) FROM eval_runs"))))
+    return rows
+
+
+def recent_runs(ws: Workspace, limit: int = 12) -> list[tuple[str, ...]]:
+    """The newest runs: id, command, status, started, ended, a short summary or error."""
+    out: list[tuple[str, ...]] = []
+    for r in ws.db.query(
+        "SELECT id, command, status, started_at, ended_at, summary, error FROM runs "
+        "ORDER BY id DESC LIMIT ?",
+        [limit],
+    ):
+        note = (r["error"] or "").splitlines()[0][:60] if r["error"] else _summary(r["summary"])
+        out.append(
+            (
+                str(r["id"]),
+                r["command"],
+                r["status"],
+                (r["started_at"] or "")[:19].replace("T", " "),
+                (r["ended_at"] or "")[11:19],
+                note,
+            )
+        )
+    return out
+
+
+def _summary(text: str | None) -> str:
+    try:
+        data = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    keys = ("records", "records_new", "samples", "steps", "grounded")
+    parts = [f"{k} {data[k]}" for k in keys if isinstance(data.get(k), int | float)]
+    return ", ".join(parts)[:60]
+
+
+class DashboardScreen(MedScreen):
+    """Counts, model roles and recent runs; ``r`` refreshes, ``m`` re-checks the models."""
+
+    MODE = "dashboard"
+    TITLE = "Dashboard"
+    CSS_PATH = "dashboard.tcss"
+    HELP = """The workspace at a glance. Counts come from the database; the model roles come
+from `medsynth models doctor` (run in the background: a model server that does not answer
+shows as unreachable, with the steps to fix it)."""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh", "refresh"),
+        Binding("m", "doctor", "check models"),
+    ]
+
+    class Diagnosed(Message):
+        """The doctor's reports (from a worker thread)."""
+
+        def __init__(self, reports: list[Any]) -> None:
+            super().__init__()
+            self.reports = reports
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(f"workspace [b]{self.root}[/b]", id="dash-workspace")
+        with Horizontal(id="dash-top"):
+            with Vertical(id="dash-counts-box"):
+                yield Label("Counts", classes="section")
+                yield DataTable(id="dash-counts", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="dash-models-box"):
+                yield Label("Model roles (doctor)", classes="section", id="dash-models-title")
+                yield DataTable(id="dash-models", cursor_type="row", zebra_stripes=True)
+        yield Label("Recent runs", classes="section")
+        yield DataTable(id="dash-runs", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#dash-counts", DataTable).add_columns("what", "count")
+        self.query_one("#dash-models", DataTable).add_columns("role", "backend", "model", "status")
+        self.query_one("#dash-runs", DataTable).add_columns(
+            "id", "command", "status", "started", "ended", "summary / error"
+        )
+        self.action_refresh()
+        self.action_doctor()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        counts = self.query_one("#dash-counts", DataTable)
+        counts.clear()
+        for row in workspace_counts(self.ws):
+            counts.add_row(*row)
+        runs = self.query_one("#dash-runs", DataTable)
+        runs.clear()
+        for run in recent_runs(self.ws):
+            runs.add_row(*run)
+
+    def action_doctor(self) -> None:
+        self.query_one("#dash-models-title", Label).update("Model roles (doctor): checking…")
+        self._diagnose()
+
+    @work(thread=True, exclusive=True, group="doctor")
+    def _diagnose(self) -> None:
+        from medsynth.backends.doctor import diagnose
+
+        self.post_message(self.Diagnosed(diagnose(self.ws.config)))
+
+    def on_dashboard_screen_diagnosed(self, message: Diagnosed) -> None:
+        self.query_one("#dash-models-title", Label).update("Model roles (doctor)")
+        models = self.query_one("#dash-models", DataTable)
+        models.clear()
+        for r in message.reports:
+            name = r.model.rsplit("/", 1)[-1] if r.model else "-"
+            style = {"ok": "green", "weak": "yellow"}.get(r.status, "red")
+            models.add_row(r.role, r.backend, name[:40], f"[{style}]{r.status}[/{style}]")

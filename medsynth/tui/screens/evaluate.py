@@ -1,0 +1,18 @@
+"""Evaluate (placeholder until its screen lands)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from medsynth.tui.screens.base import MedScreen
+
+
+class EvaluateScreen(MedScreen):
+    """Evaluate."""
+
+    MODE = "eval"
+    TITLE = "Evaluate"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Evaluate")

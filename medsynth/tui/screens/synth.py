@@ -1,0 +1,18 @@
+"""Synthesize (placeholder until its screen lands)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from medsynth.tui.screens.base import MedScreen
+
+
+class SynthScreen(MedScreen):
+    """Synthesize."""
+
+    MODE = "synth"
+    TITLE = "Synthesize"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Synthesize")

@@ -1,0 +1,18 @@
+"""Train (placeholder until its screen lands)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from medsynth.tui.screens.base import MedScreen
+
+
+class TrainScreen(MedScreen):
+    """Train."""
+
+    MODE = "train"
+    TITLE = "Train"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Train")

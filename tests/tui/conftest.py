@@ -1,0 +1,64 @@
+"""A tiny workspace for the TUI's pilot tests: the demo KG (indexed), the four demo records
+ingested and grounded with the embedded SmolLM2 (real llama.cpp), built once per session and
+copied for each test."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from medsynth.workspace import Workspace
+
+SIZE = (130, 42)  # every pilot and snapshot test runs at this terminal size
+FIXED_TIME = "2026-01-01T00:00:00+00:00"
+
+
+@pytest.fixture(scope="session")
+def tui_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The grounded demo workspace (built once)."""
+    from medsynth.demo import demo_kg_dir
+    from medsynth.demo_records import write_demo_records
+    from medsynth.ground import ground
+    from medsynth.ingest import ingest
+    from medsynth.kg.service import build_indexes, import_kg, link_entity_images
+
+    base = tmp_path_factory.mktemp("tui")
+    ws = Workspace.init(base / "ws")
+    kg = demo_kg_dir()
+    import_kg(ws, kg / "triples.tsv", "triples")
+    link_entity_images(ws, kg / "images", "folders")
+    build_indexes(ws)
+    ingest(ws, write_demo_records(base / "records"), "folder", name="demo")
+    ground(ws, "demo")
+    ws.close()
+    return base / "ws"
+
+
+@pytest.fixture
+def tui_ws(tui_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the grounded demo workspace, its run times fixed (for snapshots)."""
+    dest = tmp_path / "ws"
+    shutil.copytree(tui_template, dest)
+    ws = Workspace.open(dest)
+    with ws.db.conn:
+        ws.db.execute("UPDATE runs SET started_at = ?, ended_at = ?", [FIXED_TIME, FIXED_TIME])
+    ws.close()
+    return dest
+
+
+async def wait_for(
+    pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 120.0
+) -> None:
+    """Let the app run until ``condition()`` holds (fails the test after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await pilot.pause(0.05)
+        await asyncio.sleep(0)
