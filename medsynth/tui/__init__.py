@@ -11,6 +11,9 @@ from pathlib import Path
 
 def run(root: Path) -> None:
     """Start the TUI on the workspace at ``root`` (opened, and checked, first)."""
+    from medsynth.tui.widgets.image_view import preload
+
+    preload()
     from medsynth.tui.app import MedSynthApp
 
     MedSynthApp(root).run()
