@@ -26,3 +26,21 @@ for _key, _value in _OFFLINE_SWITCHES.items():
 # cannot fetch optimised kernels from the hub ("kernels-community"); MedSynth never fetches
 # anything, so the warning is noise.
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
+
+def _import_sqlite_utils_without_pandas() -> None:
+    """Import sqlite-utils with pandas hidden: it imports pandas (~0.3 s) only to map
+    ``pandas.Timestamp`` columns, which MedSynth never writes; every command starts faster.
+    pandas itself stays importable afterwards (datasets uses it)."""
+    import sys
+
+    if "sqlite_utils" in sys.modules or "pandas" in sys.modules:
+        return
+    sys.modules["pandas"] = None  # type: ignore[assignment]  # makes `import pandas` fail
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        del sys.modules["pandas"]
+
+
+_import_sqlite_utils_without_pandas()

@@ -128,7 +128,7 @@ shows as unreachable, with the steps to fix it)."""
             "id", "command", "status", "started", "ended", "summary / error"
         )
         self.action_refresh()
-        self.action_doctor()
+        self.set_timer(0.3, self.action_doctor)  # after the first frame: it imports backends
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
