@@ -39,6 +39,11 @@ bench *ARGS:
     {{python}} tests/bench/bench_ground.py
     {{python}} tests/bench/bench_synth.py
     {{python}} tests/bench/bench_hardneg_slake.py
+    {{python}} tests/bench/bench_tui.py
+
+# the TUI on a workspace (default: the demo's)
+tui WS="demo-workspace":
+    {{python}} -m medsynth tui {{WS}}
 
 # SFT then GRPO smoke runs (tiny random VLM, a few CPU steps) on the newest export of WS
 train-smoke WS="demo-workspace":
