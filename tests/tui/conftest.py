@@ -52,6 +52,28 @@ def tui_ws(tui_template: Path, tmp_path: Path) -> Path:
     return dest
 
 
+@pytest.fixture
+def snapshot_ws(tui_ws: Path) -> Path:
+    """``tui_ws`` with model-independent grounding (exact matches to each demo record's own
+    disease, rewritten) and run summaries cleared: what a snapshot shows cannot depend on how
+    llama.cpp decodes on the machine that runs the test."""
+    from medsynth.demo_records import DEMO_RECORDS
+    from tests.fakes.synth import ground_record
+
+    organs = {"Lung Cancer": "Lung", "Kidney Stone": "Kidney", "Cardiomegaly": "Heart"}
+    ws = Workspace.open(tui_ws)
+    with ws.db.conn:
+        for table in ("record_triples", "matches", "extractions"):
+            ws.db.execute(f"DELETE FROM {table}")
+        ws.db.execute("UPDATE runs SET summary = '{}'")
+    keys = {name: disease for name, disease, _caption in DEMO_RECORDS}
+    for record_id, key in ws.db.execute("SELECT id, key FROM records ORDER BY id").fetchall():
+        disease = next(d for name, d in keys.items() if name in key)
+        ground_record(ws, record_id, disease, organs.get(disease, "Liver"))
+    ws.close()
+    return tui_ws
+
+
 async def wait_for(
     pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 120.0
 ) -> None:

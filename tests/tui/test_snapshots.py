@@ -35,14 +35,14 @@ async def dashboard_ready(pilot: Pilot[Any]) -> None:
     await steady(pilot)
 
 
-def test_dashboard(snap_compare: Any, tui_ws: Path) -> None:
-    assert snap_compare(MedSynthApp(tui_ws), terminal_size=SIZE, run_before=dashboard_ready)
+def test_dashboard(snap_compare: Any, snapshot_ws: Path) -> None:
+    assert snap_compare(MedSynthApp(snapshot_ws), terminal_size=SIZE, run_before=dashboard_ready)
 
 
-def test_help(snap_compare: Any, tui_ws: Path) -> None:
+def test_help(snap_compare: Any, snapshot_ws: Path) -> None:
     async def open_help(pilot: Pilot[Any]) -> None:
         await dashboard_ready(pilot)
         await pilot.press("f1")
         await pilot.pause()
 
-    assert snap_compare(MedSynthApp(tui_ws), terminal_size=SIZE, run_before=open_help)
+    assert snap_compare(MedSynthApp(snapshot_ws), terminal_size=SIZE, run_before=open_help)

@@ -123,7 +123,9 @@ shows as unreachable, with the steps to fix it)."""
 
     def on_mount(self) -> None:
         self.query_one("#dash-counts", DataTable).add_columns("what", "count")
-        self.query_one("#dash-models", DataTable).add_columns("role", "backend", "model", "status")
+        models = self.query_one("#dash-models", DataTable)
+        for label, width in (("role", 16), ("backend", 10), ("model", 32), ("status", 11)):
+            models.add_column(label, width=width)  # fixed: filled later, from a worker
         self.query_one("#dash-runs", DataTable).add_columns(
             "id", "command", "status", "started", "ended", "summary / error"
         )
@@ -160,4 +162,4 @@ shows as unreachable, with the steps to fix it)."""
         for r in message.reports:
             name = r.model.rsplit("/", 1)[-1] if r.model else "-"
             style = {"ok": "green", "weak": "yellow"}.get(r.status, "red")
-            models.add_row(r.role, r.backend, name[:40], f"[{style}]{r.status}[/{style}]")
+            models.add_row(r.role, r.backend, name[:32], f"[{style}]{r.status}[/{style}]")
