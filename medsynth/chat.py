@@ -26,7 +26,7 @@ from medsynth.backends.base import (
 )
 from medsynth.backends.calllog import CallLog, CallResult
 from medsynth.backends.streaming import StreamingModel
-from medsynth.errors import InputError
+from medsynth.errors import Cancelled, InputError
 from medsynth.eval.metrics import split_think_answer
 from medsynth.kg.images import open_image, sha256_file
 from medsynth.prompts import render
@@ -271,7 +271,14 @@ class ChatSession:
         messages, template = self.messages(text)
         send_images = self.sees_images and bool(self.images)
         pieces: queue.Queue[Any] = queue.Queue()
-        model = StreamingModel(self.model, pieces.put)
+        stop = threading.Event()
+
+        def sink(piece: str) -> None:
+            if stop.is_set():  # the caller closed this generator: end the model's stream
+                raise Cancelled("reply cancelled")
+            pieces.put(piece)
+
+        model = StreamingModel(self.model, sink)
         log = CallLog(self.ws.db, model, role="chat", run_id=self.run_id)
         outcome: dict[str, Any] = {}
 
@@ -299,9 +306,12 @@ class ChatSession:
         thread.start()
         splitter = StreamSplitter()
         streamed = False
-        while (piece := pieces.get()) is not _DONE:
-            streamed = True
-            yield from splitter.feed(piece)
+        try:
+            while (piece := pieces.get()) is not _DONE:
+                streamed = True
+                yield from splitter.feed(piece)
+        finally:  # closed early (a cancelled reply): the model stops at its next piece
+            stop.set()
         thread.join()
         if "error" in outcome:
             error = outcome["error"]
@@ -324,6 +334,13 @@ class ChatSession:
                 duration_s=round(time.perf_counter() - started, 3),
             )
         )
+
+    def note(self, text: str) -> ChatTurn:
+        """Store an event turn (say, a cancelled reply's partial text); the model never sees
+        event turns."""
+        turn = ChatTurn("event", text, images=list(self.image_keys))
+        self._record(turn)
+        return turn
 
     def ask(self, text: str) -> ChatTurn:
         """:meth:`send` without streaming: the stored assistant turn."""

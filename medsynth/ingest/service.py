@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from medsynth.ingest.sources import BadItem, Format, RawItem, Source, open_sourc
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.workspace import Workspace
 
+Progress = Callable[[int, int], Any]  # (items seen, items total; 0 when not known in advance)
 CHUNK = 64  # items decided together (their contexts are embedded in one call)
 DICOM_FOLDER = ("images", "dicom")
 _COLUMNS = (
@@ -52,10 +54,12 @@ class _Ingester:
         settings: F.FilterSettings,
         run_id: int | None,
         batch_size: int,
+        progress: Progress | None = None,
     ) -> None:
         self.ws, self.db, self.report, self.source = ws, ws.db, report, source
         self.settings, self.enabled = settings, set(settings.enabled)
         self.run_id, self.batch_size = run_id, batch_size
+        self.progress = progress
         self.vocabulary = F.Vocabulary.from_workspace(ws.db)
         report.vocabulary_terms = len(self.vocabulary)
         texts = F.TEXT_DUPLICATE in self.enabled  # stored contexts are needed only then
@@ -75,7 +79,7 @@ class _Ingester:
 
     def run(self) -> None:
         chunk: list[_Pending] = []
-        for item in self.source.items:
+        for seen, item in enumerate(self.source.items, 1):
             if isinstance(item, BadItem):
                 self.reject(item)
             elif (pending := self.prepare(item)) is not None:
@@ -85,6 +89,10 @@ class _Ingester:
                 chunk = []
             if len(self.rows) >= self.batch_size or len(self.bad) >= self.batch_size:
                 self.flush()
+            if self.progress is not None:
+                # sources are read lazily, so the total is not known in advance (0); a progress
+                # callback that raises (a cancel) stops here: flushed batches stay written
+                self.progress(seen, 0)
         self.decide(chunk)
         self.flush()
 
@@ -228,12 +236,15 @@ def ingest(
     root: Path | None = None,
     filters: bool | None = None,
     batch_size: int = 200,
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest ``path`` in ``fmt`` into the workspace as dataset ``name`` (see module doc).
 
     ``filters`` defaults to on for captioned formats (pubmedvision, folder) and off for formats
     whose context is derived from annotations (slake, vqa-rad, dicom): PubMedVision's filters
     judge captions, and templated question-answer text looks near-duplicate to any embedding.
+    ``progress(items_seen, 0)`` is called after each input item (the total is not known before
+    the source is read); an exception it raises stops the run with finished batches kept.
     """
     if filters is None:
         filters = fmt in CAPTIONED_FORMATS
@@ -270,7 +281,7 @@ def ingest(
             filters=options["filters"],
             vocabulary_terms=0,
         )
-        _Ingester(ws, report, source, settings, run.run_id, batch_size).run()
+        _Ingester(ws, report, source, settings, run.run_id, batch_size, progress).run()
         report.totals = dataset_totals(ws, report.dataset_id, name)
         report.seconds = time.perf_counter() - started
         summary = report.as_dict()

@@ -44,7 +44,7 @@ class MedSynthApp(App[None]):
             Binding(key, f"switch_mode('{mode}')", label, show=False)
             for mode, label, key in SCREENS
         ],
-        Binding("ctrl+x", "cancel_job", "cancel job"),
+        Binding("ctrl+x", "cancel_job", "cancel job", priority=True),  # Input binds ctrl+x (cut)
     ]
 
     def __init__(self, root: Path, *, start: str = "dashboard") -> None:

@@ -9,6 +9,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -75,7 +76,7 @@ def snapshot_ws(tui_ws: Path) -> Path:
 
 
 async def wait_for(
-    pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 120.0
+    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 120.0
 ) -> None:
     """Let the app run until ``condition()`` holds (fails the test after ``timeout`` s)."""
     deadline = time.monotonic() + timeout
@@ -84,3 +85,6 @@ async def wait_for(
             raise AssertionError(f"condition not met within {timeout} s")
         await pilot.pause(0.05)
         await asyncio.sleep(0)
+    # a job panel's messages reach its screen after the panel itself: let them arrive
+    await pilot.pause()
+    await pilot.pause()

@@ -89,7 +89,7 @@ class JobPanel(Vertical):
         with Horizontal(classes="job-head"):
             yield Label("no job yet", classes="job-title")
             yield Button("Cancel (ctrl+x)", id="job-cancel", variant="error", disabled=True)
-        yield ProgressBar(show_eta=False, classes="job-bar")
+        yield ProgressBar(total=1, show_eta=False, classes="job-bar")  # idle: 0%, no pulse
         yield Static("", classes="job-status")
         yield Log(max_lines=500, classes="job-log")
 

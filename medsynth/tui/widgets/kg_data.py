@@ -1,0 +1,110 @@
+"""The KG browser's queries: small, indexed or LIMITed, fast enough for the UI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medsynth.workspace import Workspace
+
+SEARCH_LIMIT = 200
+TRIPLE_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class EntityRow:
+    """One search hit: the entity and how much the KG holds about it."""
+
+    id: int
+    name: str
+    type: str
+    triples: int
+    images: int
+
+
+@dataclass
+class EntityView:
+    """What the browser shows for one entity."""
+
+    id: int
+    name: str
+    type: str
+    aliases: list[str] = field(default_factory=list)
+    triples: list[tuple[str, str, str]] = field(default_factory=list)  # head, relation, tail
+    paths: list[tuple[str, str, str]] = field(default_factory=list)  # kind, relation, text
+    images: list[Path] = field(default_factory=list)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_entities(ws: Workspace, text: str, limit: int = SEARCH_LIMIT) -> list[EntityRow]:
+    """Entities whose name or an alias contains ``text`` (case-insensitive) or whose normalised
+    form contains the normalised ``text``; exact matches first, then by name."""
+    from medsynth.kg.normalize import normalize
+
+    text = text.strip()
+    norm = normalize(text) if text else ""
+    raw, folded = _like(text), _like(norm)
+    rows = ws.db.execute(
+        "SELECT e.id, e.name, e.type, "
+        "(SELECT count(*) FROM triples t WHERE t.head_id = e.id), "
+        "(SELECT count(*) FROM entity_images i WHERE i.entity_id = e.id) "
+        "FROM entities e WHERE ? = '' OR e.name LIKE ? ESCAPE '\\' OR e.norm LIKE ? ESCAPE '\\' "
+        "OR e.id IN (SELECT a.entity_id FROM aliases a WHERE a.alias LIKE ? ESCAPE '\\' "
+        "OR a.norm LIKE ? ESCAPE '\\') "
+        "ORDER BY e.norm = ? DESC, EXISTS (SELECT 1 FROM aliases a WHERE a.entity_id = e.id "
+        "AND a.norm = ?) DESC, e.name COLLATE NOCASE LIMIT ?",
+        [text, raw, folded, raw, folded, norm, norm, limit],
+    ).fetchall()
+    return [EntityRow(*row) for row in rows]
+
+
+def entity_view(ws: Workspace, entity_id: int, language: str | None) -> EntityView | None:
+    """The entity with its triples (outgoing, then incoming), KG paths and image files."""
+    from medsynth.kg.images import safe_child
+    from medsynth.kg.paths import paths_for
+
+    row = ws.db.execute("SELECT id, name, type FROM entities WHERE id = ?", [entity_id]).fetchone()
+    if row is None:
+        return None
+    view = EntityView(*row)
+    view.aliases = [
+        a
+        for (a,) in ws.db.execute(
+            "SELECT alias FROM aliases WHERE entity_id = ? ORDER BY id LIMIT 50", [entity_id]
+        )
+    ]
+    view.triples = entity_triples(ws, entity_id)
+    view.paths = [
+        (p.kind, p.relation, p.text()) for p in paths_for(ws.db, entity_id, language=language)
+    ]
+    for root, path, crop in ws.db.execute(
+        "SELECT root, path, crop_path FROM entity_images WHERE entity_id = ? ORDER BY id LIMIT 100",
+        [entity_id],
+    ):
+        # a crop (an entity's box) lives in the workspace; the whole image under its root
+        base = (ws.root if crop else Path(root or ws.root)).resolve()
+        try:
+            view.images.append(safe_child(base, base / (crop or path)))
+        except Exception:  # an image path escaping its root is not shown
+            continue
+    return view
+
+
+def entity_triples(ws: Workspace, entity_id: int) -> list[tuple[str, str, str]]:
+    """(head, relation, tail) of the triples with the entity as head, then as tail."""
+    rows: list[Any] = ws.db.execute(
+        "SELECT e.name, t.relation, t.tail FROM triples t JOIN entities e ON e.id = t.head_id "
+        "WHERE t.head_id = ? ORDER BY t.id LIMIT ?",
+        [entity_id, TRIPLE_LIMIT],
+    ).fetchall()
+    rows += ws.db.execute(
+        "SELECT e.name, t.relation, t.tail FROM triples t JOIN entities e ON e.id = t.head_id "
+        "WHERE t.tail_id = ? AND t.head_id != ? ORDER BY t.id LIMIT ?",
+        [entity_id, entity_id, TRIPLE_LIMIT],
+    ).fetchall()
+    return [(str(h), str(r), str(t)) for h, r, t in rows]
