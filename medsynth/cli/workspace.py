@@ -209,3 +209,4 @@ def print_demo(result: dict[str, Any]) -> None:
         f"next: medsynth synth show -w {where}   |   medsynth kg paths 'Pneumonia' -w {where}   |"
         f"   less {result['exports']['trl-sft']['out']}/dataset_card.md"
     )
+    console.print(f"browse it all: medsynth tui {where}")

@@ -121,6 +121,8 @@ def build_workspace(folder: Path) -> Path:
 
 
 async def _stall_during_synth(workspace: Path, generators: list[str]) -> dict[str, float]:
+    from textual.widgets import Checkbox
+
     from medsynth.tui.app import MedSynthApp
     from medsynth.tui.widgets.job_panel import JobPanel
 
@@ -129,11 +131,12 @@ async def _stall_during_synth(workspace: Path, generators: list[str]) -> dict[st
     samples = 0
     async with app.run_test(size=(130, 42)) as pilot:
         screen = app.screen
-        start = getattr(screen, "start_synthesis", None)
         panel = screen.query_one(JobPanel)
-        if start is None:
-            raise SystemExit("the Synthesize screen has no start_synthesis(generators) method")
-        start(generators)
+        for box in screen.query(Checkbox):
+            if (box.id or "").startswith("gen-"):
+                box.value = box.id.removeprefix("gen-") in generators
+        await pilot.pause()
+        screen.action_run()  # type: ignore[attr-defined]  # what ctrl+r does
         loop = asyncio.get_running_loop()
         began = time.perf_counter()
         while panel.state in ("idle", "running"):
@@ -152,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workspace", type=Path, help="an existing grounded workspace")
-    parser.add_argument("--generators", default="hardneg,multihop")
+    parser.add_argument("--generators", default="multihop,hardneg,describe,keyanswer")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.workspace:

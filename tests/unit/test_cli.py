@@ -37,7 +37,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert "Usage:" in out
         groups = {"kg", "config", "models", "train", "eval"}
         if path and path[-1] not in groups:
-            assert "--json" in out or path == ["config"], path
+            assert "--json" in out or path in (["config"], ["tui"]), path  # tui: interactive
             assert "--workspace" in out or path[-1] == "init", path
 
 
@@ -138,3 +138,11 @@ def test_formats_are_detected_when_not_given(
         == 0
     )
     assert json.loads(capsys.readouterr().out)["by_entity"] == {"Lung": 1}
+
+
+def test_tui_refuses_a_folder_that_is_not_a_workspace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tui", str(tmp_path)]) == 2  # checked before Textual takes the terminal
+    err = capsys.readouterr().err
+    assert "not a MedSynth workspace" in err and "fix: run `medsynth init" in err
