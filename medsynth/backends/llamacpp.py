@@ -189,6 +189,7 @@ class LlamaCppChat:
                     max_tokens=max_tokens,
                     response_format=response_format,
                 )
+                release_sampler(self.llama)
         except (ValueError, RuntimeError, TemplateError) as exc:
             raise self._error(exc) from exc
         text = response["choices"][0]["message"].get("content") or ""
@@ -205,6 +206,20 @@ class LlamaCppChat:
         return BackendError(
             f"llama.cpp failed: {exc}", source=self.model, hint=f"check the model file ({DOCTOR})"
         )
+
+
+def release_sampler(llama: Any) -> None:
+    """Free the sampler chain (grammar included) of the last completion now, on this thread.
+
+    llama-cpp-python replaces ``Llama._sampler`` on every completion and leaves the old one to
+    the cyclic garbage collector, which then frees it (a slow C call with a grammar) on
+    whichever thread collects: in the TUI that is the event loop, which stalled for ~100 ms.
+    """
+    sampler = getattr(llama, "_sampler", None)
+    close = getattr(sampler, "close", None)
+    if callable(close):
+        close()
+        llama._sampler = None
 
 
 _LOADED: dict[tuple[str, str, int, int | None, str, int], LlamaCppChat] = {}

@@ -21,6 +21,7 @@ from medsynth.backends.base import (
     Message,
     with_images_in_last_user_turn,
 )
+from medsynth.backends.llamacpp import release_sampler
 
 
 def _innermost(model: Any) -> Any:
@@ -78,6 +79,8 @@ def _stream_llamacpp(
                     yield delta
         except (ValueError, RuntimeError) as exc:
             raise chat._error(exc) from exc
+        finally:
+            release_sampler(chat.llama)
 
 
 def _stream_hf(

@@ -20,7 +20,7 @@ from medsynth.backends.base import BackendError, ChatModel, TransientBackendErro
 from medsynth.backends.calllog import CallLog, CallResult, Template
 from medsynth.backends.engine import run_bounded
 from medsynth.config import ChatRole
-from medsynth.errors import InputError
+from medsynth.errors import Cancelled, InputError
 from medsynth.eval.loaders import AnswerType, EvalQuestion, EvalSet, load_eval_set
 from medsynth.eval.metrics import score, summarize
 from medsynth.eval.models import (
@@ -387,6 +387,8 @@ def run_eval(
             )
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            if isinstance(exc, Cancelled):
+                status = "cancelled"
             with ws.db.conn:
                 ws.db.conn.execute(
                     "UPDATE eval_runs SET status = ?, updated_at = ? WHERE id = ?",

@@ -2,7 +2,8 @@
 
 :class:`StepRecorder` is a ``transformers.TrainerCallback``: at every logging step it writes the
 loss, the reward components TRL logged (``rewards/<name>/mean``), the learning rate, tokens per
-second and the peak memory so far.
+second and the peak memory so far. :class:`StepHook` hands each recorded step to a caller (the
+TUI's live curves) and turns its :class:`~medsynth.errors.Cancelled` into a checkpoint and a stop.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
 
+from medsynth.errors import Cancelled
 from medsynth.store.runs import utc_now
 from medsynth.train.preflight import peak_memory
 
@@ -22,6 +25,7 @@ try:  # transformers is a dependency, but keep this module importable for the CL
 except ImportError:  # pragma: no cover
     TrainerCallback = object  # type: ignore[misc,assignment]
 
+StepCallback = Callable[[int, int, dict[str, Any]], Any]  # (step, total steps, step fields)
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second")
 
 
@@ -154,6 +158,7 @@ class StepRecorder(TrainerCallback):
         self.summary: dict[str, Any] = {}
         self.last: dict[str, Any] = {}
         self.losses: list[float] = []
+        self.last_step = -1
         self._mark: tuple[float, float | None] = (time.perf_counter(), None)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -179,7 +184,32 @@ class StepRecorder(TrainerCallback):
         fields = step_fields(logs, rate, peak_memory(self.device))
         self.runs.step(self.run_id, step=int(state.global_step), **fields)
         self.last = fields
+        self.last_step = int(state.global_step)
         if fields["loss"] is not None:
             self.losses.append(fields["loss"])
         if self.echo is not None:
             self.echo(int(state.global_step), int(state.max_steps or 0), fields)
+
+
+class StepHook(TrainerCallback):
+    """After each step the recorder stored (it must come first in the callbacks), calls
+    ``on_step(step, total, fields)``. When that raises :class:`Cancelled`, the trainer saves a
+    checkpoint at this step and stops; ``cancelled`` tells the caller."""
+
+    def __init__(self, recorder: StepRecorder, on_step: StepCallback | None) -> None:
+        self.recorder = recorder
+        self.on_step = on_step
+        self.cancelled = False
+        self._seen = -1
+
+    def on_log(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+        step = self.recorder.last_step
+        if self.on_step is None or step < 0 or step == self._seen:
+            return
+        self._seen = step
+        try:
+            self.on_step(step, int(state.max_steps or 0), dict(self.recorder.last))
+        except Cancelled:
+            self.cancelled = True
+            control.should_save = True
+            control.should_training_stop = True

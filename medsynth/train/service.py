@@ -5,7 +5,8 @@ Every invocation is a ``runs`` row (command, config, versions) and a ``train_run
 base-model hashes, preflight estimate, measured peak, output folder); every logged step is a
 ``train_steps`` row. Output goes to ``adapters/<name>/`` in the workspace: TRL's
 ``checkpoint-N/`` folders (resume picks the newest) and, at the end, ``adapter/`` with the peft
-weights, the processor and ``medsynth_train.json``.
+weights, the processor and ``medsynth_train.json``. A run cancelled through ``on_step`` (the
+TUI's cancel) saves a checkpoint at that step and is marked ``cancelled``; ``--resume`` goes on.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medsynth.errors import InputError, MedsynthError
+from medsynth.errors import Cancelled, InputError, MedsynthError
 from medsynth.store.runs import RunRecorder, record_reject
 from medsynth.train import data as train_data
 from medsynth.train import locate, preflight
@@ -29,7 +30,7 @@ from medsynth.train.modeling import (
     library_versions,
     read_config,
 )
-from medsynth.train.runs import StepRecorder, TrainRuns
+from medsynth.train.runs import StepCallback, StepHook, StepRecorder, TrainRuns
 from medsynth.train.settings import Settings, TrainOptions, resolve
 from medsynth.workspace import Workspace
 
@@ -108,15 +109,31 @@ def plan_for(settings: Settings, shape: preflight.ModelShape, seq_tokens: int) -
     )
 
 
-def train(
-    ws: Workspace,
-    options: TrainOptions,
-    *,
-    echo: Echo = print,
-    extra_rewards: list[Any] | None = None,
-) -> TrainResult:
-    """Run (or resume) one SFT or GRPO training run; see the module doc."""
-    started = time.perf_counter()
+@dataclass
+class Prepared:
+    """A run decided before any weights load: model, data, settings, rows and the memory
+    estimate (what ``train`` would use; the TUI's preflight shows it)."""
+
+    device: str
+    smoke: bool
+    notes: list[str]
+    model_dir: Path
+    export: Any
+    quantization: str
+    name: str
+    output_dir: Path
+    resume_from: Path | None
+    settings: Settings
+    model_hash: str
+    vision: bool
+    rows: list[dict[str, Any]]
+    templates: dict[str, str]
+    processor: Any
+    estimate: Any  # preflight.Estimate
+
+
+def prepare(ws: Workspace, options: TrainOptions, *, echo: Echo = print) -> Prepared:
+    """Resolve everything ``train`` needs before loading weights, and estimate the memory."""
     quiet()
     import transformers  # noqa: F401  (imported before the CPU baseline is measured)
     import trl  # noqa: F401
@@ -157,7 +174,6 @@ def train(
     )
     settings.notes = notes
     model_hash = fingerprint(model_dir)
-    runs = TrainRuns(ws.db)
     if options.kind == "grpo":
         settings.init_adapter = locate.sft_adapter(ws, options, model_hash, smoke)
         if settings.init_adapter is None:
@@ -187,13 +203,60 @@ def train(
     seq = measure_lengths(rows, processor, image_tokens)
     if options.kind == "sft":
         seq = min(seq, settings.max_length)
-    fraction = settings.memory_fraction
     estimate = preflight.check(
         shape,
         plan_for(settings, shape, seq),
-        budget=preflight.device_budget(device, fraction),
+        budget=preflight.device_budget(device, settings.memory_fraction),
         can_quantize=device.startswith("cuda") and bitsandbytes_usable(),
     )
+    return Prepared(
+        device=device,
+        smoke=smoke,
+        notes=notes,
+        model_dir=model_dir,
+        export=export,
+        quantization=quant,
+        name=name,
+        output_dir=output_dir,
+        resume_from=resume_from,
+        settings=settings,
+        model_hash=model_hash,
+        vision=vision,
+        rows=rows,
+        templates=templates,
+        processor=processor,
+        estimate=estimate,
+    )
+
+
+def train(
+    ws: Workspace,
+    options: TrainOptions,
+    *,
+    echo: Echo = print,
+    extra_rewards: list[Any] | None = None,
+    on_step: StepCallback | None = None,
+) -> TrainResult:
+    """Run (or resume) one SFT or GRPO training run; see the module doc.
+
+    ``on_step(step, total, fields)`` is called after every recorded step (``fields`` as stored
+    in ``train_steps``); when it raises :class:`~medsynth.errors.Cancelled`, the trainer saves a
+    checkpoint at that step and stops, the run is marked ``cancelled`` and ``Cancelled`` is
+    raised; ``TrainOptions(resume=True, name=...)`` goes on from that checkpoint.
+    """
+    started = time.perf_counter()
+    prep = prepare(ws, options, echo=echo)
+    device, notes, model_dir, export = prep.device, prep.notes, prep.model_dir, prep.export
+    quant, name, output_dir, resume_from = (
+        prep.quantization,
+        prep.name,
+        prep.output_dir,
+        prep.resume_from,
+    )
+    settings, model_hash, vision, rows = prep.settings, prep.model_hash, prep.vision, prep.rows
+    templates, processor, estimate = prep.templates, prep.processor, prep.estimate
+    smoke = prep.smoke
+    runs = TrainRuns(ws.db)
     echo(estimate.describe())
 
     versions = library_versions()
@@ -264,9 +327,12 @@ def train(
                 resume_from,
                 echo,
                 extra_rewards,
+                on_step,
             )
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            if isinstance(exc, Cancelled):
+                status = "cancelled"
             runs.finish(
                 train_run_id,
                 status,
@@ -281,8 +347,24 @@ def train(
                     else "lower --batch-size (raise --grad-accum), --max-length or use --quant nf4",
                 ) from exc
             raise
-        recorder_step, metrics, losses, last = result
+        recorder_step, metrics, losses, last, cancelled = result
         peak = preflight.peak_memory(device)
+        if cancelled:
+            checkpoint = output_dir / f"checkpoint-{recorder_step}"
+            runs.finish(
+                train_run_id,
+                "cancelled",
+                peak_bytes=peak,
+                metrics=metrics,
+                error=f"cancelled at step {recorder_step}; checkpoint: {checkpoint}",
+            )
+            recorder.summary.update(
+                {"steps": recorder_step, "peak_bytes": peak, "status": "cancelled"}
+            )
+            raise Cancelled(
+                f"training cancelled at step {recorder_step}: {checkpoint.name} is saved; "
+                f"resume run {name} to go on from it"
+            )
         runs.finish(train_run_id, "ok", peak_bytes=peak, metrics=metrics)
         recorder.summary.update({"steps": recorder_step, "peak_bytes": peak})
     return TrainResult(
@@ -316,9 +398,11 @@ def _fit(
     resume_from: Path | None,
     echo: Echo,
     extra_rewards: list[Any] | None,
-) -> tuple[int, dict[str, Any], list[float], dict[str, Any]]:
+    on_step: StepCallback | None = None,
+) -> tuple[int, dict[str, Any], list[float], dict[str, Any], bool]:
     """Load the model, build the trainer, train, save the adapter; returns (steps, TRL's
-    summary, losses, last step's fields)."""
+    summary, losses, last step's fields, whether ``on_step`` cancelled the run: then only the
+    checkpoint at that step is written, no adapter)."""
     from medsynth.train import grpo, sft
     from medsynth.train.modeling import load_base
 
@@ -327,23 +411,28 @@ def _fit(
     )
     dataset = train_data.to_dataset(rows)
     recorder = StepRecorder(runs, train_run_id, settings.device, echo=_step_echo(echo))
+    hook = StepHook(recorder, on_step)
+    callbacks = [recorder, hook]
     if settings.kind == "sft":
-        trainer = sft.build_trainer(loaded.model, processor, dataset, settings, [recorder])
+        trainer = sft.build_trainer(loaded.model, processor, dataset, settings, callbacks)
     else:
         model = loaded.model
         if settings.init_adapter is not None:
             model = grpo.with_adapter(model, settings.init_adapter)
         trainer = grpo.build_trainer(
-            model, processor, dataset, settings, [recorder], extra_rewards=extra_rewards
+            model, processor, dataset, settings, callbacks, extra_rewards=extra_rewards
         )
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    steps = int(trainer.state.global_step)
+    if hook.cancelled:
+        return steps, recorder.summary, recorder.losses, recorder.last, True
     adapter = settings.output_dir / "adapter"
     trainer.save_model(str(adapter))
     processor.save_pretrained(str(adapter))
     provenance = json.loads((settings.output_dir / locate.PROVENANCE).read_text(encoding="utf-8"))
     provenance["train_run_id"] = train_run_id
     (adapter / locate.PROVENANCE).write_text(json.dumps(provenance, indent=2, default=str))
-    return int(trainer.state.global_step), recorder.summary, recorder.losses, recorder.last
+    return steps, recorder.summary, recorder.losses, recorder.last, False
 
 
 def _processor(folder: Path, vision: bool) -> Any:

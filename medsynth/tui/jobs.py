@@ -11,6 +11,8 @@ and SQLite's WAL mode lets both read while the job writes.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ from medsynth.errors import Cancelled
 from medsynth.workspace import Workspace
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages (the last one always goes)
+JOB_NICENESS = 10  # jobs yield the CPU to the interface (see lower_priority)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,19 @@ def clock(seconds: float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def lower_priority(niceness: int = JOB_NICENESS) -> bool:
+    """Run the calling thread (and every thread it starts: model pools, llama.cpp's compute
+    threads) at a lower CPU priority, so that a job using every core leaves the event loop
+    room to draw. Linux only (there, niceness is per thread); False where it cannot be set."""
+    if sys.platform != "linux":
+        return False
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except OSError:
+        return False
+    return True
 
 
 class Job:

@@ -23,7 +23,7 @@ from textual.widgets import Button, Label, Log, ProgressBar, Static
 from textual.worker import Worker
 
 from medsynth.errors import Cancelled, MedsynthError
-from medsynth.tui.jobs import Job, ProgressUpdate, clock
+from medsynth.tui.jobs import Job, ProgressUpdate, clock, lower_priority
 
 JobFunction = Callable[[Job], Any]
 
@@ -124,6 +124,7 @@ class JobPanel(Vertical):
 
     @work(thread=True, exclusive=True, group="job")
     def _run(self, job: Job, fn: JobFunction, title: str) -> None:
+        lower_priority()
         try:
             result = fn(job)
         except Cancelled:
