@@ -55,6 +55,16 @@ class MedSynthApp(App[None]):
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        self.set_timer(0.5, self._warm_imports)
+
+    def _warm_imports(self) -> None:
+        """After the first frame, import what the screens need on first use (PIL, the image
+        reader) on a worker thread, so the first image shown does not pause the interface."""
+
+        def load() -> None:
+            import medsynth.kg.images  # noqa: F401
+
+        self.run_worker(load, thread=True, group="warm", exit_on_error=False)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +24,8 @@ from medsynth.tui.widgets.synth_form import (
     SynthForm,
     SynthSettings,
 )
+
+PREVIEW_INTERVAL = 0.5  # seconds between preview polls while a run goes on
 
 
 def synth_job(settings: SynthSettings) -> JobFunction:
@@ -120,6 +123,7 @@ anything else is refused."""
         super().__init__()
         self.kind = ""  # synth | export: what the panel runs now
         self.last_progress: ProgressUpdate | None = None
+        self.last_poll = 0.0
         self.report: Any = None
         self.export_report: Any = None
         self.ended = 0  # jobs whose end this screen has handled (tests wait on it)
@@ -160,7 +164,8 @@ anything else is refused."""
     def _show_filter(self) -> None:
         count = self.preview.table.row_count
         self.query_one("#synth-filter", Static).update(
-            f"samples: [b]{self.preview.status_label}[/b] ({count} shown) · ctrl+f: filter"
+            f"samples: [b]{self.preview.status_label}[/b] ({count} shown) · ctrl+f: filter",
+            layout=False,  # one line, fixed size (see synth.tcss): no relayout while running
         )
 
     # --- actions -----------------------------------------------------------------------------
@@ -207,8 +212,11 @@ anything else is refused."""
     def on_job_panel_progress(self, message: JobPanel.Progress) -> None:
         if self.kind == "synth":
             self.last_progress = message.update
-            if self.preview.poll():
-                self._show_filter()
+            now = time.monotonic()
+            if now - self.last_poll >= PREVIEW_INTERVAL:  # new rows relayout the screen
+                self.last_poll = now
+                if self.preview.poll():
+                    self._show_filter()
 
     def on_job_panel_finished(self, message: JobPanel.Finished) -> None:
         self.ended += 1
@@ -237,7 +245,7 @@ anything else is refused."""
             )
 
     def _after_run(self) -> None:
-        self.preview.reload()  # the end of a run marks duplicates: statuses change
+        self.preview.refresh_statuses()  # the end of a run marks duplicates
         self._show_filter()
 
     def _summarise(self, report: Any) -> None:

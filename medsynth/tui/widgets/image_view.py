@@ -38,16 +38,21 @@ class ImageView(Vertical):
         super().__init__(id=id)
         self.max_pixels = max_pixels
         self.path: Path | None = None
+        self.described = ""
 
     def compose(self) -> ComposeResult:
         yield Static("no image", classes="image-caption")
 
     def show(self, path: Path | None, caption: str = "") -> None:
-        """Show the image at ``path`` (None clears the view)."""
+        """Show the image at ``path`` (None clears the view); the same image again only
+        changes the caption (decoding and drawing it again would cost the event loop)."""
+        label = self.query_one(".image-caption", Static)
+        if path is not None and path == self.path and self.query(".image-pixels"):
+            label.update(f"{caption}  {self.described}" if caption else self.described)
+            return
         self.path = path
         for old in self.query(".image-pixels"):
             old.remove()
-        label = self.query_one(".image-caption", Static)
         if path is None:
             label.update(caption or "no image")
             return
@@ -58,7 +63,7 @@ class ImageView(Vertical):
         except Exception as exc:  # unreadable, too large, missing: say so, keep going
             label.update(f"{path.name}: cannot show ({exc})".splitlines()[0])
             return
-        text = f"{path.name} {image.width}×{image.height} {image.mode}"
+        text = self.described = f"{path.name} {image.width}×{image.height} {image.mode}"
         label.update(f"{caption}  {text}" if caption else text)
         if os.environ.get(ENV, "auto") == "text":
             return
@@ -67,9 +72,20 @@ class ImageView(Vertical):
             self.mount(widget, before=label)
 
 
+CELL_PIXELS = 2  # half cells: two pixel rows per character (Sixel / Kitty get more)
+MAX_CELLS = 48  # the widest an image is drawn (its width is set in the screens' .tcss)
+
+
 def _image_widget(image: Any) -> Any:
     try:
+        from textual_image.renderable import HalfcellImage, UnicodeImage
         from textual_image.widget import Image
     except Exception:
         return None
-    return Image(image.convert("RGB"), classes="image-pixels")
+    rgb = image.convert("RGB")
+    # textual-image scales the picture on every repaint: hand it no more pixels than the
+    # terminal can show, so a repaint of the screen stays cheap (a 384x384 slice cost ~50 ms)
+    text_only = getattr(Image, "_Renderable", None) in (HalfcellImage, UnicodeImage)
+    limit = MAX_CELLS * CELL_PIXELS if text_only else 512
+    rgb.thumbnail((limit, limit))
+    return Image(rgb, classes="image-pixels")

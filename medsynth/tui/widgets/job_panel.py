@@ -173,7 +173,8 @@ class JobPanel(Vertical):
         if update.total:
             bar.update(total=update.total, progress=update.done)
         label = f"{update.label}: " if update.label else ""
-        self.query_one(".job-status", Static).update(label + update.describe(self.unit))
+        status = self.query_one(".job-status", Static)
+        status.update(label + update.describe(self.unit), layout=False)  # one fixed line
 
     def on_job_panel_logged(self, message: Logged) -> None:
         self.query_one(Log).write_line(message.text)

@@ -117,6 +117,7 @@ class SamplePreview(Horizontal):
         self.status: str | None = None
         self.last_id = 0
         self.shown: int | None = None
+        self.status_column: Any = None
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="preview-table", cursor_type="row", zebra_stripes=True)
@@ -125,7 +126,8 @@ class SamplePreview(Horizontal):
             yield Static("highlight a sample to see it in full", id="preview-text", markup=False)
 
     def on_mount(self) -> None:
-        self.table.add_columns("id", "generator", "type", "status", "question")
+        keys = self.table.add_columns("id", "generator", "type", "status", "question")
+        self.status_column = keys[3]
 
     @property
     def table(self) -> DataTable[Any]:
@@ -163,6 +165,23 @@ class SamplePreview(Horizontal):
         if self.last_id == 0:  # nothing matches: later polls start after the newest sample
             newest = self.ws.db.execute("SELECT max(id) FROM samples").fetchone()[0]
             self.last_id = int(newest or 0)
+
+    def refresh_statuses(self) -> int:
+        """After a run: correct the statuses shown in place (duplicates are marked at the end)
+        and append what is new; a filtered view is reloaded. Cheaper for the event loop than
+        :meth:`reload`, which rebuilds the table."""
+        table = self.table
+        if self.status is not None or table.row_count == 0:
+            self.reload()
+            return table.row_count
+        ids = [str(key.value) for key in table.rows]
+        marks = ", ".join("?" * len(ids))
+        rows = self.ws.db.execute(f"SELECT id, status FROM samples WHERE id IN ({marks})", ids)
+        for sample_id, status in rows.fetchall():
+            key = str(sample_id)
+            if table.get_cell(key, self.status_column) != status:
+                table.update_cell(key, self.status_column, status)
+        return self.poll()
 
     def poll(self) -> int:
         """Append samples written since the last look; how many were added."""
