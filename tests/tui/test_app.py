@@ -96,3 +96,27 @@ async def test_job_panel_cancel_and_error(tui_ws: Path) -> None:
         errors = [n for n in app._notifications if n.severity == "error"]
         assert errors and "x.json: cannot read it" in errors[-1].message
         assert "fix the file" in errors[-1].message
+
+
+async def test_every_screen_binding_names_an_action_the_screen_has(tui_ws: Path) -> None:
+    """Each key in a footer leads somewhere: the action exists, and a focus target exists."""
+    import re
+
+    from textual.binding import Binding
+
+    app = MedSynthApp(tui_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        for mode, _label, key in SCREENS:
+            await pilot.press(key)
+            await pilot.pause()
+            screen = app.screen
+            for binding in screen.BINDINGS:
+                assert isinstance(binding, Binding)
+                name = binding.action.split("(", 1)[0]
+                assert hasattr(screen, f"action_{name}"), (mode, binding.action)
+                focus = re.fullmatch(r"focus\('(.+)'\)", binding.action)
+                if focus:
+                    assert len(screen.query(focus.group(1))) == 1, (mode, binding.action)
+                    await pilot.press(binding.key)
+                    await pilot.pause()
+                    assert app.focused is screen.query_one(focus.group(1)), (mode, binding.key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from medsynth.chat import kg_context
 from medsynth.config import Config, load_config, write_config
 from medsynth.kg.images import sha256_file
 from medsynth.tui.app import MedSynthApp
+from medsynth.tui.jobs import Job
 from medsynth.tui.screens.chat import ChatScreen, record_images
 from medsynth.tui.widgets.chat_state import ChatState
 from medsynth.tui.widgets.chat_turns import ReplyTurn, UserTurn
@@ -207,7 +209,17 @@ async def test_save_transcript_is_owner_only(tui_ws: Path, scripted: ScriptedCha
         await wait_for(pilot, lambda: screen.session_id not in (None, old))
 
 
-async def test_cancel_keeps_the_partial_reply(tui_ws: Path) -> None:
+async def test_cancel_keeps_the_partial_reply(
+    tui_ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a short reply can end before the key press lands: each chunk takes 50 ms to take in
+    slow = Job.progress
+
+    def progress(self: Job, done: int, total: int, label: str = "") -> None:
+        time.sleep(0.05)
+        slow(self, done, total, label)
+
+    monkeypatch.setattr(Job, "progress", progress)
     app = MedSynthApp(tui_ws)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_chat(pilot)

@@ -61,8 +61,8 @@ ctrl+n starts a new chat, ctrl+s saves the transcript to `logs/chat-N.json` and 
 A text-only model (the embedded SmolLM2) does not see the image: the screen says so, and
 its replies rest on the question and the KG facts only."""
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "focus('chat-record')", "record image"),
-        Binding("ctrl+o", "focus('chat-image')", "image path"),
+        Binding("ctrl+r", "focus('#chat-record')", "record image"),
+        Binding("ctrl+o", "focus('#chat-image')", "image path"),
         Binding("ctrl+t", "flip('chat-think')", "think"),
         Binding("ctrl+g", "flip('chat-kg')", "KG facts"),
         Binding("ctrl+n", "new_chat", "new chat"),

@@ -205,6 +205,9 @@ class JobPanel(Vertical):
         return clock(time.perf_counter() - self.job.started) if self.job else "0:00"
 
     def _end(self, state: str, text: str) -> None:
+        status = self.query_one(".job-status", Static)
+        if str(status.content) == "starting…":  # a job that reported no progress
+            status.update(state, layout=False)
         self.state = state
         self.query_one(".job-title", Label).update(text)
         self.query_one("#job-cancel", Button).disabled = True
