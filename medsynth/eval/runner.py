@@ -280,9 +280,19 @@ def _ask_all(
     lock = asker.log.lock  # the call log's lock guards every use of the connection
     skipped: list[dict[str, str]] = []
     finished = 0
-    for question, outcome in run_bounded(pending, asker, concurrency=concurrency):
+    fatal: list[BaseException] = []  # the first error that stops the run
+    # after a fatal error nothing new is asked, but the answers already on their way are
+    # still stored (nothing finished is lost), then the error is raised
+    questions = (q for q in pending if not fatal)
+    for question, outcome in run_bounded(questions, asker, concurrency=concurrency):
+        if fatal:
+            if not isinstance(outcome, BaseException):
+                with lock, ws.db.conn:
+                    _store(ws, eval_run_id, question, outcome, run_id)
+            continue
         if isinstance(outcome, TransientBackendError):
-            raise outcome
+            fatal.append(outcome)
+            continue
         if isinstance(outcome, InputError | BackendError | OSError):
             reason = getattr(outcome, "message", str(outcome))
             skipped.append({"qid": question.qid, "reason": reason})
@@ -296,13 +306,16 @@ def _ask_all(
                     run_id=run_id,
                 )
         elif isinstance(outcome, BaseException):
-            raise outcome
+            fatal.append(outcome)
+            continue
         else:
             with lock, ws.db.conn:
                 _store(ws, eval_run_id, question, outcome, run_id)
         finished += 1
         if progress is not None:
             progress(finished, len(pending))
+    if fatal:
+        raise fatal[0]
     return skipped, finished
 
 
