@@ -50,6 +50,7 @@ def first_frame(workspace: Path, timeout: float = 30.0) -> float:
 def _first_frame_tmux(medsynth: Path, workspace: Path, timeout: float) -> float:
     session = f"bench-tui-{os.getpid()}"
     command = f"{medsynth} tui {workspace}"
+    time.sleep(0.3)  # the previous run's tmux server may still be exiting
     started = time.perf_counter()
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command],
