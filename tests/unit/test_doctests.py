@@ -13,7 +13,7 @@ import medsynth
 MODULES = sorted(
     m.name
     for m in pkgutil.walk_packages(medsynth.__path__, "medsynth.")
-    if not m.name.startswith(("medsynth.cli", "medsynth.tui", "medsynth.__main__"))
+    if not m.name.startswith(("medsynth.cli", "medsynth.__main__"))
 )
 
 

@@ -15,15 +15,10 @@ from textual.widgets import Button, Static
 from medsynth.errors import InputError
 from medsynth.tui.jobs import Job, ProgressUpdate
 from medsynth.tui.screens.base import MedScreen
+from medsynth.tui.widgets.form import FormError
 from medsynth.tui.widgets.job_panel import JobFunction, JobPanel
 from medsynth.tui.widgets.sample_preview import SamplePreview
-from medsynth.tui.widgets.synth_form import (
-    ExportForm,
-    ExportSettings,
-    FormError,
-    SynthForm,
-    SynthSettings,
-)
+from medsynth.tui.widgets.synth_form import ExportForm, ExportSettings, SynthForm, SynthSettings
 
 PREVIEW_INTERVAL = 0.5  # seconds between preview polls while a run goes on
 

@@ -13,13 +13,9 @@ from textual.containers import Horizontal, Vertical
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select
 
-from medsynth.errors import MedsynthError
+from medsynth.tui.widgets.form import FormError
 
 SPLITS = {"slake": ("test", "validate", "train"), "vqa-rad": ("test", "train")}
-
-
-class FormError(MedsynthError):
-    """A form field holds a value that cannot be used."""
 
 
 @dataclass(frozen=True)

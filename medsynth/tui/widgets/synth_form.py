@@ -17,17 +17,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from medsynth.config import SynthConfig
-from medsynth.errors import MedsynthError
+from medsynth.tui.widgets.form import FormError, whole_number
 
 # medsynth.synth.model.GENERATORS and medsynth.synth.export.FORMATS, copied so that opening the
 # screen does not import the synthesis and export code (numpy, PIL); a test keeps them equal.
 GENERATORS = ("multihop", "hardneg", "keyanswer", "describe", "instruct", "reasoning")
 FORMATS = ("llava", "sharegpt", "trl-sft", "trl-grpo")
 ALL = "*all*"  # the dataset Select's value for every dataset
-
-
-class FormError(MedsynthError):
-    """A form field holds a value that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -53,24 +49,6 @@ class ExportSettings:
 
 def _field(label: str, widget: Any) -> Horizontal:
     return Horizontal(Label(label, classes="field-label"), widget, classes="field")
-
-
-def _int(value: str, name: str, *, empty_ok: bool = False, minimum: int = 0) -> int | None:
-    text = value.strip()
-    if not text and empty_ok:
-        return None
-    try:
-        number = int(text)
-    except ValueError:
-        number = minimum - 1
-    if number < minimum:
-        more = " (or leave it empty)" if empty_ok else ""
-        raise FormError(
-            f"{text or '(empty)'} is not a whole number ≥ {minimum}",
-            source=name,
-            hint=f"enter a whole number of at least {minimum}{more}",
-        )
-    return number
 
 
 class SynthForm(VerticalScroll):
@@ -126,11 +104,11 @@ class SynthForm(VerticalScroll):
             for i in ("limit", "seed", "k", "m", "concurrency")
         }
         updates = {
-            "seed": _int(value["seed"], "seed"),
-            "multihop_per_record": _int(value["k"], "multihop k", minimum=1),
-            "negatives": _int(value["m"], "negatives m"),
+            "seed": whole_number(value["seed"], "seed"),
+            "multihop_per_record": whole_number(value["k"], "multihop k", minimum=1),
+            "negatives": whole_number(value["m"], "negatives m"),
             "negatives_mode": self.query_one("#synth-mode", Select).value,
-            "concurrency": _int(value["concurrency"], "concurrency", minimum=1),
+            "concurrency": whole_number(value["concurrency"], "concurrency", minimum=1),
         }
         try:
             options = self.config.model_validate(self.config.model_dump() | updates)
@@ -143,7 +121,9 @@ class SynthForm(VerticalScroll):
         return SynthSettings(
             generators=generators,
             dataset=None if dataset == ALL else str(dataset),
-            limit=_int(value["limit"], "limit", empty_ok=True, minimum=1),
+            limit=whole_number(
+                value["limit"], "limit", minimum=1, empty_ok=True, empty_hint=" (or leave it empty)"
+            ),
             options=options,
         )
 

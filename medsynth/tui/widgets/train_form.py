@@ -16,7 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Switch
 
 from medsynth.config import TrainConfig
-from medsynth.errors import MedsynthError
+from medsynth.tui.widgets.form import FormError, number
 
 if TYPE_CHECKING:
     from medsynth.train.settings import TrainOptions
@@ -37,10 +37,6 @@ NUMBERS: tuple[tuple[str, str, str, bool, float, bool], ...] = (
 QUANT = (("auto", "auto"), ("nf4 (4-bit)", "nf4"), ("none", "none"))
 
 
-class FormError(MedsynthError):
-    """A form field holds a value that cannot be used."""
-
-
 def newest_export(exports: Path, kind: str) -> str:
     """The export ``train`` would pick (``train_data.find_export``), or "" when none."""
     name = "sft.jsonl" if kind == "sft" else "grpo.jsonl"
@@ -50,25 +46,6 @@ def newest_export(exports: Path, kind: str) -> str:
     if not candidates:
         return ""
     return str(max(candidates, key=lambda p: (p / name).stat().st_mtime))
-
-
-def number(text: str, label: str, integer: bool, minimum: float) -> float | int | None:
-    """The field's number, None when empty; FormError naming the field otherwise."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        value: float | int = int(text) if integer else float(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        kind = "a whole number" if integer else "a number"
-        raise FormError(
-            f"{text} is not {kind} ≥ {minimum:g}",
-            source=label,
-            hint=f"enter {kind} of at least {minimum:g}, or leave it empty for the default",
-        )
-    return value
 
 
 def defaults(cfg: TrainConfig, kind: str, smoke: bool) -> dict[str, Any]:
@@ -220,7 +197,13 @@ class TrainForm(VerticalScroll):
         for field_id, label, key, integer, minimum, grpo in NUMBERS:
             if grpo and kind != "grpo":
                 continue
-            values[key] = number(self.text(field_id), label, integer, minimum)
+            values[key] = number(
+                self.text(field_id),
+                label,
+                minimum=minimum,
+                integer=integer,
+                empty_hint=", or leave it empty for the default",
+            )
         name = self.text("tf-name")
         data = self.text("tf-data")
         if not data:
