@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.fakes.workspaces import grounded_demo  # noqa: E402
+
 MARKER = b"Dashboard"
 
 
@@ -101,26 +103,6 @@ def _first_frame_pty(medsynth: Path, workspace: Path, timeout: float) -> float:
     return elapsed
 
 
-def build_workspace(folder: Path) -> Path:
-    """The grounded demo workspace (demo KG, 4 records ingested and grounded)."""
-    from medsynth.demo import demo_kg_dir
-    from medsynth.demo_records import write_demo_records
-    from medsynth.ground import ground
-    from medsynth.ingest import ingest
-    from medsynth.kg.service import build_indexes, import_kg, link_entity_images
-    from medsynth.workspace import Workspace
-
-    ws = Workspace.init(folder / "ws")
-    kg = demo_kg_dir()
-    import_kg(ws, kg / "triples.tsv", "triples")
-    link_entity_images(ws, kg / "images", "folders")
-    build_indexes(ws)
-    ingest(ws, write_demo_records(folder / "records"), "folder", name="demo")
-    ground(ws, "demo")
-    ws.close()
-    return folder / "ws"
-
-
 async def _stall_during_synth(workspace: Path, generators: list[str]) -> dict[str, float]:
     from textual.widgets import Checkbox
 
@@ -167,7 +149,7 @@ def main() -> None:
             shutil.copytree(args.workspace, workspace)
         else:
             print("building a grounded demo workspace…", flush=True)
-            workspace = build_workspace(Path(tmp))
+            workspace = grounded_demo(Path(tmp))
         first_frame(workspace)  # warm the file cache
         times = [first_frame(workspace) for _ in range(args.runs)]
         print(

@@ -15,6 +15,7 @@ import pytest
 from textual.pilot import Pilot
 
 from medsynth.workspace import Workspace
+from tests.fakes.workspaces import grounded_demo
 
 SIZE = (130, 42)  # every pilot and snapshot test runs at this terminal size
 FIXED_TIME = "2026-01-01T00:00:00+00:00"
@@ -23,22 +24,7 @@ FIXED_TIME = "2026-01-01T00:00:00+00:00"
 @pytest.fixture(scope="session")
 def tui_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The grounded demo workspace (built once)."""
-    from medsynth.demo import demo_kg_dir
-    from medsynth.demo_records import write_demo_records
-    from medsynth.ground import ground
-    from medsynth.ingest import ingest
-    from medsynth.kg.service import build_indexes, import_kg, link_entity_images
-
-    base = tmp_path_factory.mktemp("tui")
-    ws = Workspace.init(base / "ws")
-    kg = demo_kg_dir()
-    import_kg(ws, kg / "triples.tsv", "triples")
-    link_entity_images(ws, kg / "images", "folders")
-    build_indexes(ws)
-    ingest(ws, write_demo_records(base / "records"), "folder", name="demo")
-    ground(ws, "demo")
-    ws.close()
-    return base / "ws"
+    return grounded_demo(tmp_path_factory.mktemp("tui"))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ fix; unexpected ones leave their traceback in the workspace's ``logs/tui.log``.
 from __future__ import annotations
 
 import os
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,6 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Button, Label, Log, ProgressBar, Static
-from textual.worker import Worker
 
 from medsynth.errors import Cancelled, MedsynthError
 from medsynth.tui.jobs import Job, ProgressUpdate, clock, lower_priority
@@ -83,7 +83,6 @@ class JobPanel(Vertical):
         self.unit = unit
         self.title = ""
         self.job: Job | None = None
-        self.worker: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="job-head"):
@@ -119,7 +118,7 @@ class JobPanel(Vertical):
             on_progress=lambda u: self.post_message(self.Progress(self, u)),
             on_log=lambda t: self.post_message(self.Logged(self, t)),
         )
-        self.worker = self._run(self.job, fn, title)
+        self._run(self.job, fn, title)
         return True
 
     @work(thread=True, exclusive=True, group="job")
@@ -200,8 +199,6 @@ class JobPanel(Vertical):
         )
 
     def _elapsed(self) -> str:
-        import time
-
         return clock(time.perf_counter() - self.job.started) if self.job else "0:00"
 
     def _end(self, state: str, text: str) -> None:
