@@ -72,6 +72,33 @@ class GroundConfig(_Section):
         description="Fuzzy stage: drop candidates whose image + text score is below this before "
         "the verifier sees them (0 keeps every top_k candidate).",
     )
+    mention_max_words: int = Field(
+        6,
+        ge=1,
+        le=100,
+        description="Plausibility: refuse a mention of more words than this (SLAKE's longest "
+        "KG name has 5). KG names and aliases are always accepted.",
+    )
+    mention_max_chars: int = Field(
+        48,
+        ge=1,
+        le=1000,
+        description="Plausibility: refuse a mention of more characters than this (SLAKE's "
+        "longest KG name has 37).",
+    )
+    mention_max_cjk_chars: int = Field(
+        12,
+        ge=1,
+        le=1000,
+        description="Plausibility: refuse a Chinese, Japanese or Korean mention of more "
+        "characters than this (SLAKE's longest Chinese KG name has 10).",
+    )
+    mention_in_context: bool = Field(
+        True,
+        description="Plausibility: a mention that is not a KG name or alias must occur in the "
+        "record's context (whole, or two thirds of its content words); false for records "
+        "without captions.",
+    )
 
 
 class IngestConfig(_Section):
@@ -187,6 +214,62 @@ class ModelsConfig(_Section):
     )
 
 
+class ChecksConfig(_Section):
+    """The quality gate every draft passes before it is kept (`[synth.checks]`). Each failed
+    detector is a reason on the rejected sample; 0 (or false) switches a detector off."""
+
+    repeated_sentences: int = Field(
+        2, ge=0, description="repetition: a sentence (normalised) occurring this often rejects."
+    )
+    ngram: int = Field(
+        4, ge=0, description="repetition: the n of the word n-gram loop test (0: off)."
+    )
+    ngram_repeats: int = Field(
+        3, ge=2, description="repetition: an n-gram occurring this many times is a loop."
+    )
+    min_compression: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="repetition: zlib-compressed / raw size below this (texts of 200+ "
+        "characters) is degenerate.",
+    )
+    prompt_copy_words: int = Field(
+        5,
+        ge=0,
+        description="prompt_copy: a run of this many consecutive words of the prompt's fixed "
+        "wording in the output rejects (0: off).",
+    )
+    notation: bool = Field(
+        True, description="notation: KG arrows (-[rel]->), JSON braces or tags in prose reject."
+    )
+    truncation: bool = Field(
+        True, description="truncation: prose that stops mid-sentence or mid-word rejects."
+    )
+    stage_overlap: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="stages: two reasoning stages whose word overlap (Jaccard) reaches this are "
+        "duplicates.",
+    )
+    path_facts: bool = Field(
+        True, description="path_unused: a multihop answer must name an entity of its KG path."
+    )
+    key_answer_in_parent: bool = Field(
+        True, description="key_answer_absent: a key answer's words must occur in its answer."
+    )
+    unsupported: bool = Field(
+        True,
+        description="unsupported: numbers, ages, sides, sizes, organs and diseases in an answer "
+        "must be supported by the record's text or its KG facts.",
+    )
+    labels: bool = Field(
+        True,
+        description="label: a label may never contradict what the record affirms or negates.",
+    )
+
+
 class SynthConfig(_Section):
     """Synthesis: how many samples of each kind, sampling, and the quality checks."""
 
@@ -229,6 +312,7 @@ class SynthConfig(_Section):
         description="Questions about one image whose word overlap (Jaccard) reaches this are "
         "near-duplicates: the later one is dropped.",
     )
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
 
 
 class EvalConfig(_Section):

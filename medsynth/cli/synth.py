@@ -116,6 +116,11 @@ def print_report(data: dict[str, Any]) -> None:
         console.print(f"  {generator}: {failed} task(s) failed (see `medsynth rejects`)")
     for reason, count in list(data["reject_reasons"].items())[:10]:
         console.print(f"  rejected {count}: {reason}")
+    if data.get("rejected_by_detector"):
+        console.print(
+            "  quality gate (drafts rejected per detector): "
+            + ", ".join(f"{k} {v}" for k, v in data["rejected_by_detector"].items())
+        )
     console.print(
         f"  near-duplicates dropped: {data['duplicates']}; contaminated: {data['contaminated']}"
     )

@@ -195,6 +195,15 @@ def print_demo(result: dict[str, Any]) -> None:
     )
     for generator, counts in synth["totals"].items():
         console.print(f"  {generator}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    by_detector = synth.get("rejected_by_detector") or {}
+    if by_detector:
+        console.print(
+            "  the quality gate rejected (drafts per detector; a draft can fail several): "
+            + ", ".join(f"{name} {n}" for name, n in by_detector.items())
+        )
+        console.print(
+            "  rejected drafts keep their reasons: medsynth synth show --status rejected"
+        )
     for example in result["examples"]:
         console.print(f"  e.g. {example['generator']}: Q: {example['question'][:90]}")
         console.print(f"       A: {example['answer'][:150]}")

@@ -47,3 +47,18 @@ def render(name: str, **values: Any) -> tuple[list[Message], Template]:
             if text:
                 messages.append({"role": role, "content": text})
     return messages, Template(name, version)
+
+
+_TAG = re.compile(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", re.S)
+
+
+@lru_cache(maxsize=64)
+def fixed_wording(name: str) -> tuple[str, ...]:
+    """The fixed text of prompt ``name``: what is left between its Jinja tags, chunk by chunk
+    (the quality gate rejects outputs that copy a run of it).
+
+    >>> any("medical facts that matter here" in c for c in fixed_wording("synth_reasoning"))
+    True
+    """
+    text = (files("medsynth.prompts") / f"{name}.jinja").read_text(encoding="utf-8")
+    return tuple(c.strip() for c in _TAG.split(text) if c.strip())

@@ -10,35 +10,11 @@ import re
 import string
 from collections.abc import Iterable
 
-from medsynth.kg.normalize import mentions
+from medsynth.text import key_answer, mentions, question_key, similarity
 
 QUESTION_WORDS = ("what", "why", "how")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_WORD = re.compile(r"[a-z0-9]+")
 _ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|etc|vs|dr|mr|mrs|approx|fig)\.", re.IGNORECASE)
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "is",
-        "are",
-        "was",
-        "were",
-        "this",
-        "that",
-        "these",
-        "those",
-        "be",
-        "by",
-        "for",
-    ]
-)
 
 
 def sentences(text: str) -> list[str]:
@@ -101,18 +77,6 @@ def non_empty(**fields: str) -> list[str]:
     return [f"{name} is empty" for name, value in fields.items() if not value.strip()]
 
 
-def key_answer(text: str) -> str:
-    """A key answer as stored: lower case, no punctuation, single spaces.
-
-    >>> key_answer(" Chest pain, cough. ")
-    'chest pain cough'
-    """
-    cleaned = text.lower().translate(
-        str.maketrans(string.punctuation, " " * len(string.punctuation))
-    )
-    return " ".join(cleaned.split())
-
-
 def key_answer_words(text: str, most: int) -> list[str]:
     """A key answer is 1 to ``most`` words.
 
@@ -129,28 +93,6 @@ def word_count(text: str, least: int, what: str = "description") -> list[str]:
     """``text`` has at least ``least`` words."""
     count = len(text.split())
     return [] if count >= least else [f"{what} has {count} words, fewer than {least}"]
-
-
-def question_key(question: str) -> str:
-    """A question's content words, sorted: the basis of near-duplicate detection.
-
-    >>> question_key("What is the FUNCTION of the organ?") == question_key("what function organ")
-    True
-    """
-    words = {w for w in _WORD.findall(question.lower()) if w not in _STOP}
-    return " ".join(sorted(words))
-
-
-def similarity(key_a: str, key_b: str) -> float:
-    """Jaccard overlap of two question keys.
-
-    >>> similarity("function organ what", "function organ what"), similarity("a", "b")
-    (1.0, 0.0)
-    """
-    a, b = set(key_a.split()), set(key_b.split())
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)
 
 
 YES = frozenset({"yes", "yeah", "true", "present"})
@@ -174,3 +116,18 @@ def contradicts_label(conclusion: str, label: str) -> list[str]:
     if first in opposite:
         return [f'conclusion says "{first}" but the answer is "{answer}"']
     return []
+
+
+__all__ = [
+    "contradicts_label",
+    "key_answer",
+    "key_answer_words",
+    "names_absent",
+    "non_empty",
+    "question_form",
+    "question_key",
+    "sentence_count",
+    "sentences",
+    "similarity",
+    "word_count",
+]

@@ -1,5 +1,6 @@
 """``hardneg`` (MedKInstruct): "Does {disease} appear in this image?" -> "No." for the KG diseases
-whose images look most like this record's image, never one of the record's own diseases.
+whose images look most like this record's image, never a disease the record affirms or leaves
+open (grounded, extracted, named in its caption without a negation, or a dataset answer).
 
 No model call: the negatives come from the entity-image index (the image encoder of
 ``[models.image_encoder]``), the questions from fixed templates, and each sample carries the
@@ -12,9 +13,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from medsynth.ground.extract import is_no_mention
 from medsynth.kg.lookup import ExactMatcher
 from medsynth.kg.paths import KGPath, paths_for
+from medsynth.synth.facts import facts_for
 from medsynth.synth.model import Draft, RecordContext, Task, task_seed
 from medsynth.synth.runtime import Runtime
 
@@ -51,15 +52,11 @@ class HardNegatives:
         return [Task(self.name, ctx.id, unit, opts.seed)]
 
     def excluded(self, ctx: RecordContext, rt: Runtime) -> set[int]:
-        """The record's own diseases: grounded, or named by the extractor."""
-        matcher: ExactMatcher = rt.state["hardneg_matcher"]
-        ids = {g.entity_id for g in ctx.groundings if g.kind == "disease"}
-        mention = ctx.mentions.get("disease", "")
-        if not is_no_mention(mention):
-            ref = matcher.match(mention, "disease")
-            if ref is not None:
-                ids.add(ref.id)
-        return ids
+        """Every disease the record affirms or leaves open: grounded, named by the extractor,
+        named in the caption without a negation, or the answer of one of its own dataset
+        questions (see :mod:`medsynth.synth.facts`). A disease the record negates stays
+        allowed: "No" is right about it."""
+        return facts_for(ctx, rt)[1]
 
     def _setup(self, rt: Runtime) -> None:
         with rt.lock:

@@ -121,6 +121,7 @@ class SynthReport:
     kept: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     reject_reasons: Counter[str] = field(default_factory=Counter)
+    detectors: Counter[str] = field(default_factory=Counter)  # quality gate: drafts each rejected
     duplicates: int = 0
     contaminated: int = 0
     model_calls: dict[str, int] = field(default_factory=dict)
@@ -138,6 +139,7 @@ class SynthReport:
             "samples_kept": dict(self.kept),
             "samples_rejected": dict(self.rejected),
             "reject_reasons": dict(self.reject_reasons.most_common()),
+            "rejected_by_detector": dict(self.detectors.most_common()),
             "duplicates": self.duplicates,
             "contaminated": self.contaminated,
             "model_calls": self.model_calls,

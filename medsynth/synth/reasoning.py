@@ -20,6 +20,7 @@ from medsynth.prompts import render
 from medsynth.synth import checks
 from medsynth.synth.context import triples_text
 from medsynth.synth.model import Draft, RecordContext, Task, task_seed
+from medsynth.synth.quality import screen
 from medsynth.synth.roi import rois_for
 from medsynth.synth.runtime import Runtime
 
@@ -193,6 +194,7 @@ class Reasoning:
                 "stages": stages,
                 "roi": p["roi"],
                 "knowledge_template": p["knowledge_template"],
+                "facts": p["facts"],
                 "question_source": p["source"],
                 "qid": p["qid"],
                 "answer_type": p["answer_type"],
@@ -203,6 +205,7 @@ class Reasoning:
             *checks.non_empty(**stages),
             *checks.contradicts_label(stages["conclusion"], p["answer"]),
         ]
+        screen([draft], self.name, ctx, rt)  # the gate first: no verifier call for a reject
         if rt.options.check_reasoning and not draft.problems:
             check_messages, check_template = render(
                 "synth_reasoning_check", question=p["question"], answer=p["answer"], stages=stages

@@ -27,11 +27,13 @@ from medsynth.ingest.datasets import find_dataset
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.synth import checks
 from medsynth.synth.context import count_records, iter_records
+from medsynth.synth.gate import detector_of
 from medsynth.synth.hardneg import HardNegatives
 from medsynth.synth.keyanswer import KeyAnswers
 from medsynth.synth.model import GENERATORS, Draft, RecordContext, SynthReport, Task
 from medsynth.synth.multihop import Multihop
 from medsynth.synth.pubmedvision import Describe, Instruct
+from medsynth.synth.quality import screen
 from medsynth.synth.reasoning import Reasoning
 from medsynth.synth.runtime import Generator, Runtime
 from medsynth.workspace import Workspace
@@ -139,6 +141,8 @@ class Writer:
                 self.report.rejected[task.generator] += 1
                 for problem in d.problems:
                     self.report.reject_reasons[f"{task.generator}: {_category(problem)}"] += 1
+                for detector in {detector_of(p) for p in d.problems} - {""}:
+                    self.report.detectors[detector] += 1
             else:
                 self.report.kept[task.generator] += 1
         with self.rt.lock, self.rt.db.conn:
@@ -188,6 +192,8 @@ class Writer:
 
 def _category(reason: str) -> str:
     """A reason without its specifics (counts group by it)."""
+    if detector_of(reason):
+        return detector_of(reason)
     return (
         reason.split("(")[0].split(":")[0].strip()
         if reason.startswith("checker")
@@ -314,7 +320,7 @@ def _run_stage(
 
     def work(item: tuple[Generator, Task, RecordContext]) -> list[Draft]:
         gen, task, ctx = item
-        return gen.run(task, ctx, rt)
+        return screen(gen.run(task, ctx, rt), gen.name, ctx, rt)
 
     items = (
         (gen, task, ctx)
