@@ -502,3 +502,6 @@ def m008_training(db: sqlite_utils.Database) -> None:
         not_null={"train_run_id", "step"},
     )
     db.table("train_steps").create_index(["train_run_id", "step"], unique=True)
+
+
+from medsynth.store import migrations_quality  # noqa: E402, F401  (migration 9: judge, reviews)
