@@ -1149,6 +1149,14 @@ def _describe(b: _Builder) -> None:
         note="the issue's example: the mass is in the right upper lobe",
     )
     b.describe(
+        "describe-en-denies-the-cyst",
+        "liver_cyst",
+        "This axial CT image of the abdomen shows the liver and the spleen. The liver is "
+        "homogeneous and there is no hepatic cyst. The spleen is normal.",
+        "unsupported",
+        note="says there is no hepatic cyst; the record describes one",
+    )
+    b.describe(
         "describe-en-bilateral",
         "pneumothorax",
         "This chest X-ray shows bilateral pneumothoraces with collapse of both lungs. The "
@@ -1459,6 +1467,14 @@ def _instruct(b: _Builder) -> None:
         "unsupported",
     )
     b.instruct(
+        "instruct-zh-invents-effusion",
+        "zh_normal",
+        "胸腔内有什么异常？",
+        "可见少量胸腔积液，双肺纹理清晰。",
+        "unsupported",
+        note="states an effusion; the record says 未见胸腔积液",
+    )
+    b.instruct(
         "instruct-zh-think-tag",
         "zh_gallstones",
         "胆囊结石常见哪些症状？",
@@ -1754,8 +1770,8 @@ def _reasoning(b: _Builder) -> None:
             "A pneumothorax separates the visceral pleura from the chest wall.",
             "A pleural line at the apex means a pneumothorax, so the answer is yes.",
         ),
-        expected="label",
-        note="the record says no pneumothorax",
+        expected="label unsupported",
+        note="the record says no pneumothorax; the label says yes and the conclusion states one",
     )
     b.reasoning(
         "reasoning-en-no-to-affirmed",
