@@ -23,6 +23,13 @@ from medsynth.tui.widgets.nav import SCREENS
 from medsynth.workspace import Workspace
 
 
+def _review_screen() -> Screen[Any]:
+    """The Review screen, imported on first use (its data layer loads PIL: start-up stays fast)."""
+    from medsynth.tui.screens.review import ReviewScreen
+
+    return ReviewScreen()
+
+
 class MedSynthApp(App[None]):
     """``medsynth tui``: the whole loop on one workspace."""
 
@@ -35,6 +42,7 @@ class MedSynthApp(App[None]):
         "train": TrainScreen,
         "eval": EvaluateScreen,
         "chat": ChatScreen,
+        "review": _review_screen,
     }
     TITLE = "MedSynth"
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -74,3 +74,57 @@ async def wait_for(
     # a job panel's messages reach its screen after the panel itself: let them arrive
     await pilot.pause()
     await pilot.pause()
+
+
+REVIEW_SAMPLES = (  # generator, sample type, question, answer, key answer
+    (
+        "multihop",
+        "qa",
+        "What organ system does this organ belong to?",
+        "The respiratory system.",
+        "",
+    ),
+    ("multihop", "qa", "Why can this finding cause pain?", "It stretches the capsule.", "pain"),
+    ("hardneg", "negative", "Does Pneumonia appear in this image?", "No.", ""),
+    ("hardneg", "negative", "Does Liver Cyst appear in this image?", "No.", ""),
+    ("keyanswer", "rl", "Where is the abnormality?", "In the left kidney.", "left kidney"),
+    ("multihop", "qa", "How is this condition usually treated?", "With surgery.", "surgery"),
+)
+
+
+@pytest.fixture
+def review_ws(tui_ws: Path) -> Path:
+    """``tui_ws`` with six kept samples (three generators, spread over the four demo records)
+    written straight into the ``samples`` table, each with its record's image and a KG path."""
+    import json
+
+    ws = Workspace.open(tui_ws)
+    records = ws.db.execute(
+        "SELECT r.id, r.images, d.root FROM records r JOIN datasets d ON d.id = r.dataset_id "
+        "ORDER BY r.id"
+    ).fetchall()
+    with ws.db.conn:
+        for n, (generator, kind, question, answer, key) in enumerate(REVIEW_SAMPLES):
+            record_id, images, root = records[n % len(records)]
+            paths = [str((Path(root) / name).resolve()) for name in json.loads(images)]
+            ws.db.execute(
+                "INSERT INTO samples (task_key, position, record_id, generator, sample_type, "
+                "question, answer, key_answer, path_entities, images, template, "
+                "template_version, model, seed, status, created_at) "
+                "VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, '1', 'scripted', 0, 'kept', ?)",
+                [
+                    f"{generator}:{record_id}:{n}:0",
+                    record_id,
+                    generator,
+                    kind,
+                    question,
+                    answer,
+                    key,
+                    json.dumps(["Lung", "Respiratory System"]),
+                    json.dumps(paths),
+                    generator,
+                    FIXED_TIME,
+                ],
+            )
+    ws.close()
+    return tui_ws

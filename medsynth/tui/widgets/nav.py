@@ -13,6 +13,7 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("train", "Train", "f6"),
     ("eval", "Evaluate", "f7"),
     ("chat", "Chat", "f8"),
+    ("review", "Review", "f9"),
 )
 
 
