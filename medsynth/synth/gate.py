@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from medsynth.config import ChecksConfig
-from medsynth.synth.negation import Polarity
+from medsynth.synth.negation import Polarity, polarity
 from medsynth.text import has_cjk, key_answer, mentions, normalize
 
 DETECTORS = (
@@ -245,14 +245,21 @@ def truncation(text: str) -> list[str]:
 
 
 def stages(parts: dict[str, str], overlap: float) -> list[str]:
-    """Empty stages, and stages that repeat another.
+    """Empty or one-word stages, and stages that repeat another.
 
     >>> stages({"localization": "The liver.", "visual_analysis": ""}, 0.8)
     ['stages: visual_analysis is empty']
+    >>> stages({"localization": "localization", "conclusion": "It is a cyst of the liver."}, 0.8)
+    ['stages: localization is too short ("localization")']
     >>> stages({"a": "The liver is dense.", "b": "the liver is dense"}, 0.8)
     ['stages: b repeats a']
     """
-    found = [f"stages: {name} is empty" for name, text in parts.items() if not text.strip()]
+    found = []
+    for name, text in parts.items():
+        if not text.strip():
+            found.append(f"stages: {name} is empty")
+        elif len(_units(text)) < 2:
+            found.append(f'stages: {name} is too short ("{text.strip()[:30]}")')
     names = [n for n, t in parts.items() if t.strip()]
     for i, first in enumerate(names):
         for second in names[i + 1 :]:
@@ -351,7 +358,9 @@ def key_answer_absent(key: str, parent: str) -> list[str]:
 
 # --- unsupported specifics ------------------------------------------------------------------
 
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?")
+# a number standing alone or glued to a unit ("3.5 cm", "3cm", "25-year-old"), not digits
+# inside a code or word ("t2", "39570c")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?=(?:cm|mm|ml|kg|mg|g|m|x|%)?(?!\w))")
 _SIDES = {
     "left": ("left", "左"),
     "right": ("right", "右"),
@@ -399,6 +408,26 @@ def unsupported(text: str, evidence: str, facts: Facts) -> list[str]:
 def _supported(name: str, evidence: str, facts: Facts) -> bool:
     """A name is supported by the evidence text, or by a longer name that contains it."""
     return bool(mentions(evidence, name) or facts.how(name) is not None)
+
+
+def contradiction(text: str, facts: Facts) -> list[str]:
+    """Text that negates a disease the record affirms, or affirms one it negates.
+
+    >>> f = Facts(polarity={"Liver Cyst": "affirmed", "Pleural Effusion": "negated"})
+    >>> contradiction("There is no liver cyst.", f)
+    ['unsupported: says Liver Cyst is absent, but the record affirms it']
+    >>> contradiction("A pleural effusion is seen.", f)
+    ['unsupported: says Pleural Effusion is present, but the record negates it']
+    >>> contradiction("No pleural effusion; a liver cyst.", f)
+    []
+    """
+    stated = {n: h for n, h in facts.polarity.items() if h in ("affirmed", "negated")}
+    for name, how in polarity(text, list(stated)).items():
+        if stated[name] == "affirmed" and how == "negated":
+            return [f"unsupported: says {name} is absent, but the record affirms it"]
+        if stated[name] == "negated" and how == "affirmed":
+            return [f"unsupported: says {name} is present, but the record negates it"]
+    return []
 
 
 # --- labels ---------------------------------------------------------------------------------
@@ -478,7 +507,9 @@ def inspect(c: Candidate, facts: Facts, cfg: ChecksConfig) -> list[str]:
         parts = list(c.stages.values()) or [c.question, c.answer]
         found += next((notation(p) for p in parts if notation(p)), [])
     if cfg.truncation:
-        parts = list(c.stages.values()) or [c.answer]
+        # a stage may be a phrase ("the right upper lobe"); one of a few words is judged by
+        # the stages detector instead
+        parts = [t for t in c.stages.values() if len(t.split()) >= 4] or [c.answer]
         found += next((truncation(p) for p in parts if truncation(p)), [])
     if c.stages:
         found += stages(c.stages, cfg.stage_overlap)
@@ -489,6 +520,7 @@ def inspect(c: Candidate, facts: Facts, cfg: ChecksConfig) -> list[str]:
             [facts.context, c.path_text, " ".join(c.path_entities), c.trusted, c.label]
         )
         found += unsupported(prose, evidence, facts)
+        found += contradiction(prose, facts)
     return found
 
 

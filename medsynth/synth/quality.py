@@ -14,7 +14,9 @@ def candidate(draft: Draft, generator: str) -> Candidate:
     """The gate's view of a draft."""
     meta = draft.meta
     stages = meta.get("stages") if generator == "reasoning" else None
-    trusted = draft.question if meta.get("question_source") == "dataset" else ""
+    # reasoning questions are the dataset's or our own kept samples' (fixed hard-negative
+    # templates, kept multihop questions): naming what they ask about is supported
+    trusted = draft.question if generator == "reasoning" else ""
     template = fixed_wording(draft.template) if draft.template.startswith("synth_") else ()
     return Candidate(
         generator=generator,

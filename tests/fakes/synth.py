@@ -109,7 +109,12 @@ def make_records(ws: Workspace, folder: Path, count: int, **extra: Any) -> list[
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:6]
+    """Six letters naming ``text`` (letters only: a tag is never read as a number)."""
+    return (
+        hashlib.sha256(text.encode())
+        .hexdigest()[:6]
+        .translate(str.maketrans("0123456789", "ghijklmnop"))
+    )
 
 
 def reply(messages: list[Message]) -> str:
@@ -119,14 +124,17 @@ def reply(messages: list[Message]) -> str:
     tag = _digest(user)
     if "teaching questions" in system:
         chain = user.split("Chain of facts", 1)[-1]
+        last = chain.split("->")[-1].split("\n")[0].strip() if "->" in chain else "the region"
         return json.dumps(
             {
                 "question": f"What does finding {tag} imply here?",
-                "answer": f"It follows the chain {_digest(chain)}. The facts support it.",
+                "answer": f"It follows the chain {_digest(chain)} to {last}. The facts support it.",
             }
         )
     if "key answer" in system:
-        return json.dumps({"key_answer": f"Key {tag}"})
+        answer = user.split("Full answer:", 1)[-1]
+        key = answer.split(" to ", 1)[1].split(".")[0] if " to " in answer else answer.split()[0]
+        return json.dumps({"key_answer": key.strip()})
     if "medical imaging expert" in system:
         return json.dumps(
             {

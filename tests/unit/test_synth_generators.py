@@ -90,10 +90,14 @@ def test_multihop_rejects_bad_pairs(ws: Workspace) -> None:
     def naming(messages: list[Message]) -> str:
         if "case-000" in str(messages):  # breaks the template's form, repair included
             return json.dumps({"question": "Is this Lung Cancer", "answer": "Yes."})
+        chain = str(messages[-1]["content"]).split("Chain of facts", 1)[-1]
+        last = (
+            chain.split("->")[-1].split("\n")[0].strip()
+        )  # a fact of the path: the gate wants one
         return json.dumps(
             {
                 "question": "What does Lung Cancer mean here?",
-                "answer": "It spreads along the chain. The facts say so.",
+                "answer": f"It spreads along the chain to {last}. The facts say so.",
             }
         )
 
@@ -169,7 +173,8 @@ def test_keyanswer_follows_multihop(ws: Workspace) -> None:
         assert child["ground_truth"] == parent["answer"]
         assert child["path_entities"] == parent["path_entities"]
         assert child["key_answer"] == child["key_answer"].lower().rstrip(".")
-        assert child["key_answer"].startswith("key ") and "." not in child["key_answer"]
+        assert child["key_answer"] in parent["answer"].lower()  # the gate checks it too
+        assert "." not in child["key_answer"]
 
 
 def test_pubmedvision_one_call_even_scenarios(tmp_path: Path) -> None:
@@ -230,10 +235,14 @@ def test_near_duplicate_questions_are_dropped(tmp_path: Path) -> None:
     make_records(ws, tmp_path, 1)
 
     def same(messages: list[Message]) -> str:
+        chain = str(messages[-1]["content"]).split("Chain of facts", 1)[-1]
+        last = (
+            chain.split("->")[-1].split("\n")[0].strip()
+        )  # a fact of the path: the gate wants one
         return json.dumps(
             {
                 "question": "What does this finding imply?",
-                "answer": "It implies spread. The facts say so.",
+                "answer": f"It implies spread to {last}. The facts say so.",
             }
         )
 
