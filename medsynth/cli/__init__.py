@@ -19,6 +19,7 @@ from medsynth.cli import ground as ground_commands
 from medsynth.cli import ingest as ingest_commands
 from medsynth.cli import kg as kg_commands
 from medsynth.cli import models as models_commands
+from medsynth.cli import review as review_commands
 from medsynth.cli import synth as synth_commands
 from medsynth.cli import train as train_commands
 from medsynth.cli import tui as tui_commands
@@ -40,6 +41,8 @@ app.command()(ingest_commands.ingest)
 app.add_typer(models_commands.app, name="models")
 app.command("ground")(ground_commands.ground)
 app.add_typer(synth_commands.app, name="synth")
+app.command("judge")(review_commands.judge)
+app.add_typer(review_commands.app, name="review")
 app.command("export")(export_commands.export)
 app.add_typer(eval_commands.app, name="eval")
 app.command("chat")(chat_commands.chat)

@@ -70,11 +70,31 @@ def export(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an earlier export in OUT.")
     ] = False,
+    min_score: Annotated[
+        float | None,
+        typer.Option(
+            "--min-score",
+            min=1.0,
+            max=5.0,
+            help="Only samples whose mean judge score (1-5, `medsynth judge`) is at least this; "
+            "samples not judged are left out.",
+            show_default=False,
+        ),
+    ] = None,
+    reviewed_only: Annotated[
+        bool,
+        typer.Option(
+            "--reviewed-only",
+            help="Only samples a reviewer accepted (`medsynth review`). Samples a reviewer "
+            "rejected are always left out.",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Export kept samples as training data: images re-encoded to bare PNG files named by hash,
-    the samples in the chosen format, dataset_card.md and manifest.json."""
+    the samples in the chosen format, dataset_card.md and manifest.json. Samples a reviewer
+    rejected are never exported."""
     from medsynth.synth.export import export_samples
 
     def progress(done: int, total: int) -> None:
@@ -93,6 +113,8 @@ def export(
         force=force,
         split_eval=split_eval,
         progress=None if as_json else progress,
+        min_score=min_score,
+        reviewed_only=reviewed_only,
     )
     data = report.as_dict()
     if as_json:
@@ -110,6 +132,11 @@ def print_report(data: dict[str, Any]) -> None:
     )
     for title, key in (("by generator", "by_generator"), ("by type", "by_sample_type")):
         console.print(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in data[key].items()))
+    if data["left_out"]:
+        console.print(
+            "  left out by reviews and judge scores: "
+            + ", ".join(f"{why.replace('_', ' ')} {n}" for why, n in data["left_out"].items())
+        )
     if data["not_eligible"]:
         console.print(f"  not usable in this format (no key answer): {data['not_eligible']}")
     skipped = data["skipped"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +93,7 @@ class SampleView:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+def id_chunks(ids: Sequence[int]) -> Iterable[list[int]]:
     for start in range(0, len(ids), _BATCH):
         yield list(ids[start : start + _BATCH])
 
@@ -107,7 +107,7 @@ def judge_scores(
         for sample_id, criterion, score, _, _ in db.execute(_LATEST_JUDGEMENTS):
             found[sample_id][criterion] = score
         return dict(found)
-    for chunk in _chunks(sample_ids):
+    for chunk in id_chunks(sample_ids):
         marks = ", ".join("?" * len(chunk))
         for sample_id, criterion, score, _, _ in db.execute(
             f"{_LATEST_JUDGEMENTS} AND sample_id IN ({marks})", chunk
@@ -165,7 +165,7 @@ def review_history(db: sqlite_utils.Database, sample_id: int) -> list[Review]:
     return [_review(row) for row in rows]
 
 
-def _verdict_sets(db: sqlite_utils.Database) -> tuple[set[int], set[int]]:
+def verdict_sets(db: sqlite_utils.Database) -> tuple[set[int], set[int]]:
     """(samples some reviewer's latest verdict rejects, samples some latest verdict accepts)."""
     rejected: set[int] = set()
     accepted: set[int] = set()
@@ -487,139 +487,10 @@ def judged_ids(db: sqlite_utils.Database, model: str, template_version: str) -> 
     }
 
 
-# --- selection for exports -------------------------------------------------------------------
-
-
-SELECT_KEYS = ("generators", "statuses", "min_score", "reviewed_only")  # select_samples' options
-
-
-def left_out_text(left_out: dict[str, int]) -> str:
-    """What :func:`select_samples` left out, for a message.
-
-    >>> left_out_text({"rejected_by_reviewer": 2})
-    '; left out: 2 rejected by reviewer'
-    """
-    parts = [f"{n} {why.replace('_', ' ')}" for why, n in left_out.items() if n]
-    return f"; left out: {', '.join(parts)}" if parts else ""
-
-
-def select_samples(
-    db: sqlite_utils.Database,
-    generators: Sequence[str],
-    statuses: Sequence[str],
-    *,
-    min_score: float | None = None,
-    reviewed_only: bool = False,
-) -> tuple[list[int], dict[str, int]]:
-    """Ids (in id order) of samples of ``generators`` with one of ``statuses`` that an export
-    may write, and how many each review rule left out.
-
-    Samples that any reviewer's latest verdict rejects are always left out; ``reviewed_only``
-    keeps only samples a reviewer accepted; ``min_score`` keeps samples whose mean judge score
-    is at least that (unjudged samples are left out when it is set).
-    """
-    if min_score is not None and not 1.0 <= min_score <= 5.0:
-        raise InputError(
-            f"--min-score {min_score} is outside the judge's 1-5 scale",
-            hint="pass a number from 1 to 5 (e.g. 3.5)",
-        )
-    ids = [
-        row[0]
-        for row in db.execute(
-            f"SELECT id FROM samples WHERE status IN ({', '.join('?' * len(statuses))}) "
-            f"AND generator IN ({', '.join('?' * len(generators))}) ORDER BY id",
-            [*statuses, *generators],
-        )
-    ]
-    left_out = Counter[str]()
-    rejected, accepted = _verdict_sets(db)
-    kept = []
-    means = (
-        {i: mean_score(s) for i, s in judge_scores(db, ids).items()}
-        if min_score is not None
-        else {}
-    )
-    for sample_id in ids:
-        if sample_id in rejected:
-            left_out["rejected_by_reviewer"] += 1
-        elif reviewed_only and sample_id not in accepted:
-            left_out["not_accepted_by_reviewer"] += 1
-        elif min_score is not None and means.get(sample_id) is None:
-            left_out["not_judged"] += 1
-        elif min_score is not None and (means[sample_id] or 0.0) < min_score:
-            left_out["below_min_score"] += 1
-        else:
-            kept.append(sample_id)
-    return kept, dict(left_out)
-
-
-# --- numbers for the card and `review stats` -------------------------------------------------
-
-
-def score_distribution(
-    db: sqlite_utils.Database, sample_ids: Sequence[int]
-) -> dict[str, dict[str, Any]]:
-    """Per generator of the given samples: how many were judged and, per criterion, the count of
-    each score (keys "1".."5", as in JSON) and the mean."""
-    generators: dict[int, str] = {}
-    for chunk in _chunks(sample_ids):
-        marks = ", ".join("?" * len(chunk))
-        generators.update(
-            db.execute(f"SELECT id, generator FROM samples WHERE id IN ({marks})", chunk)
-        )
-    result: dict[str, dict[str, Any]] = {}
-    for sample_id, scores in sorted(judge_scores(db, sample_ids).items()):
-        gen = generators.get(sample_id, "?")
-        entry = result.setdefault(
-            gen,
-            {
-                "judged": 0,
-                "criteria": {c: {"counts": dict.fromkeys("12345", 0)} for c in CRITERIA},
-            },
-        )
-        entry["judged"] += 1
-        for criterion, score in scores.items():
-            entry["criteria"][criterion]["counts"][str(score)] += 1
-    for entry in result.values():
-        for stats in entry["criteria"].values():
-            n = sum(stats["counts"].values())
-            total = sum(int(k) * v for k, v in stats["counts"].items())
-            stats["mean"] = round(total / n, 2) if n else None
-    return dict(sorted(result.items()))
-
-
 def review_stats(db: sqlite_utils.Database) -> dict[str, Any]:
-    """Reviews in numbers: samples reviewed, verdicts and acceptance rate, mean reviewer score
-    per criterion, and agreement between judge and reviewers (see :mod:`medsynth.review.agreement`:
-    Spearman per criterion, Cohen's kappa on accept / reject)."""
-    from medsynth.review.agreement import agreement
+    """Reviews in numbers: samples reviewed, verdicts and acceptance rate, mean reviewer and
+    judge score per criterion, and agreement between judge and reviewers (Spearman per
+    criterion, Cohen's kappa on accept / reject); see :mod:`medsynth.review.summary`."""
+    from medsynth.review.summary import review_numbers
 
-    reviews = latest_reviews(db)
-    judge = judge_scores(db)
-    verdicts = Counter(r.verdict or "none" for r in reviews)
-    decided = verdicts["accept"] + verdicts["reject"]
-    reviewer_means: dict[str, float | None] = {}
-    for criterion in CRITERIA:
-        values = [r.scores[criterion] for r in reviews if criterion in r.scores]
-        reviewer_means[criterion] = round(sum(values) / len(values), 2) if values else None
-    judge_means: dict[str, float | None] = {}
-    for criterion in CRITERIA:
-        values = [s[criterion] for s in judge.values() if criterion in s]
-        judge_means[criterion] = round(sum(values) / len(values), 2) if values else None
-    kept = db.execute("SELECT count(*) FROM samples WHERE status = 'kept'").fetchone()[0]
-    return {
-        "samples_kept": kept,
-        "judged": len(judge),
-        "reviewed": len({r.sample_id for r in reviews}),
-        "reviews": len(reviews),
-        "reviewers": dict(sorted(Counter(r.reviewer for r in reviews).items())),
-        "accepted": verdicts["accept"],
-        "rejected": verdicts["reject"],
-        "no_verdict": verdicts["none"],
-        "accept_rate": round(verdicts["accept"] / decided, 3) if decided else None,
-        "reviewer_means": reviewer_means,
-        "judge_means": judge_means,
-        "agreement": agreement(
-            [(judge[r.sample_id], r.scores, r.verdict) for r in reviews if r.sample_id in judge]
-        ),
-    }
+    return review_numbers(db)

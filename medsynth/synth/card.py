@@ -20,6 +20,8 @@ import sqlite_utils
 import medsynth
 from medsynth.kg.images import sha256_file
 from medsynth.kg.normalize import normalize
+from medsynth.review.data import CRITERIA, review_stats
+from medsynth.review.summary import left_out_text, score_distribution
 from medsynth.store.runs import utc_now, versions
 from medsynth.workspace import Workspace
 
@@ -31,6 +33,7 @@ STATUSES_NOT_KEPT = ("rejected", "duplicate", "contaminated")
 class SampleLike(Protocol):
     """The fields of an exported sample that the statistics read."""
 
+    id: int
     record_id: int
     generator: str
     sample_type: str
@@ -59,6 +62,7 @@ class ExportStats:
     triples: set[int] = field(default_factory=set)
     entities: set[str] = field(default_factory=set)  # normalised names
     run_ids: set[int] = field(default_factory=set)
+    sample_ids: list[int] = field(default_factory=list)
 
     def add(self, sample: SampleLike, *, held_out: bool) -> None:
         """Count one written sample (``held_out``: it went to the evaluation split)."""
@@ -67,6 +71,7 @@ class ExportStats:
             self.eval_records.add(sample.record_id)
         else:
             self.train += 1
+        self.sample_ids.append(sample.id)
         self.by_generator[sample.generator] += 1
         self.by_sample_type[sample.sample_type] += 1
         self.models[sample.model or "(none)"] += 1
@@ -177,6 +182,8 @@ def summarize(
             for seed, count in sorted(stats.seeds.items(), key=lambda kv: (kv[0] is None, kv[0]))
         ],
         "rejects": synthesis_rejects(db, generators),
+        "judge_scores": score_distribution(db, stats.sample_ids),
+        "reviews": review_stats(db),
     }
 
 
@@ -219,6 +226,79 @@ INTENDED_USE = (
 )
 
 
+def _review_selection(selection: dict[str, Any]) -> str:
+    """The review rules of the selection, for the card's contents line."""
+    text = "; samples a reviewer rejected left out"
+    if selection.get("min_score") is not None:
+        text += f"; mean judge score at least {selection['min_score']} (unjudged left out)"
+    if selection.get("reviewed_only"):
+        text += "; only samples a reviewer accepted"
+    return text + left_out_text(selection.get("left_out") or {})
+
+
+def _judge_lines(manifest: dict[str, Any]) -> list[str]:
+    """Judge score distributions per generator and criterion (samples of this export)."""
+    lines = ["## Judge scores", ""]
+    dist = manifest.get("judge_scores") or {}
+    if not dist:
+        return [*lines, "No exported sample was scored by the judge (`medsynth judge`)."]
+    judged = sum(entry["judged"] for entry in dist.values())
+    lines += [
+        f"{judged} of {manifest['counts']['samples']} exported sample(s) were scored 1-5 by the "
+        "judge model (`medsynth judge`) on PubMedVision's expert rubric: accuracy, relevance, "
+        "completeness, usefulness. Count of each score, and the mean:",
+        "",
+    ]
+    rows = []
+    for generator, entry in dist.items():
+        for criterion in CRITERIA:
+            stats = entry["criteria"][criterion]
+            counts = [stats["counts"][str(k)] for k in range(1, 6)]
+            rows.append([generator, criterion, entry["judged"], *counts, stats["mean"]])
+    return lines + _table(
+        ["generator", "criterion", "judged", "1", "2", "3", "4", "5", "mean"], rows
+    )
+
+
+def _review_lines(reviews: dict[str, Any]) -> list[str]:
+    """Review numbers of the workspace and judge-reviewer agreement."""
+    lines = ["## Reviews", ""]
+    if not reviews["reviews"]:
+        return [*lines, "No sample was reviewed (`medsynth review`, or the TUI's Review screen)."]
+    rate = reviews["accept_rate"]
+    kappa = reviews["agreement"]["kappa"]
+    lines += [
+        f"- reviewed: {reviews['reviewed']} of {reviews['samples_kept']} kept sample(s) in the "
+        f"workspace, by {len(reviews['reviewers'])} reviewer(s) ({reviews['reviews']} review(s); "
+        "the latest per sample and reviewer counts)",
+        f"- verdicts: {reviews['accepted']} accepted, {reviews['rejected']} rejected, "
+        f"{reviews['no_verdict']} without a verdict; acceptance rate "
+        + ("n/a" if rate is None else f"{rate:.1%}"),
+        "- samples a reviewer rejected are never exported",
+        f"- agreement on accept / reject (Cohen's kappa; the judge accepts a sample whose mean "
+        f"score is at least {kappa['threshold']}): "
+        + ("n/a" if kappa["value"] is None else str(kappa["value"]))
+        + f" over {kappa['pairs']} pair(s)",
+        "",
+        "Judge against reviewers per criterion (Spearman's rho; n/a: fewer than 3 pairs, or "
+        "scores that never vary):",
+        "",
+    ]
+    rows = []
+    for criterion in CRITERIA:
+        rho = reviews["agreement"]["spearman"][criterion]
+        rows.append(
+            [
+                criterion,
+                reviews["reviewer_means"][criterion] or "-",
+                reviews["judge_means"][criterion] or "-",
+                "n/a" if rho["rho"] is None else rho["rho"],
+                rho["pairs"],
+            ]
+        )
+    return lines + _table(["criterion", "reviewer mean", "judge mean", "Spearman", "pairs"], rows)
+
+
 def render_card(manifest: dict[str, Any]) -> str:
     """``dataset_card.md`` from the manifest (everything but its file list)."""
     counts = manifest["counts"]
@@ -254,7 +334,8 @@ def render_card(manifest: dict[str, Any]) -> str:
             f"; about {selection['split_eval']:.0%} of records held out"
             if selection["split_eval"]
             else ""
-        ),
+        )
+        + _review_selection(selection),
         f"- {counts['skipped']} sample(s) skipped by the export (see below); "
         f"{counts['not_eligible']} selected sample(s) do not fit this format",
         "",
@@ -327,6 +408,7 @@ def render_card(manifest: dict[str, Any]) -> str:
             lines += ["", f"… and {len(skipped) - CARD_SKIPPED_SHOWN} more (`manifest.json`)."]
     else:
         lines.append("None.")
+    lines += ["", *_judge_lines(manifest), "", *_review_lines(manifest["reviews"])]
     lines += [
         "",
         "## How it was made",

@@ -39,6 +39,7 @@ from PIL import Image, ImageOps
 
 from medsynth.errors import InputError
 from medsynth.kg.images import open_image, safe_child, sha256_file
+from medsynth.review.summary import SELECT_KEYS, left_out_text, select_samples
 from medsynth.store.runs import RunRecorder, record_reject
 from medsynth.synth import card
 from medsynth.synth.model import GENERATORS
@@ -88,6 +89,7 @@ class ExportReport:
     selected: int = 0  # rows matching generators + status
     not_eligible: int = 0  # selected rows this format cannot use (trl-grpo: no key answer)
     skipped: list[Skipped] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)  # by reviews and judge scores
     by_generator: dict[str, int] = field(default_factory=dict)
     by_sample_type: dict[str, int] = field(default_factory=dict)
     run_id: int | None = None
@@ -510,13 +512,16 @@ def export_samples(
     force: bool = False,
     split_eval: float | None = None,
     progress: Progress | None = None,
+    min_score: float | None = None,
+    reviewed_only: bool = False,
 ) -> ExportReport:
     """Write the kept samples (of ``generators``; contaminated ones too on request) to ``out`` in
     format ``fmt`` (see :data:`FORMATS`), with images, dataset card and manifest.
 
     Samples go in id order, or shuffled with ``seed``; ``limit`` caps the samples written;
     ``split_eval`` holds out about that fraction of records into ``*_eval`` files;
-    ``progress(rows looked at, rows selected)`` is called after each row.
+    ``progress(rows looked at, rows selected)`` is called after each row. Samples a reviewer
+    rejected are left out; ``min_score`` and ``reviewed_only``: see ``review.data.select_samples``.
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
@@ -528,10 +533,6 @@ def export_samples(
         raise InputError(f"--limit {limit} is below 1", hint="pass a positive number")
     chosen = _generators(ws, generators)
     statuses = ["kept", "contaminated"] if include_contaminated else ["kept"]
-    ids = _selected_ids(ws, chosen, statuses)
-    if seed is not None:
-        random.Random(seed).shuffle(ids)
-    out = _prepare_out(ws, out, force)
     selection = {
         "generators": chosen,
         "statuses": statuses,
@@ -540,7 +541,13 @@ def export_samples(
         "limit": limit,
         "seed": seed,
         "split_eval": split_eval,
+        "min_score": min_score,
+        "reviewed_only": reviewed_only,
     }
+    ids = _selected_ids(ws, selection)
+    if seed is not None:
+        random.Random(seed).shuffle(ids)
+    out = _prepare_out(ws, out, force)
     job = _Export(ws, out, fmt, selection)
     job.report.selected = len(ids)
     with RunRecorder(ws.db, "export", {"out": str(out), "format": fmt, **selection}) as run:
@@ -552,20 +559,14 @@ def export_samples(
     return job.report
 
 
-def _selected_ids(ws: Workspace, generators: list[str], statuses: list[str]) -> list[int]:
-    ids = [
-        row[0]
-        for row in ws.db.execute(
-            f"SELECT id FROM samples WHERE status IN ({', '.join('?' * len(statuses))}) "
-            f"AND generator IN ({', '.join('?' * len(generators))}) ORDER BY id",
-            [*statuses, *generators],
-        )
-    ]
+def _selected_ids(ws: Workspace, sel: dict[str, Any]) -> list[int]:
+    ids, sel["left_out"] = select_samples(ws.db, **{k: sel[k] for k in SELECT_KEYS})
     if not ids:
         raise InputError(
-            f"no {' or '.join(statuses)} samples from {', '.join(generators)}",
+            f"no {' or '.join(sel['statuses'])} samples from {', '.join(sel['generators'])}"
+            + left_out_text(sel["left_out"]),
             source=str(ws.root),
-            hint="run `medsynth synth` first, or choose other --generators",
+            hint="run `medsynth synth` first, or choose other --generators or review options",
         )
     return ids
 
@@ -578,7 +579,7 @@ class _Export:
         self.out = out
         self.fmt = fmt
         self.selection = selection
-        self.report = ExportReport(out=out, format=fmt)
+        self.report = ExportReport(out=out, format=fmt, left_out=selection["left_out"])
         self.stats = card.ExportStats()
         self.images = _Images(out / IMAGES_DIR, ws.config.images.max_pixels, selection["link"])
         self.details: list[tuple[int, str, str]] = []  # skipped: id, reason, detail with paths

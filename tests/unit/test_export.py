@@ -327,6 +327,9 @@ def test_manifest_counts_files_and_coverage(fx: ExportFixture, tmp_path: Path) -
         "limit": None,
         "seed": None,
         "split_eval": None,
+        "min_score": None,
+        "reviewed_only": False,
+        "left_out": {},
     }
     assert manifest["counts"] == {
         "selected": 11,

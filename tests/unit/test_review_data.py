@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from medsynth.errors import InputError
-from medsynth.review import data
+from medsynth.review import data, summary
 from medsynth.review.data import CRITERIA, queue, review_stats, sample_view, save_review
 from medsynth.workspace import Workspace
 from tests.fakes.review import copy_workspace, synth_workspace
@@ -240,26 +240,26 @@ def test_select_samples_review_rules(ws: Workspace) -> None:
     save_review(ws.db, accepted, "Dr A", "accept", {}, "changed my mind")  # latest counts
     save_review(ws.db, both, "Dr A", "accept", {}, "")
     save_review(ws.db, both, "Dr B", "reject", {}, "")  # one reviewer's reject is enough
-    chosen, left_out = data.select_samples(ws.db, generators, ["kept"])
+    chosen, left_out = summary.select_samples(ws.db, generators, ["kept"])
     assert rejected not in chosen and both not in chosen and accepted in chosen
     assert left_out == {"rejected_by_reviewer": 2}
-    chosen, left_out = data.select_samples(ws.db, generators, ["kept"], reviewed_only=True)
+    chosen, left_out = summary.select_samples(ws.db, generators, ["kept"], reviewed_only=True)
     assert chosen == [accepted]
     assert left_out["not_accepted_by_reviewer"] == len(ids) - 3
     judge_all(ws, {i: (5 if n % 2 else 2) for n, i in enumerate(ids)})
     with ws.db.conn:
         ws.db.execute("DELETE FROM judgements WHERE sample_id = ?", [unjudged])
-    chosen, left_out = data.select_samples(ws.db, generators, ["kept"], min_score=3.5)
+    chosen, left_out = summary.select_samples(ws.db, generators, ["kept"], min_score=3.5)
     assert chosen == [i for n, i in enumerate(ids) if n % 2 and i not in (unjudged, both)]
     assert left_out["not_judged"] == 1 and left_out["below_min_score"] >= 1
     with pytest.raises(InputError, match="1-5 scale"):
-        data.select_samples(ws.db, generators, ["kept"], min_score=7)
+        summary.select_samples(ws.db, generators, ["kept"], min_score=7)
 
 
 def test_score_distribution_per_generator(ws: Workspace) -> None:
     ids = kept(ws)
     judge_all(ws, {i: 1 + n % 5 for n, i in enumerate(ids)})
-    dist = data.score_distribution(ws.db, ids)
+    dist = summary.score_distribution(ws.db, ids)
     assert sum(entry["judged"] for entry in dist.values()) == len(ids)
     for generator, entry in dist.items():
         mine = [n for n, i in enumerate(ids) if i in kept(ws, generator)]
