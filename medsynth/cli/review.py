@@ -12,7 +12,8 @@ from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_
 
 app = typer.Typer(
     help="Reviews by people: the review queue, single reviews, CSV review sheets for another "
-    "machine, and review numbers (acceptance, agreement with the judge).",
+    "machine, and review numbers (acceptance, agreement with the judge; also `medsynth review` "
+    "alone).",
     no_args_is_help=False,
     invoke_without_command=True,
 )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from medsynth.backends.base import Message
 from medsynth.backends.fake import ScriptedChat
+from medsynth.review.data import CRITERIA
 from medsynth.workspace import Workspace
 from tests.fakes.synth import make_kg, make_records, reply
 
@@ -43,9 +44,6 @@ def judge_reply(messages: list[Message]) -> str:
     digest = hashlib.sha256(str(messages[-1]["content"]).encode()).digest()
     scores = {c: 1 + digest[i] % 5 for i, c in enumerate(CRITERIA)}
     return json.dumps({**scores, "rationale": f"scored {digest[:3].hex()}"})
-
-
-CRITERIA = ("accuracy", "relevance", "completeness", "usefulness")
 
 
 def kill_target(workspace: str, latency: float) -> None:

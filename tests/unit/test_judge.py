@@ -5,6 +5,12 @@ reject tried again, progress / cancel, and the prompt's content."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +22,8 @@ from medsynth.review.data import CRITERIA, sample_view
 from medsynth.review.judge import judge
 from medsynth.workspace import Workspace
 from tests.fakes.review import copy_workspace, judge_reply, synth_workspace
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +208,54 @@ def test_generator_filter_and_limit_checks(ws: Workspace) -> None:
     assert report.judged == describe == report.kept and report.by_generator == {
         "describe": describe
     }
+
+
+def test_concurrent_judging_stores_the_same_scores(
+    ws: Workspace, built: Path, tmp_path: Path
+) -> None:
+    judge(ws, models={"verifier": ScriptedChat(judge_reply)})
+    other = copy_workspace(built, tmp_path / "concurrent")
+    other.config.synth.concurrency = 3
+    model = ScriptedChat(judge_reply, latency_s=0.002)
+    report = judge(other, models={"verifier": model})
+    assert report.judged == report.kept == len(model.calls)
+    assert scores_per_sample(other) == scores_per_sample(ws)
+    other.close()
+
+
+def test_sigkill_at_three_points_then_resume(ws: Workspace) -> None:
+    """Scripted judge in a subprocess, killed three times, then run to the end: one score per
+    sample and criterion, and no prompt sent to the model twice."""
+    total = len(kept(ws))
+    watcher = sqlite3.connect(ws.root / "medsynth.db", timeout=30)
+    kills = []
+    for point in (total // 5, total // 2, (4 * total) // 5):
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakes.review", str(ws.root), "0.01"],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 120
+        done = 0
+        while done < point:
+            assert child.poll() is None, child.stderr.read() if child.stderr else ""
+            assert time.monotonic() < deadline, f"the child never reached {point} samples"
+            time.sleep(0.005)
+            done = watcher.execute("SELECT count(DISTINCT sample_id) FROM judgements").fetchone()[0]
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        kills.append(done)
+    watcher.close()
+    assert kills[-1] < total
+    final = ScriptedChat(judge_reply)
+    report = judge(ws, models={"verifier": final})
+    assert report.already_judged + report.judged == total
+    assert all(len(s) == len(CRITERIA) for s in scores_per_sample(ws).values())
+    assert len(scores_per_sample(ws)) == total
+    repeated = ws.db.execute(
+        "SELECT prompt_hash, count(*) FROM llm_calls WHERE role = 'verifier' GROUP BY cache_key "
+        "HAVING count(*) > 1"
+    ).fetchall()
+    assert repeated == []
+    assert len(final.calls) == report.judged - report.cache_hits
