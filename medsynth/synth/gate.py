@@ -191,32 +191,11 @@ def notation(text: str) -> list[str]:
 # --- truncation -----------------------------------------------------------------------------
 
 _ENDS = tuple(".!?。！？)\"”’'")
+_DANGLING_PAIRS = ("such as", "as well as", "due to", "because of")
 _DANGLING = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "of",
-        "and",
-        "or",
-        "with",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "from",
-        "is",
-        "are",
-        "was",
-        "were",
-        "that",
-        "which",
-        "its",
-        "their",
-    ]
+    ["the", "a", "an", "of", "and", "or", "with", "its", "their", "including", "because"]
 )
+_TRAILING_MARKUP = re.compile(r'(?:\s*(?:</?[A-Za-z]{2,8}>|[}\]"\s]))+$')
 
 
 def truncation(text: str) -> list[str]:
@@ -227,14 +206,16 @@ def truncation(text: str) -> list[str]:
     >>> truncation("It is seen in the."), truncation("It is benign.")
     (['truncation: stops mid-sentence ("seen in the.")'], [])
     """
-    stripped = text.strip()
+    stripped = _TRAILING_MARKUP.sub("", text.strip())  # tags and JSON are notation's to judge
     if not stripped:
         return []
-    words = stripped.rstrip(".!?").split()
+    words = stripped.rstrip(".!?").lower().split()
     tail = " ".join(stripped.split()[-3:])
-    if not stripped.endswith(_ENDS):
+    if not stripped.endswith(_ENDS) and not (text.strip().endswith(("}", ">"))):
         return [f'truncation: stops mid-sentence ("{tail[-40:]}")']
-    if words and words[-1].lower() in _DANGLING:
+    if words and (
+        words[-1] in _DANGLING or " ".join(words[-2:]) in _DANGLING_PAIRS or words[-1] == "as"
+    ):
         return [f'truncation: stops mid-sentence ("{tail[-40:]}")']
     if stripped.count("(") > stripped.count(")"):
         return [f'truncation: an unclosed parenthesis ("{tail[-40:]}")']
@@ -307,6 +288,9 @@ def _content(text: str) -> set[str]:
     return {w for w in normalize(text).split() if w not in _STOP and len(w) > 2}
 
 
+_ITEMS = re.compile(r"\s*(?:[,;，、；]|\band\b|\bor\b|和|及)\s*")
+
+
 def uses(text: str, entity: str) -> bool:
     """``text`` names ``entity``, or most of its content words (long KG values such as
     "fever, cough and chest pain").
@@ -315,13 +299,19 @@ def uses(text: str, entity: str) -> bool:
     True
     >>> uses("It is in the chest.", "Fever, cough, chest pain")
     False
+    >>> uses("Most patients need no treatment.", "most are congenital")
+    False
     """
     if mentions(text, entity):
         return True
+    items = [i for i in _ITEMS.split(entity) if i.strip()]
+    if len(items) > 1:
+        return any(uses(text, item) for item in items)
     words = _content(entity)
     if len(words) < 2:
         return False
-    return len(words & _content(text)) * 2 >= len(words)
+    shared = len(words & _content(text))
+    return shared >= 2 and shared * 2 >= len(words)
 
 
 def path_unused(answer: str, entities: Sequence[str]) -> list[str]:
@@ -351,22 +341,73 @@ def key_answer_absent(key: str, parent: str) -> list[str]:
         ok = mentions(parent, key)
     else:
         words = [w for w in normalize(key).split() if w not in _STOP] or normalize(key).split()
-        have = set(normalize(parent).split())
-        ok = all(w in have for w in words)
+        ok = mentions(parent, key) or any(
+            _close_together(words, normalize(part).split())
+            for part in re.split(r"[.;:,!?]", parent)
+        )
     return [] if ok else [f'key_answer_absent: "{key}" is not in its answer']
+
+
+def _close_together(words: list[str], tokens: list[str]) -> bool:
+    """All ``words`` occur within a span of ``len(words) + 2`` tokens ("pain in the chest"
+    condenses to "chest pain"; "left kidney ... right side" is not "right kidney")."""
+    width = len(words) + 2
+    for start in range(len(tokens)):
+        window = set(tokens[start : start + width])
+        if all(w in window for w in words):
+            return True
+    return False
 
 
 # --- unsupported specifics ------------------------------------------------------------------
 
 # a number standing alone or glued to a unit ("3.5 cm", "3cm", "25-year-old"), not digits
 # inside a code or word ("t2", "39570c")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?=(?:cm|mm|ml|kg|mg|g|m|x|%)?(?!\w))")
+_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9_.])\d+(?:[.,]\d+)?(?=(?:cm|mm|ml|kg|mg|g|m|x|%)?(?![A-Za-z0-9_]))"
+)
+_SIZE = re.compile(r"(?<![A-Za-z0-9_.])(\d+(?:[.,]\d+)?)\s*(cm|mm|ml|kg|mg|g)(?![A-Za-z])")
+# "right" that is not a side: "the right answer", "right away"; 左右 after a size is "about"
+_NOT_SIDE = re.compile(
+    r"\bright\s+(?:answer|away|now|choice|option|time|way|term|one|thing|diagnosis)\b|左右",
+    re.IGNORECASE,
+)
+# words of one meaning: an organ's adjective names the organ; sex words name the sex
+_SAME = {
+    "liver": ("hepatic", "肝"),
+    "kidney": ("renal", "nephric", "肾"),
+    "lung": ("pulmonary", "肺"),
+    "heart": ("cardiac", "心"),
+    "brain": ("cerebral", "脑"),
+    "spleen": ("splenic", "脾"),
+    "stomach": ("gastric", "胃"),
+    "colon": ("colonic",),
+    "bone": ("osseous", "骨"),
+    "chest": ("thoracic", "thorax", "胸"),
+    "abdomen": ("abdominal", "腹"),
+    "female": ("woman", "women", "girl", "lady", "she", "her", "女"),
+    "male": ("man", "men", "boy", "he", "his", "男"),
+}
 _SIDES = {
     "left": ("left", "左"),
     "right": ("right", "右"),
     "bilateral": ("bilateral", "both sides", "双侧", "两侧"),
 }
-_PERSON = ("male", "female", "man", "woman", "boy", "girl", "elderly", "child", "infant")
+_PERSON = (
+    "male",
+    "female",
+    "man",
+    "woman",
+    "boy",
+    "girl",
+    "elderly",
+    "child",
+    "infant",
+    "男性",
+    "女性",
+    "老年",
+    "儿童",
+)
 
 
 def _numbers(text: str) -> set[str]:
@@ -374,7 +415,18 @@ def _numbers(text: str) -> set[str]:
 
 
 def _sides(text: str) -> set[str]:
+    text = _NOT_SIDE.sub(" ", text)
     return {side for side, words in _SIDES.items() if any(mentions(text, w) for w in words)}
+
+
+def _expand(evidence: str) -> str:
+    """The evidence with the plain word for each adjective or synonym it uses."""
+    extra = [word for word, others in _SAME.items() if any(mentions(evidence, o) for o in others)]
+    return evidence + "\n" + " ".join(extra)
+
+
+def _sizes(text: str) -> set[tuple[str, str]]:
+    return {(n.replace(",", "."), u.lower()) for n, u in _SIZE.findall(text)}
 
 
 def unsupported(text: str, evidence: str, facts: Facts) -> list[str]:
@@ -388,14 +440,18 @@ def unsupported(text: str, evidence: str, facts: Facts) -> list[str]:
     ['unsupported: number 25 is not in the record', 'unsupported: "male" is not in the record']
     """
     found = []
+    evidence = _expand(evidence)
     numbers = _numbers(text) - _numbers(evidence)
     found += [f"unsupported: number {n} is not in the record" for n in sorted(numbers)]
+    for number, unit in sorted(_sizes(text) - _sizes(evidence)):
+        if number not in numbers and any(n == number for n, _ in _sizes(evidence)):
+            found.append(f"unsupported: size {number} {unit} is not in the record")
     extra_sides = _sides(text) - _sides(evidence)
     found += [f'unsupported: side "{s}" is not in the record' for s in sorted(extra_sides)]
     found += [
         f'unsupported: "{w}" is not in the record'
         for w in _PERSON
-        if mentions(text, w) and not mentions(evidence, w)
+        if mentions(text, w) and not mentions(evidence, w) and not _synonym_in(w, evidence)
     ]
     for kind, names in (("organ", facts.kg_organs), ("disease", facts.kg_diseases)):
         for name in names:
@@ -405,9 +461,27 @@ def unsupported(text: str, evidence: str, facts: Facts) -> list[str]:
     return found
 
 
+def _synonym_in(word: str, evidence: str) -> bool:
+    """``evidence`` names ``word`` in other words (woman = female)."""
+    for plain, others in _SAME.items():
+        group = (plain, *others)
+        if word in group and any(mentions(evidence, w) for w in group):
+            return True
+    return False
+
+
 def _supported(name: str, evidence: str, facts: Facts) -> bool:
-    """A name is supported by the evidence text, or by a longer name that contains it."""
-    return bool(mentions(evidence, name) or facts.how(name) is not None)
+    """A name is supported by the evidence: named there (in any word order: "clavicle fracture"
+    = "fracture of the clavicle"; a Chinese organ without its 脏 suffix: 肝 = 肝脏), or known to
+    the record's facts."""
+    if mentions(evidence, name) or facts.how(name) is not None:
+        return True
+    key = normalize(name)
+    if has_cjk(key):
+        return key.endswith("脏") and len(key) > 1 and mentions(evidence, key[:-1])
+    words = [w for w in key.split() if w not in _STOP]
+    have = set(normalize(evidence).split())
+    return bool(words) and all(w in have for w in words)
 
 
 def contradiction(text: str, facts: Facts) -> list[str]:
@@ -432,8 +506,77 @@ def contradiction(text: str, facts: Facts) -> list[str]:
 
 # --- labels ---------------------------------------------------------------------------------
 
-_YES = frozenset({"yes", "是", "有"})
-_NO = frozenset({"no", "否", "无", "没有"})
+_YES = frozenset({"yes", "是", "是的", "有", "包含", "存在"})
+_NO = frozenset({"no", "否", "无", "没有", "不是", "不包含", "不存在"})
+# words of a question that asks whether a finding is there at all (not where, which side...)
+_PRESENCE = frozenset(
+    normalize(w)
+    for w in [
+        "is",
+        "are",
+        "was",
+        "were",
+        "there",
+        "does",
+        "do",
+        "did",
+        "this",
+        "image",
+        "picture",
+        "scan",
+        "film",
+        "show",
+        "shows",
+        "contain",
+        "contains",
+        "include",
+        "includes",
+        "any",
+        "sign",
+        "signs",
+        "of",
+        "evidence",
+        "have",
+        "has",
+        "patient",
+        "see",
+        "seen",
+        "visible",
+        "appear",
+        "appears",
+        "present",
+        "in",
+        "the",
+        "a",
+        "an",
+        "can",
+        "be",
+        "suffer",
+        "suffering",
+        "from",
+        "it",
+    ]
+)
+_ZH_PRESENCE = "图中图片这张病人患者是否包含存在显示有没有吗可见出现能看到"
+
+
+def presence_question(question: str, name: str) -> bool:
+    """Whether ``question`` asks if ``name`` is there (so "yes"/"no" is about the finding).
+
+    >>> presence_question("Does the picture contain pneumonia?", "Pneumonia")
+    True
+    >>> presence_question("Is the pneumonia in the left lung?", "Pneumonia")
+    False
+    >>> presence_question("图中病人是否有肺炎？", "肺炎")
+    True
+    """
+    if not mentions(question, name):
+        return False
+    if has_cjk(question):
+        rest = normalize(question).replace(" ", "").replace(normalize(name).replace(" ", ""), "")
+        return all(c in _ZH_PRESENCE for c in rest)
+    rest = f" {normalize(question)} ".replace(f" {normalize(name)} ", " ").split()
+    return all(w in _PRESENCE for w in rest)
 
 
 def label(c: Candidate, facts: Facts) -> list[str]:
@@ -456,7 +599,7 @@ def label(c: Candidate, facts: Facts) -> list[str]:
         return []
     if answer in _YES or answer in _NO:
         for name, how in facts.polarity.items():
-            if not mentions(c.question, name):
+            if not presence_question(c.question, name):
                 continue
             if answer in _YES and how == "negated":
                 return [f'label: "{answer}" about {name}, which the record negates']
@@ -501,7 +644,13 @@ def inspect(c: Candidate, facts: Facts, cfg: ChecksConfig) -> list[str]:
     generated = " ".join(
         [c.question if c.generator in ("multihop", "instruct") else "", prose]
     ).strip()
-    found += repetition(prose, cfg)
+    # reasoning stages may name the same region one after another: loops are judged per stage,
+    # a sentence said twice anywhere is still a repeat
+    for part in list(c.stages.values()) or [prose]:
+        found += [r for r in repetition(part, cfg) if r not in found]
+    if c.stages and not any(r.startswith("repetition:") for r in found):
+        sentence_only = cfg.model_copy(update={"ngram": 0, "min_compression": 0.0})
+        found += [r for r in repetition(prose, sentence_only) if "a sentence occurs" in r]
     found += prompt_copy(generated, c.template_text, cfg.prompt_copy_words)
     if cfg.notation:
         parts = list(c.stages.values()) or [c.question, c.answer]
@@ -509,7 +658,7 @@ def inspect(c: Candidate, facts: Facts, cfg: ChecksConfig) -> list[str]:
     if cfg.truncation:
         # a stage may be a phrase ("the right upper lobe"); one of a few words is judged by
         # the stages detector instead
-        parts = [t for t in c.stages.values() if len(t.split()) >= 4] or [c.answer]
+        parts = [t for t in c.stages.values() if len(_units(t)) >= 4] or [c.answer]
         found += next((truncation(p) for p in parts if truncation(p)), [])
     if c.stages:
         found += stages(c.stages, cfg.stage_overlap)
@@ -520,7 +669,10 @@ def inspect(c: Candidate, facts: Facts, cfg: ChecksConfig) -> list[str]:
             [facts.context, c.path_text, " ".join(c.path_entities), c.trusted, c.label]
         )
         found += unsupported(prose, evidence, facts)
-        found += contradiction(prose, facts)
+        # the knowledge stage states general facts ("an effusion blunts the angle"): what the
+        # draft says of this image is in the other stages
+        said = {k: v for k, v in c.stages.items() if k != "knowledge"}
+        found += contradiction(" ".join(said.values()) if said else prose, facts)
     return found
 
 

@@ -100,6 +100,11 @@ _UNCERTAIN = (
     "could",
     "versus",
     "likely",
+    "would",
+    "not ruled out",
+    "not been ruled out",
+    "not excluded",
+    "not been excluded",
 )
 _PSEUDO = (
     "no change",
@@ -111,6 +116,12 @@ _PSEUDO = (
     "without any change",
     "not certain whether",
     "no further",
+    "not resolved",
+    "not yet resolved",
+    "not ruled out",
+    "not been ruled out",
+    "not excluded",
+    "not been excluded",
 )
 _ZH_PRE_NEGATION = (
     "未见",
@@ -168,16 +179,17 @@ def _latin(clause: str, key: str) -> Polarity | None:
         return None
     pseudo = [(p, p + len(c) + 2) for c in _PSEUDO for p in _positions(text, f" {normalize(c)} ")]
 
-    def cues(words: Iterable[str]) -> list[tuple[int, int]]:
+    def cues(words: Iterable[str], negation: bool = True) -> list[tuple[int, int]]:
         out = []
         for cue in words:
             for p in _positions(text, f" {normalize(cue)} "):
                 end = p + len(normalize(cue)) + 2
-                if not any(a <= p < b for a, b in pseudo):
+                if not negation or not any(a <= p + 1 < b for a, b in pseudo):
                     out.append((p, end))
         return out
 
-    neg_pre, neg_post, hedge = cues(_PRE_NEGATION), cues(_POST_NEGATION), cues(_UNCERTAIN)
+    neg_pre, neg_post = cues(_PRE_NEGATION), cues(_POST_NEGATION)
+    hedge = cues(_UNCERTAIN, negation=False)
     results: set[Polarity] = set()
     for spot in spots:
         end = spot + len(key) + 1
