@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
@@ -283,3 +284,16 @@ async def test_help_lists_the_review_keys(review_ws: Path) -> None:
         for key, what in (("a", "accept"), ("r", "reject"), ("n", "note"), ("ctrl+g", "judge")):
             assert f"| {key} | {what} |" in text
         assert "F9 | go to Review" in text and "score 5" in text
+
+
+def test_review_screen_snapshot(snap_compare: Any, review_ws: Path) -> None:
+    from tests.tui import test_snapshots as snapshots
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, MedSynthApp)
+        await open_review(app, pilot)
+        await pilot.press("4", "5")
+        await snapshots.steady(pilot)
+
+    assert snap_compare(MedSynthApp(review_ws), terminal_size=SIZE, run_before=run_before)
