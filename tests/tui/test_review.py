@@ -168,6 +168,33 @@ async def test_scores_without_a_verdict_are_kept_when_moving_on(review_ws: Path)
         assert screen.view is not None and screen.view.id == screen.queue[1]
 
 
+async def test_an_empty_queue_and_a_vanished_sample_say_what_to_do(review_ws: Path) -> None:
+    app = MedSynthApp(review_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(app, pilot)
+        gone = screen.queue[1]
+        with app.ws.db.conn:
+            app.ws.db.execute("DELETE FROM samples WHERE id = ?", [gone])
+        await pilot.press("j")
+        await pilot.pause()
+        assert screen.view is None
+        text = text_of(screen, "#review-text")
+        assert f"no sample {gone}" in text and "ctrl+r" in text
+
+        with app.ws.db.conn:
+            app.ws.db.execute("DELETE FROM samples")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert screen.queue == [] and screen.view is None
+        assert "no unreviewed samples to review" in text_of(screen, "#review-text")
+        assert text_of(screen, "#review-status") == "no samples in the queue"
+        await pilot.press("a")
+        await pilot.pause()
+        warnings = [n for n in app._notifications if n.severity == "warning"]
+        assert warnings and "no sample to review" in warnings[-1].message
+        assert app.ws.db.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
+
+
 def _judge_all(app: MedSynthApp, scores: dict[int, int]) -> None:
     for sample_id, score in scores.items():
         save_judgement(

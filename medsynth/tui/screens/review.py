@@ -196,7 +196,12 @@ when the job ends."""
 
     def _load(self, sample_id: int) -> None:
         """Show one sample; the draft starts from this reviewer's latest review of it."""
-        view = sample_view(self.ws.db, sample_id)
+        try:
+            view = sample_view(self.ws.db, sample_id)
+        except InputError as exc:  # removed since the queue was built
+            self._clear()
+            self.card.show(None, f"{exc}\n\nbuild the queue again (ctrl+r)")
+            return
         self.view = view
         self.criterion = 0
         reviewer = self.form.reviewer
