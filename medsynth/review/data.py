@@ -36,7 +36,7 @@ ORDERS: tuple[str, ...] = ("random", "lowest", "generator")
 Order = Literal["random", "lowest", "generator"]
 
 _LATEST_JUDGEMENTS = (
-    "SELECT sample_id, criterion, score, rationale, model FROM judgements WHERE id IN "
+    "SELECT sample_id, criterion, score FROM judgements WHERE id IN "
     "(SELECT max(id) FROM judgements GROUP BY sample_id, criterion)"
 )
 _LATEST_REVIEWS = (
@@ -94,6 +94,7 @@ class SampleView:
 
 
 def id_chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    """``ids`` in slices small enough for one ``IN (...)``."""
     for start in range(0, len(ids), _BATCH):
         yield list(ids[start : start + _BATCH])
 
@@ -104,13 +105,15 @@ def judge_scores(
     """Latest judge score per criterion, by sample (all samples, or those in ``sample_ids``)."""
     found: dict[int, dict[str, int]] = defaultdict(dict)
     if sample_ids is None:
-        for sample_id, criterion, score, _, _ in db.execute(_LATEST_JUDGEMENTS):
+        for sample_id, criterion, score in db.execute(_LATEST_JUDGEMENTS):
             found[sample_id][criterion] = score
         return dict(found)
     for chunk in id_chunks(sample_ids):
         marks = ", ".join("?" * len(chunk))
-        for sample_id, criterion, score, _, _ in db.execute(
-            f"{_LATEST_JUDGEMENTS} AND sample_id IN ({marks})", chunk
+        for sample_id, criterion, score in db.execute(
+            "SELECT sample_id, criterion, score FROM judgements WHERE id IN (SELECT max(id) FROM "
+            f"judgements WHERE sample_id IN ({marks}) GROUP BY sample_id, criterion)",
+            chunk,
         ):
             found[sample_id][criterion] = score
     return dict(found)
@@ -212,6 +215,7 @@ def queue(
         "ORDER BY id",
         [generator, generator],
     ).fetchall()
+    reviewer = reviewer.strip() if reviewer else None
     if unreviewed_only:
         done = {
             r[0]

@@ -92,10 +92,10 @@ def test_judge_killed_then_resumed_scores_each_sample_once(tmp_path: Path) -> No
         view = sample_view(ws.db, sample_id)
         assert set(view.judge) == set(CRITERIA)
         assert all(1 <= s <= 5 for s in view.judge.values())
-    # no model call twice: one logged answer per distinct prompt (per cache key)
+    # no model call twice: one logged answer per distinct prompt
     repeated = ws.db.execute(
         "SELECT prompt_hash, count(*) FROM llm_calls WHERE role = 'verifier' "
-        "GROUP BY cache_key HAVING count(*) > 1"
+        "GROUP BY prompt_hash, image_hashes HAVING count(*) > 1"
     ).fetchall()
     assert repeated == []
     total = ws.db.execute("SELECT count(*) FROM llm_calls WHERE role = 'verifier'").fetchone()[0]

@@ -254,8 +254,8 @@ def test_sigkill_at_three_points_then_resume(ws: Workspace) -> None:
     assert all(len(s) == len(CRITERIA) for s in scores_per_sample(ws).values())
     assert len(scores_per_sample(ws)) == total
     repeated = ws.db.execute(
-        "SELECT prompt_hash, count(*) FROM llm_calls WHERE role = 'verifier' GROUP BY cache_key "
-        "HAVING count(*) > 1"
+        "SELECT prompt_hash, count(*) FROM llm_calls WHERE role = 'verifier' GROUP BY prompt_hash, "
+        "image_hashes HAVING count(*) > 1"
     ).fetchall()
     assert repeated == []
     assert len(final.calls) == report.judged - report.cache_hits
