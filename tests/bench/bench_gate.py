@@ -90,6 +90,16 @@ def main(argv: list[str] | None = None) -> int:
         f"good drafts wrongly rejected: {rejected}/{len(good)} = {rate:.1%} "
         f"(goal <= {FALSE_REJECT_GOAL:.0%}){mark}"
     )
+    held = [r for r in results if r.item.split == "held-out"]
+    if held:
+        held_good = [r for r in held if r.item.good]
+        print(
+            f"\nheld out ({len(held)} drafts written after the gate was tuned on the others, "
+            f"{len(held_good)} good): wrong on {sum(not r.right for r in held)}, good drafts "
+            f"rejected {sum(bool(r.fired) for r in held_good)}/{len(held_good)} = "
+            f"{false_reject_rate(held):.1%}"
+        )
+        print("\n".join(table(held)))
     per_second, rounds = throughput(items, args.seconds)
     print(f"inspect: {per_second:,.0f} drafts/s ({rounds} rounds of {len(items)} drafts)")
     wrong = errors(results)

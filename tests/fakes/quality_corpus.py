@@ -269,6 +269,7 @@ class Item:
     facts: Facts
     expected: frozenset[str]
     note: str = ""  # why the label is what it is, for the cases that are not obvious
+    split: str = "tuned"  # "held-out": written after the gate was tuned on the "tuned" items
 
     @property
     def good(self) -> bool:
@@ -323,10 +324,12 @@ class _Builder:
 
     def __init__(self) -> None:
         self.items: list[Item] = []
+        self.split = "tuned"
 
     def _add(self, id: str, c: Candidate, record: str, expected: str, note: str) -> None:
         c.template_text = wording(PROMPTS[c.generator]) if c.generator in PROMPTS else ()
-        self.items.append(Item(id, c, record_facts(record), _expect(expected), note))
+        facts = record_facts(record)
+        self.items.append(Item(id, c, facts, _expect(expected), note, self.split))
 
     def multihop(
         self,
@@ -479,6 +482,30 @@ RECORDS: dict[str, str] = {
     "zh_gallstones": "腹部超声：胆囊内见多个强回声团，后方伴声影，符合胆囊结石；胆囊壁不厚。",
     "zh_emphysema": "胸部CT：双肺透亮度增高，可见多发肺大疱，符合肺气肿。",
     "zh_slake_liver": "腹部MRI，横断面。问：图中病人是否有肝癌？答：是的。",
+    # held out: the records of the drafts written after the gate was tuned on the ones above
+    "atelectasis": "Portable chest X-ray: left lower lobe atelectasis behind the heart and a "
+    "small left pleural effusion. No pneumothorax.",
+    "renal_cyst": "Renal ultrasound: a 2.4 cm anechoic cyst in the upper pole of the right "
+    "kidney with posterior acoustic enhancement, in keeping with a simple renal cyst. The left "
+    "kidney is unremarkable.",
+    "pancreas": "Contrast-enhanced CT: a 3 cm hypodense mass in the head of the pancreas with "
+    "upstream dilatation of the pancreatic duct, suspicious for pancreatic cancer. No liver "
+    "metastases.",
+    "glioma": "MRI of the brain, FLAIR: an infiltrative, non-enhancing lesion in the left "
+    "temporal lobe, most likely a low-grade glioma. No midline shift.",
+    "ribs": "Chest CT: acute fractures of the right 5th and 6th ribs with a small right "
+    "pneumothorax.",
+    "tuberculosis": "Chest radiograph of a 34-year-old man: a cavitating lesion in the right "
+    "upper lobe with surrounding nodules, consistent with pulmonary tuberculosis.",
+    "hemangioma": "MRI of the liver: a 4 cm lesion in segment 6 with peripheral nodular "
+    "enhancement and progressive fill-in, typical of a hepatic hemangioma.",
+    "cardiomegaly": "Chest X-ray: the heart is enlarged with a cardiothoracic ratio of 0.6, "
+    "consistent with cardiomegaly. The lungs are clear.",
+    "zh_tuberculosis": "胸部CT：右肺上叶见空洞性病变，周围见卫星灶，考虑肺结核。",
+    "zh_renal_cyst": "超声：右肾上极见一无回声区，大小约2.4cm，边界清晰，符合肾囊肿；"
+    "左肾未见异常。",
+    "zh_ribs": "胸部CT：右侧第5、6肋骨骨折，伴少量气胸。",
+    "zh_brain_atrophy": "头颅MRI：双侧脑沟增宽，脑室扩大，符合脑萎缩。",
 }
 # Diseases grounding matched (affirmed whatever the text says).
 GROUNDED: dict[str, tuple[str, ...]] = {
@@ -2231,12 +2258,376 @@ def _hardneg(b: _Builder) -> None:
         b.hardneg(f"hardneg-{record}-{slug}", record, disease, "label", note, n=n)
 
 
+def _held_out(b: _Builder) -> None:
+    """Drafts written after the gate was tuned on the items above, on new records: how the
+    detectors do on text they were not fitted to."""
+    renal_symptoms = long_path(
+        "Renal Cyst",
+        "symptom",
+        "intermittent dull pain in the waist, abdomen and back",
+        "Kidney",
+        "Urinary System",
+    )
+    glioma_treatment = long_path(
+        "Glioma", "treatment", "comprehensive treatment based on surgery", "Brain", "Nervous System"
+    )
+    pancreas_symptoms = long_path(
+        "Pancreatic Cancer",
+        "symptom",
+        "abdominal pain, jaundice, emaciation, abdominal mass",
+        "Pancreas",
+        "Digestive System",
+    )
+    hemangioma_symptoms = long_path(
+        "Hepatic Hemangioma",
+        "symptom",
+        "abdominal discomfort, abdominal mass",
+        "Liver",
+        "Digestive System",
+    )
+    tb_location = [
+        ("Pulmonary Tuberculosis", "location", "Lung"),
+        ("Lung", "belong to", "Respiratory System"),
+    ]
+    zh_renal_symptoms = long_path(
+        "肾囊肿", "symptom", "腰腹部及背部呈现间歇性钝痛", "肾", "泌尿系统"
+    )
+    zh_atrophy_symptoms = long_path(
+        "脑萎缩", "symptom", "痴呆，记忆力障碍，口齿不清", "大脑", "神经系统"
+    )
+    b.multihop(
+        "held-multihop-en-renal-cyst",
+        "renal_cyst",
+        renal_symptoms,
+        "What symptoms can this kind of lesion cause?",
+        "Most are silent, but some cause an intermittent dull ache in the waist, abdomen or "
+        "back. The lesion sits in the kidney, part of the urinary system.",
+    )
+    b.multihop(
+        "held-multihop-en-glioma",
+        "glioma",
+        glioma_treatment,
+        "How is this kind of lesion usually treated?",
+        "Treatment is comprehensive and built around surgery. Because the lesion lies in the "
+        "brain, the operation aims to remove as much of it as is safe.",
+    )
+    b.multihop(
+        "held-multihop-en-hemangioma-some",
+        "hemangioma",
+        hemangioma_symptoms,
+        "What symptoms can this lesion cause?",
+        "It is often silent, but a large one can cause abdominal discomfort. It is a benign "
+        "lesion.",
+        note="good: uses one of the two symptoms on the path",
+    )
+    b.multihop(
+        "held-multihop-en-pancreas-vague",
+        "pancreas",
+        pancreas_symptoms,
+        "What symptoms might this patient notice?",
+        "Symptoms vary from person to person. Anyone who is worried should see their doctor.",
+        "path_unused",
+    )
+    b.multihop(
+        "held-multihop-en-tb-age",
+        "tuberculosis",
+        tb_location,
+        "Which organ system does this infection affect?",
+        "In this 43-year-old patient it affects the lung. The lung is part of the respiratory "
+        "system.",
+        "unsupported",
+        note="the record says 34 years old",
+    )
+    b.multihop(
+        "held-multihop-en-glioma-arrow",
+        "glioma",
+        glioma_treatment,
+        "How is this kind of lesion usually treated?",
+        "Glioma -[treatment]-> comprehensive treatment based on surgery. Surgery comes first.",
+        "notation",
+    )
+    b.multihop(
+        "held-multihop-zh-renal-cyst",
+        "zh_renal_cyst",
+        zh_renal_symptoms,
+        "这种病变可能引起什么症状？",
+        "部分患者会出现腰腹部及背部的间歇性钝痛。病变位于肾脏，属于泌尿系统。",
+    )
+    b.multihop(
+        "held-multihop-zh-atrophy-cut",
+        "zh_brain_atrophy",
+        zh_atrophy_symptoms,
+        "这种改变可能导致哪些症状？",
+        "可能导致痴呆、记忆力障碍以及",
+        "truncation",
+    )
+    b.describe(
+        "held-describe-en-atelectasis",
+        "atelectasis",
+        "This portable chest X-ray shows volume loss and opacity in the left lower lobe behind "
+        "the heart, in keeping with atelectasis. There is a small left pleural effusion. No "
+        "pneumothorax is seen.",
+    )
+    b.describe(
+        "held-describe-en-cardiomegaly",
+        "cardiomegaly",
+        "This frontal chest radiograph shows an enlarged heart, with a cardiothoracic ratio of "
+        "0.6. The appearance is consistent with cardiomegaly. The lungs are clear.",
+        n=1,
+    )
+    b.describe(
+        "held-describe-en-glioma",
+        "glioma",
+        "This FLAIR MRI of the brain shows an infiltrative lesion in the left temporal lobe that "
+        "does not enhance. It is most likely a low-grade glioma. There is no midline shift.",
+        n=2,
+    )
+    b.describe(
+        "held-describe-en-hemangioma-side",
+        "hemangioma",
+        "This MRI of the liver shows a 4 cm lesion in the left lobe with peripheral nodular "
+        "enhancement. It fills in progressively, typical of a hepatic hemangioma.",
+        "unsupported",
+        n=3,
+        note="the record gives segment 6, no side",
+    )
+    b.describe(
+        "held-describe-en-ribs-prompt",
+        "ribs",
+        "The image shows modality, body region, orientation, the structures visible and any "
+        "abnormal findings: acute fractures of the right 5th and 6th ribs with a small right "
+        "pneumothorax.",
+        "prompt_copy",
+        n=4,
+    )
+    b.describe(
+        "held-describe-zh-ribs",
+        "zh_ribs",
+        "这是一幅胸部CT图像。右侧第5、6肋骨可见骨折线，伴少量气胸。",
+        n=5,
+    )
+    b.describe(
+        "held-describe-zh-atrophy-extra",
+        "zh_brain_atrophy",
+        "这是一幅头颅MRI图像。双侧脑沟增宽，脑室扩大，符合脑萎缩。右侧颞叶见一3cm肿块。",
+        "unsupported",
+        n=6,
+        note="the record has no mass, no side and no size",
+    )
+    b.instruct(
+        "held-instruct-en-tb-family",
+        "tuberculosis",
+        "Is my brother infectious?",
+        "The X-ray suggests tuberculosis in the upper part of his right lung, which can spread "
+        "to others. He should be tested and kept apart until the doctors know more.",
+    )
+    b.instruct(
+        "held-instruct-en-ctr",
+        "cardiomegaly",
+        "How is the cardiothoracic ratio measured here?",
+        "The widest diameter of the heart is divided by the widest inner diameter of the chest. "
+        "Here the ratio is 0.6, so the heart is enlarged.",
+    )
+    b.instruct(
+        "held-instruct-en-pancreas-age",
+        "pancreas",
+        "What is the likely diagnosis?",
+        "In this 58-year-old woman, a 3 cm hypodense mass in the pancreatic head with a dilated "
+        "duct is suspicious for pancreatic cancer.",
+        "unsupported",
+    )
+    b.instruct(
+        "held-instruct-en-atelectasis-cut",
+        "atelectasis",
+        "Should the effusion be drained?",
+        "Not at this stage: the effusion is small and",
+        "truncation",
+    )
+    b.instruct(
+        "held-instruct-en-glioma-twice",
+        "glioma",
+        "What is the most likely diagnosis?",
+        "It is a low-grade glioma. It is a low-grade glioma.",
+        "repetition",
+    )
+    b.instruct(
+        "held-instruct-zh-renal-cyst",
+        "zh_renal_cyst",
+        "这个囊肿需要处理吗？",
+        "这是右肾上极的单纯性囊肿，大小约2.4cm，一般无需处理，定期复查即可。",
+    )
+    b.instruct(
+        "held-instruct-zh-tb-side",
+        "zh_tuberculosis",
+        "病变在什么位置？",
+        "病变位于左肺下叶，周围见卫星灶。",
+        "unsupported",
+    )
+    b.reasoning(
+        "held-reasoning-en-effusion-yes",
+        "atelectasis",
+        "Is there a pleural effusion?",
+        "Yes",
+        (
+            "Look at the left costophrenic angle.",
+            "The left costophrenic angle is blunted by a small amount of fluid.",
+            "A pleural effusion collects in the lowest part of the pleural space and blunts the "
+            "costophrenic angle.",
+            "There is a small left pleural effusion, so the answer is yes.",
+        ),
+    )
+    b.reasoning(
+        "held-reasoning-en-renal-side",
+        "renal_cyst",
+        "Which kidney is abnormal?",
+        "Right",
+        (
+            "Compare the right and left kidneys.",
+            "An anechoic 2.4 cm cyst with posterior acoustic enhancement lies in the upper pole "
+            "of the right kidney.",
+            "A simple renal cyst is anechoic and shows posterior acoustic enhancement on "
+            "ultrasound.",
+            "The cyst is in the right kidney, so the answer is right.",
+        ),
+        [("Renal Cyst", "location", "Kidney")],
+    )
+    b.reasoning(
+        "held-reasoning-en-cardiomegaly",
+        "cardiomegaly",
+        "Does the picture contain cardiomegaly?",
+        "Yes",
+        (
+            "Measure the heart against the chest on this frontal film.",
+            "The heart is enlarged, with a cardiothoracic ratio of 0.6.",
+            "Cardiomegaly means an enlarged heart on the radiograph.",
+            "The ratio shows an enlarged heart, so the answer is yes.",
+        ),
+    )
+    b.reasoning(
+        "held-reasoning-zh-pneumothorax-bushi",
+        "zh_ribs",
+        "图中是否有气胸？",
+        "不是",
+        (
+            "观察右侧胸腔。",
+            "右侧第5、6肋骨骨折。",
+            "肋骨骨折可刺破胸膜引起气胸。",
+            "因此回答不是。",
+        ),
+        expected="label",
+        note="the record says 伴少量气胸",
+    )
+    b.reasoning(
+        "held-reasoning-en-hemangioma-empty",
+        "hemangioma",
+        "Does the lesion fill in over time?",
+        "Yes",
+        (
+            "Look at the lesion in segment 6 of the liver.",
+            "It shows peripheral nodular enhancement that fills in progressively.",
+            "",
+            "Progressive fill-in is seen, so the answer is yes.",
+        ),
+        expected="stages",
+    )
+    b.reasoning(
+        "held-reasoning-en-ribs-prompt",
+        "ribs",
+        "Are there rib fractures?",
+        "Yes",
+        (
+            "Look at the right ribs.",
+            "Only observable features (shape, size, density): two fractured ribs on the right.",
+            "A fracture shows as a break in the cortex of the bone.",
+            "The right 5th and 6th ribs are fractured, so the answer is yes.",
+        ),
+        expected="prompt_copy",
+    )
+    b.reasoning(
+        "held-reasoning-zh-atrophy",
+        "zh_brain_atrophy",
+        "图中是否有脑萎缩？",
+        "是的",
+        (
+            "观察脑沟和脑室。",
+            "双侧脑沟增宽，脑室扩大。",
+            "脑萎缩时脑组织体积减小，脑沟增宽，脑室代偿性扩大。",
+            "脑沟增宽、脑室扩大符合脑萎缩，因此回答是的。",
+        ),
+        [("脑萎缩", "location", "大脑")],
+    )
+    b.reasoning(
+        "held-reasoning-zh-renal-cut",
+        "zh_renal_cyst",
+        "病变位于哪一侧肾脏？",
+        "右侧",
+        (
+            "观察双肾。",
+            "右肾上极见一无回声区，边界清晰。",
+            "肾囊肿在超声上表现为无回声区。",
+            "病变位于右肾上极，因此答案",
+        ),
+        expected="truncation",
+    )
+    b.keyanswer(
+        "held-keyanswer-en-pancreas",
+        "pancreas",
+        "Where is the mass?",
+        "The mass lies in the head of the pancreas.",
+        "head of the pancreas",
+    )
+    b.keyanswer(
+        "held-keyanswer-zh-lobe",
+        "zh_tuberculosis",
+        "病变位于哪个肺叶？",
+        "病变位于右肺上叶。",
+        "右肺上叶",
+    )
+    b.keyanswer(
+        "held-keyanswer-en-hemangioma",
+        "hemangioma",
+        "What is the most likely diagnosis?",
+        "The peripheral nodular enhancement with fill-in is typical of a hepatic hemangioma.",
+        "hepatic hemangioma",
+    )
+    b.keyanswer(
+        "held-keyanswer-en-wrong-lobe",
+        "glioma",
+        "Which lobe is involved?",
+        "The lesion involves the left temporal lobe.",
+        "frontal lobe",
+        "key_answer_absent",
+    )
+    b.keyanswer(
+        "held-keyanswer-en-yes-to-negated",
+        "atelectasis",
+        "Is there a pneumothorax?",
+        "Yes, a small one.",
+        "yes",
+        "label",
+    )
+    b.hardneg("held-hardneg-atelectasis-pneumothorax", "atelectasis", "Pneumothorax")
+    b.hardneg("held-hardneg-pancreas-liver-cancer", "pancreas", "Liver Cancer", n=1)
+    b.hardneg("held-hardneg-glioma-meningioma", "glioma", "Meningioma", n=2)
+    b.hardneg("held-hardneg-ribs-pneumothorax", "ribs", "Pneumothorax", "label", n=3)
+    b.hardneg(
+        "held-hardneg-tb",
+        "zh_tuberculosis",
+        "Pulmonary Tuberculosis",
+        "label",
+        "the record leaves it open (考虑肺结核)",
+    )
+    b.hardneg("held-hardneg-hemangioma", "hemangioma", "Hepatic Hemangioma", "label", n=1)
+
+
 @lru_cache(maxsize=1)
 def corpus() -> tuple[Item, ...]:
     """Every labelled draft (built once)."""
     b = _Builder()
     for part in (_multihop, _describe, _instruct, _reasoning, _keyanswer, _hardneg):
         part(b)
+    b.split = "held-out"
+    _held_out(b)
     ids = [item.id for item in b.items]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:

@@ -27,6 +27,7 @@ from tests.fakes.quality_corpus import (
     corpus,
     errors,
     evaluate,
+    false_reject_rate,
     tally,
 )
 
@@ -103,3 +104,37 @@ def test_bench_prints_every_detector_and_the_errors(capsys: pytest.CaptureFixtur
     assert set(DETECTORS) <= rows
     assert "good drafts wrongly rejected:" in out and "drafts/s" in out
     assert "items the gate gets wrong" in out
+
+
+# --- the goals of issue 13 --------------------------------------------------------------------
+
+PRECISION_GOAL, RECALL_GOAL, FALSE_REJECT_GOAL = 0.9, 0.8, 0.05
+
+
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_detector_precision(results: list[Result], detector: str) -> None:
+    t = tally(results)[detector]
+    alarms = [r for r in results if detector in r.fired and detector not in r.item.expected]
+    assert t.precision >= PRECISION_GOAL, (
+        f"{detector}: precision {t.precision:.2f} ({t.tp} right, {t.fp} false alarms):\n"
+        + "\n".join(errors(alarms))
+    )
+
+
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_detector_recall(results: list[Result], detector: str) -> None:
+    t = tally(results)[detector]
+    misses = [r for r in results if detector in r.item.expected and detector not in r.fired]
+    assert t.recall >= RECALL_GOAL, (
+        f"{detector}: recall {t.recall:.2f} ({t.tp} caught, {t.fn} missed):\n"
+        + "\n".join(errors(misses))
+    )
+
+
+def test_good_drafts_are_kept(results: list[Result]) -> None:
+    rejected = [r for r in results if r.item.good and r.fired]
+    rate = false_reject_rate(results)
+    assert rate <= FALSE_REJECT_GOAL, (
+        f"{len(rejected)} good drafts rejected ({rate:.1%}, goal <= {FALSE_REJECT_GOAL:.0%}):\n"
+        + "\n".join(errors(rejected))
+    )
