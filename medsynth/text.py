@@ -68,6 +68,7 @@ def normalize(name: str) -> str:
 
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
+_PUNCT_RUN = re.compile(r"(?:[^\w\s]|_)+")
 _TOKEN = re.compile(r"[^\W_]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -120,12 +121,17 @@ def mentions(text: str, phrase: str) -> bool:
     False
     >>> mentions("右肺上叶可见肺癌。", "肺癌"), mentions("右肺上叶可见结节", "肺癌")
     (True, False)
+    >>> mentions("脑组织体积减小，脑沟增宽", "小脑")
+    False
     """
     key = normalize(phrase)
     if not key:
         return False
     if has_cjk(key):
-        return key.replace(" ", "") in normalize(text).replace(" ", "")
+        # spaces between CJK characters do not separate words, punctuation does
+        compact = key.replace(" ", "")
+        pieces = _PUNCT_RUN.split(unicodedata.normalize("NFKC", text))
+        return any(compact in normalize(piece).replace(" ", "") for piece in pieces)
     return f" {key} " in f" {normalize(text)} "
 
 
