@@ -7,7 +7,11 @@ of good drafts the gate wrongly rejects; and how many drafts per second ``inspec
 Goals (issue 13): precision >= 0.9 for every detector, at most 5 % of good drafts rejected;
 recall >= 0.8 is the bar of ``tests/unit/test_gate_corpus.py``.
 
-``.venv/bin/python tests/bench/bench_gate.py [--show-errors] [--seconds S]`` (``just bench``).
+``--heldout`` scores the blind held-out set of ``tests/fakes/quality_heldout.py`` instead (drafts
+the gate was not tuned on; reported, never asserted).
+
+``.venv/bin/python tests/bench/bench_gate.py [--heldout] [--show-errors] [--seconds S]``
+(``just bench``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from tests.fakes.quality_corpus import (
     false_reject_rate,
     tally,
 )
+from tests.fakes.quality_heldout import heldout
 
 PRECISION_GOAL, RECALL_GOAL, FALSE_REJECT_GOAL = 0.9, 0.8, 0.05
 
@@ -73,14 +78,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seconds", type=float, default=1.0, help="how long to time inspect (default 1 s)"
     )
+    parser.add_argument(
+        "--heldout",
+        action="store_true",
+        help="score the blind held-out set (tests/fakes/quality_heldout.py) instead",
+    )
     args = parser.parse_args(argv)
-    items = corpus()
+    items = heldout() if args.heldout else corpus()
     results = evaluate(items)
     good = [r for r in results if r.item.good]
     rejected = sum(bool(r.fired) for r in good)
     chinese = sum(item.language == "zh" for item in items)
     print(
-        f"quality gate on {len(items)} labelled drafts ({len(good)} good, {chinese} Chinese); "
+        f"quality gate on {len(items)} {'blind held-out' if args.heldout else 'labelled'} "
+        f"drafts ({len(good)} good, {chinese} Chinese); "
         f"goals: precision >= {PRECISION_GOAL}, recall >= {RECALL_GOAL} ('<' = under the goal)"
     )
     print("\n".join(table(results)))
