@@ -68,7 +68,8 @@ def normalize(name: str) -> str:
 
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
-_PUNCT_RUN = re.compile(r"(?:[^\w\s]|_)+")
+# punctuation that separates (a point or comma inside a number such as 4.5 does not)
+_PUNCT_RUN = re.compile(r"(?:[^\w\s.,]|_|(?<!\d)[.,]|[.,](?!\d))+")
 _TOKEN = re.compile(r"[^\W_]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -121,8 +122,8 @@ def mentions(text: str, phrase: str) -> bool:
     False
     >>> mentions("右肺上叶可见肺癌。", "肺癌"), mentions("右肺上叶可见结节", "肺癌")
     (True, False)
-    >>> mentions("脑组织体积减小，脑沟增宽", "小脑")
-    False
+    >>> mentions("脑组织体积减小，脑沟增宽", "小脑"), mentions("大小约4.5cm。", "约4.5cm")
+    (False, True)
     """
     key = normalize(phrase)
     if not key:

@@ -376,7 +376,7 @@ _NOT_SIDE = re.compile(
 _SAME = {
     "liver": ("hepatic", "肝"),
     "kidney": ("renal", "nephric", "肾"),
-    "lung": ("pulmonary", "肺"),
+    "lung": ("pulmonary", "upper lobe", "lower lobe", "middle lobe", "lingula", "肺"),
     "heart": ("cardiac", "心"),
     "brain": ("cerebral", "脑"),
     "spleen": ("splenic", "脾"),
@@ -502,6 +502,12 @@ def contradiction(text: str, facts: Facts) -> list[str]:
         if stated[name] == "negated" and how == "affirmed":
             return [f"unsupported: says {name} is present, but the record negates it"]
     return []
+
+
+_INSTRUCTION = re.compile(
+    r"\s*(?:look|compare|examine|observe|check|inspect|start|begin|focus|观察|比较|对比|注意|查看)",
+    re.IGNORECASE,
+)
 
 
 # --- labels ---------------------------------------------------------------------------------
@@ -665,6 +671,9 @@ def inspect(c: Candidate, facts: Facts, cfg: ChecksConfig) -> list[str]:
     if c.generator == "multihop" and cfg.path_facts:
         found += path_unused(c.answer, c.path_entities)
     if cfg.unsupported:
+        if c.stages and _INSTRUCTION.match(c.stages.get("localization", "")):
+            # "Look at the left upper quadrant" says where to look, not what is there
+            prose = " ".join(t for k, t in c.stages.items() if k != "localization")
         evidence = "\n".join(
             [facts.context, c.path_text, " ".join(c.path_entities), c.trusted, c.label]
         )

@@ -41,6 +41,7 @@ _PRE_NEGATION = (
     "no sign of",
     "no signs of",
     "no finding of",
+    "no suspicion of",
     "no findings of",
     "denies",
     "denied",
@@ -55,6 +56,10 @@ _PRE_NEGATION = (
     "unremarkable for",
 )
 _POST_NEGATION = (
+    "not suspected",
+    "is not suspected",
+    "not considered",
+    "not favored",
     "absent",
     "is absent",
     "are absent",
@@ -147,6 +152,32 @@ _CLAUSE = re.compile(
 _CJK_CLAUSE = re.compile(r"[,;:，；：]|但|然而|而")
 
 
+_NEW_PART_WORDS = (
+    "a an the this these it its there in with which who suggesting consistent compatible "
+    "likely probably representing favoring favouring keeping"
+)
+_NEW_PART = frozenset(_NEW_PART_WORDS.split())
+
+
+def _comma_parts(clause: str) -> list[str]:
+    """An English clause cut at commas, except where a comma only separates list items ("no
+    pneumothorax, effusion, or pleural effusion" stays one part; "no nodule, in keeping with
+    simple goiter" and "no effusion, the lungs are clear" are two).
+
+    >>> _comma_parts("no mass, effusion or pleural thickening, in keeping with fibrosis")
+    ['no mass, effusion or pleural thickening', ' in keeping with fibrosis']
+    """
+    parts: list[str] = []
+    for piece in clause.split(","):
+        words = piece.lower().split()
+        starts_new = bool(words) and (words[0] in _NEW_PART or len(words) > 6)
+        if parts and not starts_new:
+            parts[-1] += "," + piece
+        else:
+            parts.append(piece)
+    return parts
+
+
 def clauses(text: str) -> list[tuple[str, bool]]:
     """``text`` cut where a negation stops applying: ``(clause, is part of a question)``.
 
@@ -158,8 +189,11 @@ def clauses(text: str) -> list[tuple[str, bool]]:
     found = []
     for sentence in _SENTENCE.split(unicodedata.normalize("NFKC", text)):
         asked = sentence.rstrip().endswith("?")
-        splitter = _CJK_CLAUSE if has_cjk(sentence) else _CLAUSE
-        found += [(p.strip(), asked) for p in splitter.split(sentence) if p and p.strip()]
+        if has_cjk(sentence):
+            parts = _CJK_CLAUSE.split(sentence)
+        else:
+            parts = [c for p in _CLAUSE.split(sentence) if p for c in _comma_parts(p)]
+        found += [(p.strip(), asked) for p in parts if p and p.strip()]
     return found
 
 
@@ -171,12 +205,40 @@ def _positions(haystack: str, needle: str) -> list[int]:
     return found
 
 
+def _spellings(key: str) -> list[str]:
+    """``key`` and, for a two-word name, its common reordering ("patella fracture" is also
+    "fracture of the patella", "kidney stone" also "stone in the left kidney").
+
+    >>> _spellings("liver cyst")[:3]
+    ['liver cyst', 'cyst of liver', 'cyst of the liver']
+    """
+    words = key.split()
+    if len(words) != 2:
+        return [key]
+    a, b = words
+    return [key] + [
+        f"{b} {link} {a}"
+        for link in (
+            "of",
+            "of the",
+            "in",
+            "in the",
+            "of the left",
+            "of the right",
+            "in the left",
+            "in the right",
+        )
+    ]
+
+
 def _latin(clause: str, key: str) -> Polarity | None:
     """The polarity of ``key`` (normalised) in one Latin-script clause; None if not named."""
     text = f" {normalize(clause)} "
-    spots = _positions(text, f" {key} ")
-    if not spots:
+    found = [(p, form) for form in _spellings(key) for p in _positions(text, f" {form} ")]
+    if not found:
         return None
+    spots = [p for p, _ in found]
+    key = max((form for _, form in found), key=len)
     pseudo = [(p, p + len(c) + 2) for c in _PSEUDO for p in _positions(text, f" {normalize(c)} ")]
 
     def cues(words: Iterable[str], negation: bool = True) -> list[tuple[int, int]]:
@@ -246,6 +308,12 @@ def polarity(text: str, names: Iterable[str]) -> dict[str, Polarity]:
     {'nodule': 'affirmed'}
     >>> polarity("A kidney stone, but no hydronephrosis.", ["kidney stone", "hydronephrosis"])
     {'kidney stone': 'affirmed', 'hydronephrosis': 'negated'}
+    >>> polarity("No discrete nodule, in keeping with simple goiter.", ["simple goiter", "nodule"])
+    {'simple goiter': 'affirmed', 'nodule': 'negated'}
+    >>> polarity("A transverse fracture of the patella.", ["patella fracture"])
+    {'patella fracture': 'affirmed'}
+    >>> polarity("Thyroid cancer is not suspected.", ["thyroid cancer"])
+    {'thyroid cancer': 'negated'}
     """
     parts = clauses(text)
     found: dict[str, Polarity] = {}
