@@ -579,10 +579,10 @@ def presence_question(question: str, name: str) -> bool:
     if not mentions(question, name):
         return False
     if has_cjk(question):
-        rest = normalize(question).replace(" ", "").replace(normalize(name).replace(" ", ""), "")
-        return all(c in _ZH_PRESENCE for c in rest)
-    rest = f" {normalize(question)} ".replace(f" {normalize(name)} ", " ").split()
-    return all(w in _PRESENCE for w in rest)
+        chars = normalize(question).replace(" ", "").replace(normalize(name).replace(" ", ""), "")
+        return all(c in _ZH_PRESENCE for c in chars)
+    words = f" {normalize(question)} ".replace(f" {normalize(name)} ", " ").split()
+    return all(w in _PRESENCE for w in words)
 
 
 def label(c: Candidate, facts: Facts) -> list[str]:
