@@ -75,6 +75,8 @@ def test_demo_runs_offline_and_again_without_redoing_work(tmp_path: Path) -> Non
     ran = set(synth["tasks"]) | set(synth["tasks_failed"])
     assert {"multihop", "hardneg", "describe", "instruct", "reasoning"} <= ran
     assert synth["totals"]["hardneg"]["kept"] >= 4  # m = 2 per record, model-free
+    assert_no_hard_negative_contradicts_a_caption(tmp_path / "demo")
+    assert synth["rejected_by_detector"]  # the gate's counts reach the report (and the demo)
     assert sum(synth["model_calls"].values()) > 0
     assert "medical content is poor" in " ".join(synth["warnings"])
     sft = demo["exports"]["trl-sft"]
@@ -99,6 +101,32 @@ def test_demo_runs_offline_and_again_without_redoing_work(tmp_path: Path) -> Non
     assert sum(again["synth"]["tasks"].values()) == 0
     assert again["synth"]["totals"] == synth["totals"]
     assert again["exports"]["trl-sft"]["samples"] == sft["samples"]
+
+
+# what each demo caption states (its disease, and the other findings it affirms)
+STATED = {
+    "case01_chest": {"Lung Cancer"},
+    "case02_abdomen": {"Kidney Stone", "Hydronephrosis"},
+    "case03_chest": {"Cardiomegaly"},
+    "case04_liver": {"Liver Cyst"},
+}
+
+
+def assert_no_hard_negative_contradicts_a_caption(workspace: Path) -> None:
+    """Issue 13's wrong labels: "Does this image show Kidney Stone? -> No." on the kidney-stone
+    record, "Liver Cyst -> No." on the liver-cyst record."""
+    import sqlite3
+
+    db = sqlite3.connect(workspace / "medsynth.db")
+    rows = db.execute(
+        "SELECT r.key, s.meta FROM samples s JOIN records r ON r.id = s.record_id "
+        "WHERE s.generator = 'hardneg' AND s.status = 'kept'"
+    ).fetchall()
+    db.close()
+    assert rows
+    for key, meta in rows:
+        stem = Path(key).stem
+        assert json.loads(meta)["negative"] not in STATED[stem], (stem, meta)
 
 
 def test_the_audit_hook_does_see_connection_attempts() -> None:
