@@ -55,9 +55,22 @@ def print_run(run: dict[str, Any]) -> None:
     )
     for kind, counts in run["stages"].items():
         console.print(f"  {kind}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print_refused(run.get("refused", {}))
     console.print(f"  model calls: {run['model_calls']}  cache hits: {run['cache_hits']}")
     for warning in run["warnings"]:
         console.print(f"  warning: {warning}")
+
+
+def print_refused(refused: dict[str, Any]) -> None:
+    """Refused mentions per step and reason (nothing when none was refused)."""
+    for step, row in refused.items():
+        if row["refused"]:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in row["reasons"].items())
+            console.print(f"  refused at {step}: {row['refused']} ({reasons})")
+    if any(row["refused"] for row in refused.values()):
+        console.print(
+            "  (each refused mention and why: `medsynth rejects --stage 'ground mention'`)"
+        )
 
 
 def print_report(data: dict[str, Any]) -> None:
@@ -74,17 +87,18 @@ def print_report(data: dict[str, Any]) -> None:
             console.print(
                 f"  {kind:8} exact {row['exact']} ({pct['exact']} %), fuzzy {row['fuzzy']} "
                 f"({pct['fuzzy']} %), unmatched {row['unmatched']} ({pct['unmatched']} %: "
-                f"{detail['no_mention']} none named, {detail['not_found']} not found, "
-                f"{detail['rejected']} rejected)"
+                f"{detail['no_mention']} none named, {detail['refused']} refused, "
+                f"{detail['not_found']} not found, {detail['rejected']} rejected)"
             )
         mentions = block["mentions"]
         split = mentions["matched_split_percent"]
         console.print(
             f"  mentions {mentions['total']}: exact {mentions['exact']}, fuzzy "
             f"{mentions['fuzzy']} ({mentions['fuzzy_text_only']} on text alone), unmatched "
-            f"{mentions['unmatched']}; of matched: {split['exact']} % exact / "
-            f"{split['fuzzy']} % fuzzy"
+            f"{mentions['unmatched']} ({mentions['refused']} refused); of matched: "
+            f"{split['exact']} % exact / {split['fuzzy']} % fuzzy"
         )
+        print_refused(block["refused"])
         for reason, count in block["reject_reasons"].items():
             console.print(f"  rejected {count}: {reason} (details: `medsynth rejects`)")
     for name, cov in data.get("slake_annotation_exact_coverage", {}).items():

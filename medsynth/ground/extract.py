@@ -19,8 +19,8 @@ from PIL import Image
 from medsynth.backends.calllog import CallLog
 from medsynth.errors import InputError
 from medsynth.kg.images import open_image, safe_child
-from medsynth.kg.normalize import normalize
 from medsynth.prompts import render
+from medsynth.text import normalize
 
 MENTION_MAX_CHARS = 80
 CONTEXT_MAX_CHARS = 3000  # keeps the prompt well inside a small model's context window

@@ -5,10 +5,15 @@ index: names and aliases) and nearest to the record image (entity_image index: e
 ``4 * top_k`` from each. Every candidate in the union is scored
 ``cos(record image, entity image) + cos(mention, entity text)`` (image score: the best over the
 entity's images; text score: the best over its name and aliases); an entity without images
-scores on text alone and is flagged ``text_only``. The ``top_k`` best go to the verifier in
-score order, and the first one it confirms is the match: asking stops there, so a mention costs
-one verifier call per candidate up to the first "same" (the paper keeps every confirmed
-candidate; the matches table holds one entity per mention, and stopping early saves calls).
+scores on text alone and is flagged ``text_only``. The ``top_k`` best are kept; those under
+the floors are flagged ``below_floor`` and never shown to the verifier: a text score under
+``[ground] fuzzy_min_text_score`` (the verifier is asked whether two *names* mean the same
+thing, and a name far from the mention never does, however alike the images), or a score under
+``fuzzy_min_score``. The rest go to the verifier in score order, and the first one it confirms
+is the match: asking stops there, so a mention costs one verifier call per candidate up to the first
+"same" (the paper keeps every confirmed candidate; the matches table holds one entity per
+mention, and stopping early saves calls). A mention left without a match carries a
+:class:`~medsynth.ground.plausible.Refusal` of the floor or of the verifier.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from PIL import Image
 from medsynth.backends.base import BackendError, TransientBackendError
 from medsynth.backends.calllog import CallLog
 from medsynth.backends.encoders import image_encoder, text_encoder
+from medsynth.ground.plausible import FUZZY_FLOOR, VERIFIER, Refusal
 from medsynth.kg.indexes import IndexName, build_index
 from medsynth.kg.lookup import KIND_TYPES, UNTYPED, EntityRef, Kind
 from medsynth.kg.vectors import VectorIndex
@@ -58,6 +64,7 @@ class Candidate:
     verified: bool | None = None
     call_id: int | None = None
     error: str | None = None
+    below_floor: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (scores rounded to 4 places)."""
@@ -72,6 +79,7 @@ class Candidate:
             "verified": self.verified,
             "call_id": self.call_id,
             "error": self.error,
+            "below_floor": self.below_floor,
         }
 
 
@@ -82,6 +90,7 @@ class FuzzyResult:
     match: Candidate | None
     candidates: list[Candidate]
     text_only: bool
+    refusal: Refusal | None = None
 
 
 class LoadedIndex:
@@ -251,11 +260,13 @@ class FuzzyMatcher:
         *,
         top_k: int,
         min_score: float = 0.0,
+        min_text_score: float = 0.0,
     ) -> None:
         self.vectors = vectors
         self.verify = verify
         self.top_k = top_k
         self.min_score = min_score
+        self.min_text_score = min_text_score
         self._text: dict[tuple[str, Kind], tuple[list[int], dict[int, float]]] = {}
 
     def text_scores(self, mention: str, kind: Kind) -> tuple[list[int], dict[int, float]]:
@@ -292,17 +303,22 @@ class FuzzyMatcher:
             if image_vector is not None:
                 image = self.vectors.image.best(entity_id, image_vector)
             score = text + (image or 0.0)
-            if self.min_score > 0 and score < self.min_score:
-                continue
             found.append(Candidate(ref.id, ref.name, ref.type, text, image, score, image is None))
         found.sort(key=lambda c: (-c.score, c.entity_id))
-        return found[: self.top_k]
+        found = found[: self.top_k]
+        for candidate in found:
+            candidate.below_floor = (
+                candidate.score < self.min_score or candidate.text_score < self.min_text_score
+            )
+        return found
 
     def match(self, mention: str, kind: Kind, image_vector: FloatArray | None) -> FuzzyResult:
-        """Candidates in score order until the verifier confirms one."""
+        """Candidates at or above the floor, in score order, until the verifier confirms one."""
         found = self.candidates(mention, kind, image_vector)
         chosen: Candidate | None = None
         for candidate in found:
+            if candidate.below_floor:
+                continue
             verdict = self.verify(mention, candidate.name, kind)
             candidate.verified, candidate.call_id = verdict.same, verdict.call_id
             candidate.error = verdict.error
@@ -310,4 +326,22 @@ class FuzzyMatcher:
                 chosen = candidate
                 break
         text_only = chosen.text_only if chosen else all(c.text_only for c in found)
-        return FuzzyResult(chosen, found, text_only)
+        refusal = None if chosen else self.refusal(found)
+        return FuzzyResult(chosen, found, text_only, refusal)
+
+    def refusal(self, found: list[Candidate]) -> Refusal:
+        """Why no candidate of ``found`` was matched: none, all under the floor, or the verifier."""
+        if not found:
+            return Refusal(FUZZY_FLOOR, "no candidate", "no KG entity of this kind")
+        asked = [c for c in found if not c.below_floor]
+        if not asked:
+            best = max(found, key=lambda c: c.text_score)
+            return Refusal(
+                FUZZY_FLOOR,
+                "below the score floor",
+                f"closest name {best.name}: text {best.text_score:.3f}, score {best.score:.3f}; "
+                f"floors {self.min_text_score:g} text, {self.min_score:g} score",
+            )
+        if all(c.verified is None for c in asked):
+            return Refusal(VERIFIER, "no usable answer", f"{len(asked)} asked")
+        return Refusal(VERIFIER, "every candidate refused", f"{len(asked)} asked")

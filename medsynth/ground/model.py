@@ -7,19 +7,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medsynth.ground.extract import is_no_mention
+from medsynth.ground.plausible import STEPS, Refusal
 from medsynth.kg.lookup import KINDS
 
 
 @dataclass
 class MatchRow:
-    """One (record, kind) row of ``matches``."""
+    """One (record, kind) row of ``matches``. ``refusal`` says why its mention was refused
+    (stage ``refused``: by the plausibility checks or the exact stage; ``unmatched``: by the
+    fuzzy score floor or the verifier); it is stored in the ``rejects`` table."""
 
     kind: str
     mention: str
-    stage: str  # exact | fuzzy | unmatched
+    stage: str  # exact | fuzzy | unmatched | refused
     entity_id: int | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
     text_only: bool = False
+    refusal: Refusal | None = None
 
 
 @dataclass
@@ -53,6 +57,7 @@ class GroundReport:
     rejected: int = 0
     stages: dict[str, Counter[str]] = field(default_factory=lambda: {k: Counter() for k in KINDS})
     reject_reasons: Counter[str] = field(default_factory=Counter)
+    refused: dict[str, Counter[str]] = field(default_factory=lambda: {s: Counter() for s in STEPS})
     model_calls: dict[str, int] = field(default_factory=dict)
     cache_hits: dict[str, int] = field(default_factory=dict)
     with_image: bool = True
@@ -68,6 +73,7 @@ class GroundReport:
             "rejected": self.rejected,
             "stages": {kind: dict(sorted(c.items())) for kind, c in self.stages.items()},
             "reject_reasons": dict(self.reject_reasons.most_common()),
+            "refused": refusal_summary(self.refused),
             "model_calls": self.model_calls,
             "cache_hits": self.cache_hits,
             "extraction_with_image": self.with_image,
@@ -91,8 +97,25 @@ class GroundReport:
             if stage == "unmatched":
                 stage = "no_mention" if is_no_mention(match.mention) else "not_found"
             self.stages[match.kind][stage] += 1
+            if match.refusal is not None:
+                self.refused[match.refusal.step][match.refusal.category] += 1
 
 
 def reason_category(reason: str) -> str:
     """The general part of a reject reason (before any detail), for grouping in reports."""
     return reason.split(":")[0].split(" (")[0].strip()
+
+
+def refusal_summary(refused: dict[str, Counter[str]]) -> dict[str, dict[str, Any]]:
+    """Refused mentions per step, in pipeline order: the total and the count of each reason.
+
+    >>> refusal_summary({"plausibility": Counter({"too long": 2, "negated": 1})})["plausibility"]
+    {'refused': 3, 'reasons': {'too long': 2, 'negated': 1}}
+    """
+    return {
+        step: {
+            "refused": sum(refused.get(step, Counter()).values()),
+            "reasons": dict(refused.get(step, Counter()).most_common()),
+        }
+        for step in STEPS
+    }

@@ -2,8 +2,11 @@
 exact-stage coverage of SLAKE's own annotations (``exact_coverage_slake``).
 
 Per kind (disease, organ) every processed record falls in exactly one of exact, fuzzy or
-unmatched; unmatched splits into ``no_mention`` (the extractor named nothing), ``not_found``
-(neither stage found an entity) and ``rejected`` (no usable extraction: see the rejects).
+unmatched; unmatched splits into ``no_mention`` (the extractor named nothing), ``refused`` (the
+mention did not look like an entity of that kind), ``not_found`` (the fuzzy stage found no
+entity above its floor that the verifier confirmed) and ``rejected`` (no usable extraction: see
+the rejects). ``refused`` gives, per step (plausibility, exact, fuzzy floor, verifier), how many
+mentions were refused and why, read from the ``rejects`` rows of stage ``ground mention``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import Any
 
 from medsynth.errors import InputError
 from medsynth.ground.extract import is_no_mention
-from medsynth.ground.model import reason_category
+from medsynth.ground.model import reason_category, refusal_summary
+from medsynth.ground.plausible import REJECT_STAGE, STEPS, parse_reason
 from medsynth.kg.lookup import KINDS, ExactMatcher, Kind
 from medsynth.workspace import Workspace
 
@@ -36,6 +40,7 @@ def _empty() -> dict[str, Any]:
         "mentions": Counter(),
         "text_only": 0,
         "reject_reasons": Counter(),
+        "refused": {step: Counter() for step in STEPS},
     }
 
 
@@ -47,9 +52,13 @@ def _finish(name: str, acc: dict[str, Any]) -> dict[str, Any]:
         row = {
             "exact": counts["exact"],
             "fuzzy": counts["fuzzy"],
-            "unmatched": counts["not_found"] + counts["no_mention"] + counts["rejected"],
+            "unmatched": counts["not_found"]
+            + counts["no_mention"]
+            + counts["refused"]
+            + counts["rejected"],
             "unmatched_detail": {
                 "no_mention": counts["no_mention"],
+                "refused": counts["refused"],
                 "not_found": counts["not_found"],
                 "rejected": counts["rejected"],
             },
@@ -67,10 +76,11 @@ def _finish(name: str, acc: dict[str, Any]) -> dict[str, Any]:
         "records_pending": acc["kept"] - processed,
         "kinds": kinds,
         "mentions": {
-            "total": mentions["exact"] + mentions["fuzzy"] + mentions["not_found"],
+            "total": sum(mentions[k] for k in ("exact", "fuzzy", "not_found", "refused")),
             "exact": mentions["exact"],
             "fuzzy": mentions["fuzzy"],
-            "unmatched": mentions["not_found"],
+            "unmatched": mentions["not_found"] + mentions["refused"],
+            "refused": mentions["refused"],
             "fuzzy_text_only": acc["text_only"],
             "matched_split_percent": {
                 "exact": _pct(mentions["exact"], matched),
@@ -78,6 +88,7 @@ def _finish(name: str, acc: dict[str, Any]) -> dict[str, Any]:
             },
         },
         "reject_reasons": dict(acc["reject_reasons"].most_common()),
+        "refused": refusal_summary(acc["refused"]),
     }
 
 
@@ -114,6 +125,15 @@ def ground_report(ws: Workspace) -> dict[str, Any]:
     ):
         accs[dataset_id]["rejected"] += 1
         accs[dataset_id]["reject_reasons"][reason_category(reason)] += 1
+    for dataset_id, reason, _ in ws.db.execute(
+        "SELECT r.dataset_id, x.reason, max(x.id) FROM matches m JOIN records r "
+        "ON r.id = m.record_id JOIN rejects x ON x.stage = ? AND x.source = 'record ' || "
+        "m.record_id || ' ' || m.kind AND x.raw = m.mention WHERE r.status = 'kept' "
+        "AND m.stage IN ('refused', 'unmatched') GROUP BY m.id",
+        [REJECT_STAGE],
+    ):
+        step, category = parse_reason(reason)
+        accs[dataset_id]["refused"].setdefault(step, Counter())[category] += 1
     total = _empty()
     for acc in accs.values():
         for key in ("kept", "grounded", "rejected", "text_only"):
@@ -122,6 +142,8 @@ def ground_report(ws: Workspace) -> dict[str, Any]:
             total["kinds"][kind].update(acc["kinds"][kind])
         total["mentions"].update(acc["mentions"])
         total["reject_reasons"].update(acc["reject_reasons"])
+        for step, counts in acc["refused"].items():
+            total["refused"].setdefault(step, Counter()).update(counts)
     overall = _finish("all", total)
     coverage = {}
     for name, root in ws.db.execute("SELECT name, root FROM datasets WHERE format = 'slake'"):

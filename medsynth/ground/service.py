@@ -1,8 +1,11 @@
 """``ground``: link each kept record to KG entities and store what was found, resumably.
 
-Per record: extraction (vision generator), then for each of disease and organ the exact stage
-and, for what it missed, the fuzzy stage with the verifier; then the KG triples of the matched
-entities. A record's extraction, matches and triples are written in one transaction, so a killed
+Per record: extraction (vision generator), then for each of disease and organ the exact stage, the
+plausibility checks (:mod:`~medsynth.ground.plausible`) and, for a plausible mention the exact
+stage missed, the fuzzy stage with its score floor and the verifier; then the KG triples of the
+matched entities. A refused mention gets a ``matches`` row (stage ``refused``, or ``unmatched``
+when the floor or the verifier refused it) and a ``rejects`` row (stage ``ground mention``) that
+says why. A record's extraction, matches and triples are written in one transaction, so a killed
 run leaves no half-grounded record; a record that has matches rows is done and is skipped next
 time, and every model call is answered from the call log on a re-run. A record whose image cannot
 be read or whose extraction fails becomes a reject and counts as unmatched; it is tried again on
@@ -28,6 +31,7 @@ from medsynth.errors import InputError
 from medsynth.ground.extract import Extractor, RecordImage, is_no_mention
 from medsynth.ground.fuzzy import EntityVectors, FuzzyMatcher, Verifier
 from medsynth.ground.model import Grounded, GroundReport, MatchRow, Rejected
+from medsynth.ground.plausible import EXACT, REJECT_STAGE, MentionRules, Refusal, mention_source
 from medsynth.ingest.datasets import find_dataset
 from medsynth.kg.lookup import KINDS, ExactMatcher, Kind
 from medsynth.kg.paths import CHAIN_RELATIONS, entity_triples, paths_for
@@ -35,6 +39,7 @@ from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.workspace import Workspace
 
 PAGE = 256
+ARTICLE = {"disease": "a", "organ": "an"}
 Progress = Callable[[int, int], Any]
 Outcomes = Generator[tuple[Any, "Grounded | Rejected | BaseException"], None, None]
 
@@ -82,6 +87,12 @@ class Grounder:
         self.extractor = Extractor(self.extract_log, max_tokens=self.cfg.max_tokens)
         self.verifier = Verifier(self.verify_log)
         self.exact = ExactMatcher(ws.db)
+        self.rules = MentionRules(
+            max_words=self.cfg.mention_max_words,
+            max_chars=self.cfg.mention_max_chars,
+            max_cjk_chars=self.cfg.mention_max_cjk_chars,
+            in_context=self.cfg.mention_in_context,
+        )
         self.triples = TripleRetriever(ws, self.lock)
         self.run_id = run_id
         self._fuzzy: FuzzyMatcher | None = None
@@ -97,6 +108,7 @@ class Grounder:
                         self.verifier.same,
                         top_k=self.cfg.top_k,
                         min_score=self.cfg.fuzzy_min_score,
+                        min_text_score=self.cfg.fuzzy_min_text_score,
                     )
         return self._fuzzy
 
@@ -114,7 +126,9 @@ class Grounder:
                 image, row["context"], derived=bool(row["context_derived"])
             )
             matches = [
-                self.match(kind, found.disease if kind == "disease" else found.organ, image)
+                self.match(
+                    kind, found.disease if kind == "disease" else found.organ, image, row["context"]
+                )
                 for kind in KINDS
             ]
         except InputError as exc:
@@ -133,13 +147,23 @@ class Grounder:
             record_id, found.disease, found.organ, found.call_id, matches, sorted(triple_ids)
         )
 
-    def match(self, kind: Kind, mention: str, image: RecordImage) -> MatchRow:
-        """Stage 1, then stage 2 for what it missed ("none" is not matched at all)."""
+    def match(self, kind: Kind, mention: str, image: RecordImage, context: str) -> MatchRow:
+        """Stage 1; the plausibility checks; stage 2 for a plausible mention stage 1 missed
+        ("none" is not matched at all)."""
         if is_no_mention(mention):
             return MatchRow(kind, mention, "unmatched")
         ref = self.exact.match(mention, kind)
         if ref is not None:
             return MatchRow(kind, mention, "exact", ref.id)
+        other = self.exact.match(mention, None)
+        if other is not None:  # a KG name of the other kind: an organ given as the disease
+            wrong_kind = Refusal(
+                EXACT, f"not {ARTICLE[kind]} {kind}", f"{other.name} is a KG {other.type}"
+            )
+            return MatchRow(kind, mention, "refused", refusal=wrong_kind)
+        refusal = self.rules.check(mention, context)
+        if refusal is not None:
+            return MatchRow(kind, mention, "refused", refusal=refusal)
         fuzzy = self.fuzzy()
         if image.vector is None:
             image.vector = fuzzy.vectors.image_vector(image.load())
@@ -151,6 +175,7 @@ class Grounder:
             result.match.entity_id if result.match else None,
             [c.as_dict() for c in result.candidates],
             result.text_only,
+            result.refusal,
         )
 
     def write(self, result: Grounded | Rejected) -> None:
@@ -191,6 +216,16 @@ class Grounder:
                     for m in result.matches
                 ],
             )
+            for m in result.matches:
+                if m.refusal is not None:
+                    record_reject(
+                        self.ws.db,
+                        stage=REJECT_STAGE,
+                        source=mention_source(result.record_id, m.kind),
+                        raw=m.mention,
+                        reason=m.refusal.reason,
+                        run_id=self.run_id,
+                    )
             conn.executemany(
                 "INSERT OR IGNORE INTO record_triples (record_id, triple_id) VALUES (?, ?)",
                 [(result.record_id, triple_id) for triple_id in result.triple_ids],

@@ -19,6 +19,7 @@ import pytest
 from medsynth.cli import main
 from medsynth.config import CONFIG_FILE, write_config
 from medsynth.ground import exact_coverage_slake
+from medsynth.ground.plausible import MentionRules
 from medsynth.ingest import ingest
 from medsynth.kg.service import build_indexes, import_kg, link_entity_images
 from medsynth.workspace import Workspace
@@ -82,10 +83,22 @@ def test_every_record_is_grounded_or_rejected_with_a_reason(
         call = next(db.query("SELECT * FROM llm_calls WHERE id = ?", [row["call_id"]]))
         assert call["role"] == "vision_generator" and call["backend"] == "llamacpp"
         assert json.loads(call["image_hashes"]) == []
+    rules = MentionRules()
     for row in db.query("SELECT * FROM matches WHERE stage = 'fuzzy'"):
         verified = [c for c in json.loads(row["candidates"]) if c["verified"]]
         assert [c["entity_id"] for c in verified] == [row["entity_id"]]
         assert verified[0]["call_id"] is not None
+        assert not verified[0]["below_floor"]
+        assert rules.shape(row["mention"]) is None, row["mention"]  # never a sentence
+    for row in db.query("SELECT * FROM matches WHERE stage IN ('fuzzy', 'unmatched')"):
+        for c in json.loads(row["candidates"]):  # nothing under the floor was asked
+            assert c["call_id"] is None or not c["below_floor"], (row["mention"], c)
+    for row in db.query("SELECT * FROM matches WHERE stage = 'refused'"):
+        reason = db.execute(
+            "SELECT reason FROM rejects WHERE stage = 'ground mention' AND source = ?",
+            [f"record {row['record_id']} {row['kind']}"],
+        ).fetchone()
+        assert reason and reason[0].startswith(("plausibility: ", "exact: ")), row
     matched = db.execute(
         "SELECT count(DISTINCT record_id) FROM matches WHERE entity_id IS NOT NULL"
     ).fetchone()[0]
@@ -107,6 +120,14 @@ def test_report_adds_up(grounded: dict[str, Any]) -> None:
         mentions = block["mentions"]
         assert mentions["exact"] + mentions["fuzzy"] + mentions["unmatched"] == mentions["total"]
         assert sum(block["reject_reasons"].values()) == block["records_rejected"]
+        refused = block["refused"]
+        assert list(refused) == ["plausibility", "exact", "fuzzy floor", "verifier"]
+        for row in refused.values():
+            assert sum(row["reasons"].values()) == row["refused"]
+        assert (
+            refused["plausibility"]["refused"] + refused["exact"]["refused"]
+            == (mentions["refused"])
+        )
     assert [b["dataset"] for b in report["datasets"]] == ["slake-train-en"]
 
 

@@ -38,6 +38,9 @@ ANSWERS = {
 }
 
 
+CAPTION = "a lung mass, a mass in the lung, a spaceship"
+
+
 def verifier_reply(messages: list[Message]) -> str:
     text = str(messages[-1]["content"])
     mass = "First term: lung mass" in text or "First term: mass in the lung" in text
@@ -48,7 +51,8 @@ def records(ws: Workspace, tmp: Path, count: int) -> None:
     dataset_id = add_dataset(ws, "cases", tmp / "data")
     for n in range(1, count + 1):
         png(tmp / "data" / f"{n}.png", seed=200 + n)
-        add_record(ws, dataset_id, [f"{n}.png"], f"case-{n:02d}")
+        # every fuzzy-stage mention occurs in the caption (grounding refuses those that don't)
+        add_record(ws, dataset_id, [f"{n}.png"], f"case-{n:02d}: {CAPTION}")
 
 
 def state(ws: Workspace) -> dict[str, Any]:

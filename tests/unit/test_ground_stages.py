@@ -94,7 +94,10 @@ def make_records(ws: Workspace, tmp: Path) -> dict[str, int]:
     shutil.copy(tmp / "entity_images" / "Lung Cancer" / "1.png", data / "case-4.png")
     dataset_id = add_dataset(ws, "tiny", data)
     for n in range(1, 8):
-        ids[f"case-{n}"] = add_record(ws, dataset_id, [f"case-{n}.png"], f"case-{n}: a scan")
+        # the fuzzy-stage mentions occur in their captions: grounding refuses mentions that
+        # are neither KG names nor found in the record's text (test_ground_plausible.py)
+        caption = {4: "a scan with a lung mass", 5: "a scan of a spaceship"}.get(n, "a scan")
+        ids[f"case-{n}"] = add_record(ws, dataset_id, [f"case-{n}.png"], f"case-{n}: {caption}")
     return ids
 
 
@@ -185,12 +188,21 @@ def test_near_synonym_reaches_fuzzy_and_the_verifier_picks_it(grounded: Grounded
         assert c["name"] in call["messages"]
 
 
-def test_unknown_term_is_unmatched_with_every_candidate_refused(grounded: Grounded) -> None:
+def test_unknown_term_is_unmatched_with_every_candidate_under_the_floor(
+    grounded: Grounded,
+) -> None:
     row = grounded.match("case-5", "disease")
     assert (row["stage"], row["entity_id"]) == ("unmatched", None)
     assert len(row["candidates"]) == 5
-    assert all(c["verified"] is False and c["call_id"] for c in row["candidates"])
-    assert all(c["text_score"] is not None for c in row["candidates"])
+    # no KG name is near "spaceship": every candidate is under the text floor, none is asked
+    assert all(c["below_floor"] and c["verified"] is None for c in row["candidates"])
+    assert all(c["text_score"] < 0.45 for c in row["candidates"])
+    assert not any("spaceship" in str(c["messages"]) for c in grounded.verifier.calls)
+    reason = grounded.ws.db.execute(
+        "SELECT reason FROM rejects WHERE stage = 'ground mention' AND source = ?",
+        [f"record {grounded.ids['case-5']} disease"],
+    ).fetchone()[0]
+    assert reason.startswith("fuzzy floor: below the score floor (closest name ")
 
 
 def test_extraction_rows_and_rejects(grounded: Grounded) -> None:
@@ -260,6 +272,7 @@ def test_run_report_and_workspace_report_add_up(grounded: Grounded) -> None:
         "exact": 7,
         "fuzzy": 1,
         "unmatched": 1,
+        "refused": 0,
         "fuzzy_text_only": 0,
         "matched_split_percent": {"exact": 87.5, "fuzzy": 12.5},
     }
@@ -282,6 +295,7 @@ def test_top_k_limits_candidates_and_verifier_calls(tmp_path: Path) -> None:
     ws = make_kg(tmp_path)
     ids = make_records(ws, tmp_path)
     ws.config.ground.top_k = 2
+    ws.config.ground.fuzzy_min_text_score = 0.0  # floor off: spaceship's candidates are asked
     verifier = ScriptedChat(verifier_reply)
     ground(ws, limit=5, extractor=ScriptedChat(extractor_reply), verifier=verifier)
     row = next(
