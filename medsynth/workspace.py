@@ -11,6 +11,7 @@ import sqlite_utils
 from medsynth.config import CONFIG_FILE, Config, load_config, write_config
 from medsynth.errors import InputError, WorkspaceError
 from medsynth.store.db import open_database
+from medsynth.store.runs import mark_interrupted
 
 DB_FILE = "medsynth.db"
 ENV_VAR = "MEDSYNTH_WORKSPACE"
@@ -53,7 +54,8 @@ class Workspace:
 
     @classmethod
     def open(cls, root: Path | None = None) -> Workspace:
-        """Open an existing workspace (``root`` defaults to :func:`default_workspace_path`)."""
+        """Open an existing workspace (``root`` defaults to :func:`default_workspace_path`);
+        runs left ``running`` by a process that is gone are marked ``interrupted``."""
         root = (root or default_workspace_path()).expanduser().resolve()
         if not (root / CONFIG_FILE).exists() or not (root / DB_FILE).exists():
             raise WorkspaceError(
@@ -64,7 +66,9 @@ class Workspace:
         config = load_config(root / CONFIG_FILE)
         for sub in SUBDIRS:
             (root / sub).mkdir(mode=0o700, exist_ok=True)
-        return cls(root=root, config=config, db=open_database(root / DB_FILE))
+        db = open_database(root / DB_FILE)
+        mark_interrupted(db, root)
+        return cls(root=root, config=config, db=db)
 
     def path(self, *parts: str) -> Path:
         """A path inside the workspace; refuses anything that would escape it."""

@@ -126,7 +126,7 @@ def chat(
     interactive = sys.stdin.isatty()
     quiet = as_json
     settings = {"model": choice.as_dict(), "images": [str(p) for p in image or []]}
-    with RunRecorder(ws.db, "chat", settings) as run:
+    with RunRecorder(ws.db, "chat", settings, lock=False) as run:
         session = ChatSession(
             ws,
             loaded,

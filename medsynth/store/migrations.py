@@ -504,4 +504,5 @@ def m008_training(db: sqlite_utils.Database) -> None:
     db.table("train_steps").create_index(["train_run_id", "step"], unique=True)
 
 
-from medsynth.store import migrations_quality  # noqa: E402, F401  (migration 9: judge, reviews)
+# migration 9 (judge scores, reviews) and 10 (run owners) live in their own modules
+from medsynth.store import migrations_quality, migrations_runs  # noqa: E402, F401

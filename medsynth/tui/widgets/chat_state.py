@@ -104,7 +104,7 @@ class ChatState:
                 _spec, self.model = self.load_model(request.spec, ws.config)
                 self.model_spec = request.spec
             settings = {"model": request.spec, "source": "tui"}
-            self.run = RunRecorder(ws.db, "chat", settings).__enter__()
+            self.run = RunRecorder(ws.db, "chat", settings, lock=False).__enter__()
             self.session = ChatSession(
                 ws,
                 self.model,
