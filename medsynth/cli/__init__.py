@@ -24,7 +24,7 @@ from medsynth.cli import synth as synth_commands
 from medsynth.cli import train as train_commands
 from medsynth.cli import tui as tui_commands
 from medsynth.cli import workspace as workspace_commands
-from medsynth.cli.common import debug_enabled
+from medsynth.cli.common import command_scope, debug_enabled
 from medsynth.errors import MedsynthError
 
 app = typer.Typer(
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # everything MedSynth writes may hold patient data: owner-only
     netguard.install()  # loopback only; open_workspace adds the servers its config names
     try:
-        result = app(args=args, prog_name="medsynth", standalone_mode=False)
+        with command_scope():  # the writer lock of a writing command is released at its end
+            result = app(args=args, prog_name="medsynth", standalone_mode=False)
     except MedsynthError as exc:
         if debug_enabled():
             traceback.print_exc()

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.cli.common import JsonOpt, WaitOpt, WorkspaceOpt, console, emit_json, open_workspace
 
 
 class DefaultRunGroup(TyperGroup):
@@ -103,6 +103,7 @@ def run(
     show: Annotated[
         int, typer.Option("--show", min=0, help="Also print the first N predictions.")
     ] = 0,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -112,7 +113,7 @@ def run(
     from medsynth.eval.models import parse_model_spec
     from medsynth.eval.runner import EvalRequest, predictions, run_eval
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, writer="eval run", wait=wait)
     netguard.install(parse_model_spec(model, ws.config).hosts())  # a server named on the CLI
     request = EvalRequest(
         dataset=dataset,
@@ -343,6 +344,7 @@ def contamination(
         typer.Option("--question-cosine", help="Least question cosine similarity (>1: off)."),
     ] = None,
     examples: Annotated[int, typer.Option("--examples", min=0, help="Hits listed.")] = 20,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -353,7 +355,7 @@ def contamination(
     from medsynth.eval.exports import scan_export
     from medsynth.store.runs import RunRecorder
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, writer="eval contamination", wait=wait)
     cfg = ws.config.eval
     cosine = cfg.question_cosine if question_cosine is None else question_cosine
     encoder = text_encoder(ws.config.models.text_encoder) if cosine <= 1.0 else None

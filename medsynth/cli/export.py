@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.cli.common import JsonOpt, WaitOpt, WorkspaceOpt, console, emit_json, open_workspace
 
 
 def export(
@@ -89,6 +89,7 @@ def export(
             "rejected are always left out.",
         ),
     ] = False,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -102,7 +103,7 @@ def export(
             console.print(f"  looked at {done}/{total} sample(s)")
 
     report = export_samples(
-        open_workspace(workspace),
+        open_workspace(workspace, writer="export", wait=wait),
         out,
         fmt,
         generators=generators,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.cli.common import JsonOpt, WaitOpt, WorkspaceOpt, console, emit_json, open_workspace
 
 
 def ground(
@@ -20,6 +20,7 @@ def ground(
     report_only: Annotated[
         bool, typer.Option("--report", help="Only print the grounding report; ground nothing.")
     ] = False,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -28,7 +29,7 @@ def ground(
     from medsynth.ground import ground as run_ground
     from medsynth.ground import ground_report
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, writer=None if report_only else "ground", wait=wait)
     run: dict[str, Any] | None = None
     if not report_only:
 

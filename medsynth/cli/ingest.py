@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.cli.common import JsonOpt, WaitOpt, WorkspaceOpt, console, emit_json, open_workspace
 
 
 def ingest(
@@ -64,6 +64,7 @@ def ingest(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Records per commit (a kill loses at most one).")
     ] = 200,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -72,7 +73,7 @@ def ingest(
     from medsynth.ingest.service import ingest as run_ingest
 
     report = run_ingest(
-        open_workspace(workspace),
+        open_workspace(workspace, writer="ingest", wait=wait),
         path,
         fmt,
         name=name,

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.cli.common import JsonOpt, WaitOpt, WorkspaceOpt, console, emit_json, open_workspace
 from medsynth.errors import InputError
 
 app = typer.Typer(help="The multimodal knowledge graph.", no_args_is_help=True)
@@ -45,6 +45,7 @@ def import_(
     no_index: Annotated[
         bool, typer.Option("--no-index", help="Skip rebuilding the text index.")
     ] = False,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -52,7 +53,7 @@ def import_(
     from medsynth.kg.service import build_indexes, import_kg
     from medsynth.kg.slake import looks_like_slake
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, writer="kg import", wait=wait)
     report = import_kg(
         ws, path, fmt or ("slake" if looks_like_slake(path) else "triples"), strict=strict
     )
@@ -101,13 +102,14 @@ def link_images_(
     no_index: Annotated[
         bool, typer.Option("--no-index", help="Skip rebuilding the image index.")
     ] = False,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Attach images to entities; labels that name no entity are listed, not dropped silently."""
     from medsynth.kg.service import build_indexes, link_entity_images
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, writer="kg link-images", wait=wait)
     if fmt is None:
         fmt = "slake-detection" if next(path.glob("*/detection.json"), None) else "folders"
     report = link_entity_images(ws, path, fmt)
@@ -140,13 +142,14 @@ def index(
     force: Annotated[
         bool, typer.Option("--force", help="Rebuild even if nothing changed.")
     ] = False,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build the entity text and image vector indexes (only those whose content changed)."""
     from medsynth.kg.service import build_indexes
 
-    results = build_indexes(open_workspace(workspace), force=force)
+    results = build_indexes(open_workspace(workspace, writer="kg index", wait=wait), force=force)
     if as_json:
         emit_json(results)
         return

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.cli.common import JsonOpt, WaitOpt, WorkspaceOpt, console, emit_json, open_workspace
 
 app = typer.Typer(
     help="Reviews by people: the review queue, single reviews, CSV review sheets for another "
@@ -51,6 +51,7 @@ def judge(
         int | None,
         typer.Option("--limit", "-n", min=1, help="Judge at most N samples not judged yet."),
     ] = None,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -59,7 +60,7 @@ def judge(
     reads images; resumable: samples already judged are skipped, calls are cached."""
     from medsynth.review.judge import judge as run_judge
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, writer="judge", wait=wait)
 
     def progress(done: int, total: int) -> None:
         if done == total or done % max(1, total // 10) == 0:
@@ -254,6 +255,7 @@ def import_sheet(
         str | None,
         typer.Option("--reviewer", "-r", help="Reviewer of rows whose reviewer cell is empty."),
     ] = None,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -262,7 +264,9 @@ def import_sheet(
     not stored; the others are. Exit code 2 when any row was refused."""
     from medsynth.review.csvio import import_csv
 
-    report = import_csv(open_workspace(workspace), file, reviewer)
+    report = import_csv(
+        open_workspace(workspace, writer="review import", wait=wait), file, reviewer
+    )
     data = report.as_dict()
     if as_json:
         emit_json(data)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.cli.common import JsonOpt, WaitOpt, WorkspaceOpt, console, emit_json, open_workspace
 
 app = typer.Typer(
     help="Synthesise instruction samples from grounded records (all generators by default).",
@@ -57,6 +57,7 @@ def synth(
             "matches are flagged and left out of exports.",
         ),
     ] = None,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -66,7 +67,7 @@ def synth(
         return
     from medsynth.synth.service import sample_counts, synthesize
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, writer="synth", wait=wait)
     updates: dict[str, Any] = {
         "seed": seed,
         "multihop_per_record": per_record,

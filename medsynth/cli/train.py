@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.cli.common import JsonOpt, WaitOpt, WorkspaceOpt, console, emit_json, open_workspace
 from medsynth.errors import InputError, WorkspaceError
 
 app = typer.Typer(
@@ -93,10 +93,10 @@ def _check_quant(value: str | None) -> str | None:
     return value
 
 
-def _run(options: Any, workspace: Path | None, as_json: bool) -> None:
+def _run(options: Any, workspace: Path | None, as_json: bool, wait: bool = False) -> None:
     from medsynth.train.service import train
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, writer=f"train {options.kind}", wait=wait)
 
     def echo(line: str) -> None:
         if not as_json:
@@ -136,6 +136,7 @@ def sft(
     quant: QuantOpt = None,
     gradient_checkpointing: CheckpointingOpt = None,
     save_steps: SaveOpt = None,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -164,7 +165,7 @@ def sft(
         gradient_checkpointing=gradient_checkpointing,
         save_steps=save_steps,
     )
-    _run(options, workspace, as_json)
+    _run(options, workspace, as_json, wait)
 
 
 def _weights(values: list[str] | None) -> dict[str, float]:
@@ -240,6 +241,7 @@ def grpo(
             help="NAME=W, repeatable (answer, path, full, format, structured, self_check).",
         ),
     ] = None,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -275,7 +277,7 @@ def grpo(
         self_check=self_check,
         reward_weights=_weights(reward_weight),
     )
-    _run(options, workspace, as_json)
+    _run(options, workspace, as_json, wait)
 
 
 @app.command("merge")
@@ -297,6 +299,7 @@ def merge(
             "--adapter-only", help="Do not merge: print the settings that load the adapter."
         ),
     ] = False,
+    wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -305,7 +308,7 @@ def merge(
     from medsynth.train.merge import adapter_snippet, find_adapter
     from medsynth.train.merge import merge as merge_adapter
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, writer="train merge", wait=wait)
     ref = find_adapter(ws, target)
     if base is not None:
         ref.base_model = base

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
 from medsynth.config import CONFIG_FILE, render_config
@@ -75,24 +75,27 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many recent runs.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recent runs: command, status, start and end, summary."""
+    """Recent runs: command, status, start and end, summary. A run whose process was killed
+    shows ``interrupted``, and which later run resumed it."""
+    from medsynth.store.runs import status_text
+
     ws = open_workspace(workspace)
     rows = list(
         ws.db.query(
-            "SELECT id, command, status, started_at, ended_at, summary, error "
-            "FROM runs ORDER BY id DESC LIMIT ?",
+            "SELECT id, command, status, started_at, ended_at, summary, error, pid, host, "
+            "resumed_by FROM runs ORDER BY id DESC LIMIT ?",
             [limit],
         )
     )
     if as_json:
         emit_json([{**r, "summary": json.loads(r["summary"] or "{}")} for r in rows])
         return
-    table = Table("id", "command", "status", "started", "ended", "error")
+    table = Table("id", "command", Column("status", no_wrap=True), "started", "ended", "error")
     for r in rows:
         table.add_row(
             str(r["id"]),
             r["command"],
-            r["status"],
+            status_text(r["status"], r["resumed_by"]),
             r["started_at"],
             r["ended_at"] or "",
             (r["error"] or "")[:60],

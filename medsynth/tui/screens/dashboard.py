@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
+from medsynth.store.runs import mark_interrupted, status_text
 from medsynth.tui.screens.base import MedScreen
 from medsynth.workspace import Workspace
 
@@ -55,10 +56,12 @@ def workspace_counts(ws: Workspace) -> list[tuple[str, str]]:
 
 
 def recent_runs(ws: Workspace, limit: int = 12) -> list[tuple[str, ...]]:
-    """The newest runs: id, command, status, started, ended, a short summary or error."""
+    """The newest runs: id, command, status, started, ended, a short summary or error; runs
+    whose process died since the last look are marked ``interrupted`` first."""
+    mark_interrupted(ws.db, ws.root)
     out: list[tuple[str, ...]] = []
     for r in ws.db.query(
-        "SELECT id, command, status, started_at, ended_at, summary, error FROM runs "
+        "SELECT id, command, status, started_at, ended_at, summary, error, resumed_by FROM runs "
         "ORDER BY id DESC LIMIT ?",
         [limit],
     ):
@@ -67,7 +70,7 @@ def recent_runs(ws: Workspace, limit: int = 12) -> list[tuple[str, ...]]:
             (
                 str(r["id"]),
                 r["command"],
-                r["status"],
+                status_text(r["status"], r["resumed_by"]),
                 (r["started_at"] or "")[:19].replace("T", " "),
                 (r["ended_at"] or "")[11:19],
                 note,
