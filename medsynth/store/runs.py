@@ -101,7 +101,25 @@ def mark_interrupted(db: sqlite_utils.Database, root: Path | None = None) -> lis
                 "WHERE id = ? AND status = 'running'",
                 [now, f"the run ended without finishing ({why}): killed or crashed", run_id],
             )
+            _mark_children(db, run_id, now)
     return [run_id for run_id, _ in dead]
+
+
+def _mark_children(db: sqlite_utils.Database, run_id: int, now: str) -> None:
+    """The eval run and training run a dead run was working on are interrupted too."""
+    tables = set(db.table_names())
+    if "eval_runs" in tables:
+        db.execute(
+            "UPDATE eval_runs SET status = 'interrupted', updated_at = ? "
+            "WHERE run_id = ? AND status = 'running'",
+            [now, run_id],
+        )
+    if "train_runs" in tables:
+        db.execute(
+            "UPDATE train_runs SET status = 'interrupted', ended_at = ? "
+            "WHERE run_id = ? AND status = 'running'",
+            [now, run_id],
+        )
 
 
 def status_text(status: str | None, resumed_by: int | None) -> str:

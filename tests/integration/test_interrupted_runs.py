@@ -92,6 +92,9 @@ def test_a_killed_run_shows_interrupted_then_resumed(
     assert killed["status"] == "interrupted" and killed["ended_at"]
     assert f"pid {child.pid}" in str(killed["error"])
     assert all(r["status"] != "running" for r in rows.values())
+    if command == "eval":  # the eval run it was filling is interrupted too
+        status = ws.db.execute("SELECT status FROM eval_runs WHERE run_id = ?", [killed_id])
+        assert status.fetchone()[0] == "interrupted"
 
     run(command, ws, data, 0.0)  # the same command and settings, to the end
     rows = {r["id"]: r for r in runs_json(ws, capsys)}
