@@ -162,11 +162,20 @@ async def test_ingest_a_folder_then_ground_a_record(tui_ws: Path, tmp_path: Path
         await pilot.pause()
         view = screen.query_one("#record-image", ImageView)
         assert view.path == (folder / key).resolve()
-        mention = db.execute(
-            "SELECT mention FROM matches WHERE record_id = ? AND kind = 'disease'", [record_id]
-        ).fetchone()[0]
+        mention, stage = db.execute(
+            "SELECT mention, stage FROM matches WHERE record_id = ? AND kind = 'disease'",
+            [record_id],
+        ).fetchone()
         text = str(screen.query_one("#record-matches", Static).render())
-        assert repr(mention) in text and "score" in text
+        assert repr(mention) in text
+        if stage == "refused":  # a refused mention shows why (issue 13: no nonsense grounded)
+            reason = db.execute(
+                "SELECT reason FROM rejects WHERE stage = 'ground mention' AND source = ?",
+                [f"record {record_id} disease"],
+            ).fetchone()[0]
+            assert f"refused: {reason}" in text
+        else:
+            assert "score" in text
         context = str(screen.query_one("#record-context", Static).render())
         assert context.startswith(next(c[2] for c in NEW_CASES if f"{c[0]}.png" == key)[:40])
         triples = db.execute(

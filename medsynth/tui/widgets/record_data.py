@@ -76,7 +76,8 @@ def rejects(ws: Workspace, limit: int = REJECT_LIMIT) -> list[tuple[int, str, st
     return [
         (int(i), str(stage), str(source), str(reason))
         for i, stage, source, reason in ws.db.execute(
-            "SELECT id, stage, source, reason FROM rejects WHERE stage IN ('ingest', 'ground') "
+            "SELECT id, stage, source, reason FROM rejects "
+            "WHERE stage IN ('ingest', 'ground', 'ground mention') "
             "ORDER BY id DESC LIMIT ?",
             [limit],
         )
@@ -141,6 +142,11 @@ def record_view(ws: Workspace, record_id: int) -> RecordView | None:
             parsed = json.loads(candidates or "[]")
         except json.JSONDecodeError:
             parsed = []
+        refusal = ws.db.execute(
+            "SELECT reason FROM rejects WHERE stage = 'ground mention' AND source = ? "
+            "ORDER BY id DESC LIMIT 1",
+            [f"record {record_id} {kind}"],
+        ).fetchone()
         view.matches.append(
             {
                 "kind": kind,
@@ -149,6 +155,7 @@ def record_view(ws: Workspace, record_id: int) -> RecordView | None:
                 "entity": name,
                 "candidates": parsed if isinstance(parsed, list) else [],
                 "text_only": bool(text_only),
+                "refusal": str(refusal[0]) if refusal and stage != "exact" else "",
             }
         )
     view.triples = [
@@ -169,6 +176,8 @@ def describe_matches(view: RecordView, top: int = 5) -> str:
     for m in view.matches:
         target = f" -> {m['entity']}" if m["entity"] else ""
         lines.append(f"{m['kind']}: {m['mention']!r} {m['stage']}{target}")
+        if m.get("refusal"):
+            lines.append(f"  refused: {m['refusal']}")
         for c in m["candidates"][:top]:
             if not isinstance(c, dict):
                 continue
