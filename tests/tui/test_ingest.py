@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, ProgressBar, Select, Static, TabbedContent
@@ -184,8 +185,23 @@ async def test_ingest_a_folder_then_ground_a_record(tui_ws: Path, tmp_path: Path
         assert screen.query_one("#record-triples", DataTable).row_count == triples
 
 
-async def test_cancel_ground_then_run_again(tui_ws: Path, tmp_path: Path) -> None:
+async def test_cancel_ground_then_run_again(
+    tui_ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from medsynth.ground.service import Grounder
     from medsynth.ingest import ingest
+
+    # grounding a record takes a moment, so the cancel lands while the first is in progress
+    # (refused mentions make the embedded model's records quick to ground)
+    slow = Grounder.ground_one
+
+    def ground_one(self: Grounder, row: dict) -> object:
+        time.sleep(1.5)
+        return slow(self, row)
+
+    monkeypatch.setattr(Grounder, "ground_one", ground_one)
 
     ws = Workspace.open(tui_ws)
     ingest(ws, write_cases(tmp_path / "more"), "folder", name="more")
