@@ -52,6 +52,8 @@ def snapshot_ws(tui_ws: Path) -> Path:
     with ws.db.conn:
         for table in ("record_triples", "matches", "extractions"):
             ws.db.execute(f"DELETE FROM {table}")
+        # refused mentions depend on what the model said too
+        ws.db.execute("DELETE FROM rejects WHERE stage IN ('ground', 'ground mention')")
         ws.db.execute("UPDATE runs SET summary = '{}'")
     keys = {name: disease for name, disease, _caption in DEMO_RECORDS}
     for record_id, key in ws.db.execute("SELECT id, key FROM records ORDER BY id").fetchall():
