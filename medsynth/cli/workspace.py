@@ -204,9 +204,7 @@ def print_demo(result: dict[str, Any]) -> None:
             "  the quality gate rejected (drafts per detector; a draft can fail several): "
             + ", ".join(f"{name} {n}" for name, n in by_detector.items())
         )
-        console.print(
-            "  rejected drafts keep their reasons: medsynth synth show --status rejected"
-        )
+        console.print("  rejected drafts keep their reasons: medsynth synth show --status rejected")
     for example in result["examples"]:
         console.print(f"  e.g. {example['generator']}: Q: {example['question'][:90]}")
         console.print(f"       A: {example['answer'][:150]}")
