@@ -64,6 +64,35 @@ def ingest(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Records per commit (a kill loses at most one).")
     ] = 200,
+    phi: Annotated[
+        Literal["block", "warn"] | None,
+        typer.Option(
+            "--phi",
+            help="Patient-data check on the text of pubmedvision, folder and dicom inputs "
+            "(names, DICOM PN names, record numbers, dates, phones, e-mails, hospitals): block "
+            "rejects the item, warn keeps it with [REDACTED] in place of each finding. Default: "
+            "block for dicom, warn for the others.",
+            show_default=False,
+        ),
+    ] = None,
+    dicom_text_tags: Annotated[
+        str,
+        typer.Option(
+            "--dicom-text-tags",
+            help="dicom: free-text tags to read into the context, comma-separated, from "
+            "SeriesDescription, StudyDescription, ProtocolName, ImageComments, "
+            "RequestedProcedureDescription, PerformedProcedureStepDescription; they pass the "
+            "--phi check. Default: none (only coded tags such as Modality are read).",
+        ),
+    ] = "",
+    keep_filenames: Annotated[
+        bool,
+        typer.Option(
+            "--keep-filenames",
+            help="dicom: key records by file name and store the names (default: "
+            "dicom-<SHA-256 prefix> keys and no names, as file names often carry patient data).",
+        ),
+    ] = False,
     wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
@@ -83,6 +112,9 @@ def ingest(
         root=root,
         filters=filters,
         batch_size=batch_size,
+        phi=phi,
+        dicom_text_tags=dicom_text_tags,
+        keep_filenames=keep_filenames,
     )
     data = report.as_dict()
     if as_json:
@@ -104,7 +136,17 @@ def ingest(
     else:
         shown = ", ".join(f"{k} {v}" for k, v in totals["filtered_by"].items())
         console.print(f"  filtered by: {shown} (vocabulary: {report.vocabulary_terms} terms)")
+    if report.phi_mode is not None:
+        from medsynth.ingest.phi import describe
+
+        found = describe(report.phi_found) or "nothing"
+        action = "rejected" if report.phi_mode == "block" else "redacted"
+        console.print(
+            f"  patient-data check ({report.phi_mode}): found {found} in {report.phi_records} "
+            f"item(s), {action}"
+        )
     for bad in report.rejects[:20]:
-        console.print(f"  reject {bad.source}: {bad.reason}")
+        fix = f" (fix: {bad.hint})" if bad.hint else ""
+        console.print(f"  reject {bad.source}: {bad.reason}{fix}", markup=False)
     if len(report.rejects) > 20:
         console.print(f"  ... {len(report.rejects) - 20} more: `medsynth rejects --stage ingest`")

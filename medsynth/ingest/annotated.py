@@ -127,7 +127,7 @@ def _detection(base: Path, img_name: str) -> tuple[list[dict[str, Any]], BadItem
             for label, box in item.items()
         ]
     except InputError as exc:
-        return [], BadItem(relative, exc.message)
+        return [], BadItem(relative, exc.message, hint=exc.hint)
     except (ValueError, TypeError, AttributeError) as exc:
         return [], BadItem(relative, f"unreadable detection file: {exc}")
     return boxes, None

@@ -35,6 +35,9 @@ class IngestReport:
     rejects: list[BadItem] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    phi_mode: str | None = None  # the PHI check's mode; None when the format is not checked
+    phi_records: int = 0  # items in which the check found something (rejected or redacted)
+    phi_found: Counter[str] = field(default_factory=Counter)  # findings by kind
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -50,7 +53,15 @@ class IngestReport:
             "records_existing": self.records_existing,
             "kept_new": self.kept_new,
             "filtered_new": {name: self.filtered_new[name] for name in FILTERS},
-            "rejects": [{"source": r.source, "reason": r.reason} for r in self.rejects],
+            "rejects": [
+                {"source": r.source, "reason": r.reason, **({"hint": r.hint} if r.hint else {})}
+                for r in self.rejects
+            ],
+            "phi": {
+                "mode": self.phi_mode,
+                "records": self.phi_records,
+                "found": dict(sorted(self.phi_found.items())),
+            },
             "totals": self.totals,
             "seconds": round(self.seconds, 3),
             "records_per_s": round(self.records_new / self.seconds, 1) if self.seconds else None,

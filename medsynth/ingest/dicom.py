@@ -1,10 +1,13 @@
 """DICOM files: each chosen frame becomes an 8-bit greyscale (or RGB) image after the modality
 LUT (rescale slope/intercept), the VOI LUT or window, and MONOCHROME1 inversion.
 
-Privacy: the context and the metadata are built from a *whitelist* of descriptive tags
+Privacy: the context and the metadata are built from a *whitelist* of coded tags
 (:data:`CONTEXT_TAGS`, :data:`TECHNICAL_TAGS`); no other tag is ever read into a record, so names,
-IDs, dates, UIDs, institutions and free-text study fields never leave the file. The file's name
-does (as the record key): name files without patient data.
+IDs, dates, UIDs and institutions never leave the file. Free-text tags (:data:`TEXT_TAGS`: series
+and study descriptions, protocol names, comments) are read only when ``--dicom-text-tags`` names
+them, and then pass the PHI check like a caption. Record keys are ``dicom-<first 16 hex digits of
+the file's SHA-256>`` (``sha256sum`` finds the file), never the file name, and file names are not
+stored, unless ``--keep-filenames`` asks for them.
 """
 
 from __future__ import annotations
@@ -20,16 +23,23 @@ from PIL import Image
 
 from medsynth.errors import InputError
 from medsynth.ingest.sources import BadItem, Item, RawItem, read_text
-from medsynth.kg.images import safe_child
+from medsynth.kg.images import safe_child, sha256_file
 
 CONTEXT_TAGS = (
     "Modality",
     "BodyPartExamined",
-    "SeriesDescription",
     "ViewPosition",
     "ImageLaterality",
     "Laterality",
 )
+TEXT_TAGS = {  # free text a person typed: read only when asked for, then PHI-checked
+    "SeriesDescription": "Series",
+    "StudyDescription": "Study",
+    "ProtocolName": "Protocol",
+    "ImageComments": "Comments",
+    "RequestedProcedureDescription": "Procedure",
+    "PerformedProcedureStepDescription": "Procedure step",
+}
 TECHNICAL_TAGS = ("PhotometricInterpretation", "Rows", "Columns", "BitsStored", "SamplesPerPixel")
 MODALITY_NAMES = {
     "CT": "CT",
@@ -59,6 +69,19 @@ def whitelisted(ds: Any, keywords: tuple[str, ...]) -> dict[str, str]:
         if text:
             found[keyword] = text
     return found
+
+
+def parse_text_tags(spec: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The free-text tags ``--dicom-text-tags`` names (comma-separated keywords), checked."""
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    chosen = tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+    unknown = [n for n in chosen if n not in TEXT_TAGS]
+    if unknown:
+        raise InputError(
+            f"--dicom-text-tags: {', '.join(unknown)} is not a descriptive free-text tag",
+            hint=f"choose from {', '.join(TEXT_TAGS)} (identity tags are never read)",
+        )
+    return chosen
 
 
 def parse_frames(spec: str) -> str | list[int]:
@@ -116,13 +139,14 @@ def to_image(pixels: npt.NDArray[Any], ds: Any) -> Image.Image:
 
 
 def _context(tags: dict[str, str], frame: int, frames: int, caption: str) -> str:
+    """The record's text: modality and body part, the chosen tags, the frame, the caption."""
     modality = MODALITY_NAMES.get(tags.get("Modality", ""), tags.get("Modality", ""))
     body = tags.get("BodyPartExamined", "").lower()
     parts = []
     if modality or body:
         parts.append(f"{modality or 'Medical'} image" + (f" of the {body}" if body else "") + ".")
     for keyword, label in (
-        ("SeriesDescription", "Series"),
+        *TEXT_TAGS.items(),
         ("ViewPosition", "View"),
         ("ImageLaterality", "Laterality"),
         ("Laterality", "Laterality"),
@@ -148,42 +172,85 @@ def _is_dicom(path: Path) -> bool:
         return False
 
 
-def read_dicom(root: Path, frames: str, max_pixels: int) -> Iterator[Item]:
-    """DICOM files (``*.dcm``, or extension-less files with the DICM preamble) under ``root``."""
+def read_dicom(
+    root: Path,
+    frames: str,
+    max_pixels: int,
+    *,
+    text_tags: tuple[str, ...] = (),
+    keep_filenames: bool = False,
+) -> Iterator[Item]:
+    """DICOM files (``*.dcm``, or extension-less files with the DICM preamble) under ``root``;
+    ``text_tags`` are the free-text tags to read, ``keep_filenames`` keys records by file name."""
     chosen = parse_frames(frames)
     files: list[Path] = []
     for folder, subfolders, names in os.walk(root):
         subfolders.sort()
         files += [Path(folder) / n for n in sorted(names) if _is_dicom(Path(folder) / n)]
-    return _items(root, files, chosen, max_pixels)
+    return _items(root, files, chosen, max_pixels, parse_text_tags(text_tags), keep_filenames)
+
+
+def _label(root: Path, path: Path, number: int, keep_filenames: bool) -> tuple[str, str]:
+    """``(label, sha256)`` of one file: its relative path with ``keep_filenames``, else
+    ``dicom-<16 hex digits of its SHA-256>`` (``dicom-file-<n>`` when it cannot be read)."""
+    relative = path.relative_to(root).as_posix()
+    try:
+        digest = sha256_file(safe_child(root, path))
+    except (InputError, OSError):
+        digest = ""
+    if keep_filenames:
+        return relative, digest
+    return (f"dicom-{digest[:16]}" if digest else f"dicom-file-{number}"), digest
+
+
+def _scrubbed(message: str, path: Path, root: Path, label: str) -> str:
+    """``message`` with the file's path and name replaced by its label (library errors quote
+    the path, and a file name may carry patient data)."""
+    names = [str(path), path.name]
+    if path.is_relative_to(root):
+        names.insert(1, path.relative_to(root).as_posix())
+    for text in names:
+        message = message.replace(text, label)
+    return message
 
 
 def _items(
-    root: Path, files: list[Path], chosen: str | list[int], max_pixels: int
+    root: Path,
+    files: list[Path],
+    chosen: str | list[int],
+    max_pixels: int,
+    text_tags: tuple[str, ...],
+    keep_filenames: bool,
 ) -> Iterator[Item]:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    for path in files:
+    for number, path in enumerate(files, 1):
         relative = path.relative_to(root).as_posix()
+        label, digest = _label(root, path, number, keep_filenames)
         try:
             safe = safe_child(root, path)
             ds = pydicom.dcmread(safe, stop_before_pixels=True)
         except InputError as exc:
-            yield BadItem(relative, exc.message)
+            yield BadItem(label, _scrubbed(exc.message, path, root, label), hint=exc.hint)
             continue
         except InvalidDicomError:
-            yield BadItem(relative, "not a DICOM file")
+            yield BadItem(label, "not a DICOM file", hint="remove it from the folder")
             continue
         except Exception as exc:  # pydicom raises many kinds on broken files
-            yield BadItem(relative, f"unreadable DICOM: {type(exc).__name__}: {exc}")
+            reason = _scrubbed(f"unreadable DICOM: {type(exc).__name__}: {exc}", path, root, label)
+            yield BadItem(label, reason, hint="re-export the file from the PACS or remove it")
             continue
         rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
         if not rows or not columns:
-            yield BadItem(relative, "no image in this DICOM file (no Rows/Columns)")
+            yield BadItem(label, "no image in this DICOM file (no Rows/Columns)")
             continue
         if rows * columns > max_pixels:
-            yield BadItem(relative, f"image too large ({columns}x{rows}; limit {max_pixels} px)")
+            yield BadItem(
+                label,
+                f"image too large ({columns}x{rows}; limit {max_pixels} px)",
+                hint="raise [images] max_pixels in medsynth.toml if the file is trusted",
+            )
             continue
         count = int(ds.get("NumberOfFrames") or 1)
         caption_file = f"{os.path.splitext(relative)[0]}.txt"
@@ -192,7 +259,8 @@ def _items(
             try:
                 caption = read_text(root, caption_file).strip()
             except InputError as exc:
-                yield BadItem(caption_file, exc.message)
+                source = caption_file if keep_filenames else f"{label} caption"
+                yield BadItem(source, exc.message, hint=exc.hint)
                 continue
         if count == 1:
             wanted: list[int] = [1]  # a single-frame file gives its one image
@@ -200,30 +268,39 @@ def _items(
             wanted = [count // 2 + 1] if chosen == "middle" else list(range(1, count + 1))
         else:
             wanted = chosen
-        tags = whitelisted(ds, CONTEXT_TAGS)
+        tags = whitelisted(ds, CONTEXT_TAGS + text_tags)
         for frame in wanted:
             if frame > count:
-                yield BadItem(relative, f"frame {frame} not in 1..{count}")
+                yield BadItem(
+                    label, f"frame {frame} not in 1..{count}", hint="pick frames with --frames"
+                )
                 continue
             context = _context(tags, frame, count, caption)
             if not context:
-                yield BadItem(relative, "no context: no descriptive tags and no .txt caption")
+                yield BadItem(
+                    label,
+                    "no context: no descriptive tags and no .txt caption",
+                    hint="add a caption file with the same name and .txt",
+                )
                 continue
-            meta = {
-                "dicom_file": relative,
+            meta: dict[str, Any] = {
+                "dicom_sha256": digest,
                 "frame": frame,
                 "frames": count,
-                "tags": tags,
+                "tags": dict(tags),
                 "technical": whitelisted(ds, TECHNICAL_TAGS),
-                "caption_file": caption_file if caption else None,
+                "caption": bool(caption),
             }
-            key = f"{relative}#frame={frame}" if count > 1 else relative
-            yield RawItem(
-                key, [], context, not caption, meta, relative, _renderer(safe, ds, frame, count)
-            )
+            if keep_filenames:
+                meta |= {"dicom_file": relative, "caption_file": caption_file if caption else None}
+            key = f"{label}#frame={frame}" if count > 1 else label
+            render = _renderer(safe, ds, frame, count, root, label)
+            yield RawItem(key, [], context, not caption, meta, label, render)
 
 
-def _renderer(path: Path, ds: Any, frame: int, count: int) -> Callable[[], list[Image.Image]]:
+def _renderer(
+    path: Path, ds: Any, frame: int, count: int, root: Path, label: str
+) -> Callable[[], list[Image.Image]]:
     def render() -> list[Image.Image]:
         from pydicom.pixels import pixel_array
 
@@ -231,9 +308,10 @@ def _renderer(path: Path, ds: Any, frame: int, count: int) -> Callable[[], list[
             pixels = pixel_array(path, index=frame - 1 if count > 1 else None)
             return [to_image(pixels, ds)]
         except Exception as exc:  # missing decoders, truncated pixel data, bad LUTs
+            message = f"cannot decode the pixel data: {type(exc).__name__}: {exc}"
             raise InputError(
-                f"cannot decode the pixel data: {type(exc).__name__}: {exc}",
-                source=str(path),
+                _scrubbed(message, path, root, label),
+                source=label,
                 hint="install the decoder pydicom names (pylibjpeg, gdcm) or convert the file",
             ) from exc
 

@@ -5,6 +5,11 @@ Resumable and idempotent: items are handled in input order and records are inser
 loses at most the batch in flight. A re-run skips stored keys but replays their effect on the
 duplicate filters (kept hashes and contexts, in the same order), so it ends with exactly the
 records an uninterrupted run gives.
+
+Patient data: the text of captioned formats (pubmedvision, folder, dicom) passes the PHI check
+(:mod:`medsynth.ingest.phi`) before anything is stored. ``block`` rejects the item, ``warn``
+stores the text with ``[REDACTED]`` in place of each finding; either way the report counts the
+findings by kind and nothing stored (records, rejects, run summaries) repeats what was found.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from medsynth.errors import InputError
 from medsynth.ingest import filters as F
 from medsynth.ingest.datasets import STAGE, IngestReport, dataset_id, dataset_totals
 from medsynth.ingest.images import ImageInfo, inspect_image, store_png
+from medsynth.ingest.phi import PHI_MODES, PhiMode, count_kinds, describe, find_phi, redact
 from medsynth.ingest.sources import BadItem, Format, RawItem, Source, open_source
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.workspace import Workspace
@@ -55,8 +61,10 @@ class _Ingester:
         run_id: int | None,
         batch_size: int,
         progress: Progress | None = None,
+        phi: PhiMode | None = None,
     ) -> None:
         self.ws, self.db, self.report, self.source = ws, ws.db, report, source
+        self.phi = phi
         self.settings, self.enabled = settings, set(settings.enabled)
         self.run_id, self.batch_size = run_id, batch_size
         self.progress = progress
@@ -97,18 +105,29 @@ class _Ingester:
         self.flush()
 
     def reject(self, bad: BadItem) -> None:
+        if self.phi is not None and bad.raw:  # a raw row quotes the text: never store PHI
+            bad = BadItem(bad.source, bad.reason, redact(bad.raw), bad.hint)
         self.report.rejects.append(bad)
         self.bad.append(bad)
 
     def prepare(self, item: RawItem) -> _Pending | None:
         if item.key in self.seen:
-            self.reject(BadItem(item.source, f"duplicate key {item.key!r} (an earlier item)"))
+            self.reject(
+                BadItem(
+                    item.source,
+                    f"duplicate key {item.key!r} (an earlier item)",
+                    item.raw,
+                    hint="remove the repeated row or file",
+                )
+            )
             return None
         self.seen.add(item.key)
         if item.key in self.stored:
             status, phashes, context = self.stored[item.key]
             item.context = context
             return _Pending(item, [], stored=(status, phashes))
+        if self.phi is not None and not self.check_phi(item):
+            return None
         try:
             if item.render is not None:
                 folder = self.ws.path(*DICOM_FOLDER)
@@ -117,8 +136,11 @@ class _Ingester:
                 root, limit = self.source.root, self.ws.config.images.max_pixels
                 infos = [inspect_image(root, path, limit) for path in item.images]
         except InputError as exc:
-            source = exc.source if item.render is None and exc.source else item.source
-            self.reject(BadItem(source, exc.message))
+            # the reject names the row (or file) of the item, and says which image failed
+            reason = exc.message
+            if item.render is None and exc.source and exc.source != item.source:
+                reason = f"image {exc.source}: {exc.message}"
+            self.reject(BadItem(item.source, reason, item.raw, hint=exc.hint))
             return None
         found = self.vocabulary.find(item.context)
         item.meta["medical_terms"] = found
@@ -130,6 +152,39 @@ class _Ingester:
         if failure is None and F.MEDICAL_TERMS in self.enabled:
             failure = F.terms_failure(found, self.settings)
         return _Pending(item, infos, failure=failure)
+
+    def check_phi(self, item: RawItem) -> bool:
+        """Apply the PHI check to the item's text; False when it is rejected (``block``)."""
+        findings = find_phi(item.context)
+        tags = item.meta.get("tags")
+        tag_findings = (
+            {k: find_phi(v) for k, v in tags.items() if isinstance(v, str)}
+            if isinstance(tags, dict)
+            else {}
+        )
+        if not findings and not any(tag_findings.values()):
+            return True
+        counts = count_kinds(findings) or sum(
+            (count_kinds(f) for f in tag_findings.values()), start=count_kinds([])
+        )
+        self.report.phi_records += 1
+        self.report.phi_found.update(counts)
+        if self.phi == "block":
+            self.reject(
+                BadItem(
+                    item.source,
+                    f"possible patient data in the text ({describe(counts)}); not stored",
+                    redact(item.raw),
+                    hint="remove it from the source, or ingest with --phi warn to keep the "
+                    "text with [REDACTED] in its place",
+                )
+            )
+            return False
+        item.context = redact(item.context, findings)
+        if isinstance(tags, dict):
+            item.meta["tags"] = {k: redact(v, tag_findings.get(k)) for k, v in tags.items()}
+        item.meta["phi_redacted"] = dict(counts)
+        return True
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
         from medsynth.backends.encoders import text_encoder
@@ -215,13 +270,14 @@ class _Ingester:
                     stage=STAGE,
                     source=bad.source,
                     raw=raw,
-                    reason=bad.reason,
+                    reason=bad.stored_reason(),
                     run_id=self.run_id,
                 )
         self.rows, self.bad = [], []
 
 
 CAPTIONED_FORMATS = ("pubmedvision", "folder")
+PHI_FORMATS = ("pubmedvision", "folder", "dicom")  # formats whose text a person wrote
 
 
 def ingest(
@@ -237,6 +293,9 @@ def ingest(
     filters: bool | None = None,
     batch_size: int = 200,
     progress: Progress | None = None,
+    phi: PhiMode | None = None,
+    dicom_text_tags: str | tuple[str, ...] = (),
+    keep_filenames: bool = False,
 ) -> IngestReport:
     """Ingest ``path`` in ``fmt`` into the workspace as dataset ``name`` (see module doc).
 
@@ -245,9 +304,20 @@ def ingest(
     judge captions, and templated question-answer text looks near-duplicate to any embedding.
     ``progress(items_seen, 0)`` is called after each input item (the total is not known before
     the source is read); an exception it raises stops the run with finished batches kept.
+    ``phi`` is the PHI check's mode for pubmedvision, folder and dicom text (default ``block``
+    for dicom, ``warn`` for the others); ``dicom_text_tags`` (comma-separated) are the DICOM
+    free-text tags to read; ``keep_filenames`` keys DICOM records by file name (see ``dicom.py``).
     """
+    from medsynth.ingest.dicom import parse_text_tags
+
     if filters is None:
         filters = fmt in CAPTIONED_FORMATS
+    if phi is not None and phi not in PHI_MODES:
+        raise InputError(f"bad --phi {phi!r}", hint="use block or warn")
+    phi_mode: PhiMode | None = None
+    if fmt in PHI_FORMATS:
+        phi_mode = phi or ("block" if fmt == "dicom" else "warn")
+    text_tags = parse_text_tags(dicom_text_tags)
     if batch_size < 1:
         raise InputError("--batch-size must be at least 1", hint="the default is 200")
     started = time.perf_counter()
@@ -259,15 +329,25 @@ def ingest(
         frames=frames,
         root=root,
         max_pixels=ws.config.images.max_pixels,
+        dicom_text_tags=text_tags,
+        keep_filenames=keep_filenames,
     )
     settings = F.FilterSettings.from_config(ws.config.ingest) if filters else F.FilterSettings.off()
     options: dict[str, Any] = {"filters": settings.as_dict() if filters else None}
-    options |= {
+    by_format: dict[str, dict[str, Any]] = {
         "slake": {"language": language, "split": split},
         "vqa-rad": {"split": split},
-        "dicom": {"frames": frames, "source": str(source.root)},
+        "dicom": {
+            "frames": frames,
+            "source": str(source.root),
+            "text_tags": list(text_tags),
+            "keep_filenames": keep_filenames,
+        },
         "pubmedvision": {"file": str(path.expanduser().resolve())},
-    }.get(fmt, {})
+    }
+    options |= by_format.get(fmt, {})
+    if phi_mode is not None:
+        options["phi"] = phi_mode
     dataset_root = ws.root if fmt == "dicom" else source.root
     name = name or source.default_name
     config = {"path": str(path), "format": fmt, "name": name, "options": options}
@@ -280,8 +360,10 @@ def ingest(
             files=source.files,
             filters=options["filters"],
             vocabulary_terms=0,
+            phi_mode=phi_mode,
         )
-        _Ingester(ws, report, source, settings, run.run_id, batch_size, progress).run()
+        job = _Ingester(ws, report, source, settings, run.run_id, batch_size, progress, phi_mode)
+        job.run()
         report.totals = dataset_totals(ws, report.dataset_id, name)
         report.seconds = time.perf_counter() - started
         summary = report.as_dict()

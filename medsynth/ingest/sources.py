@@ -34,8 +34,9 @@ class RawItem:
     context: str
     context_derived: bool
     meta: dict[str, Any]
-    source: str  # the file a reject names
+    source: str  # the file (or row) a reject names
     render: Callable[[], list[Image.Image]] | None = field(default=None, repr=False)
+    raw: str = field(default="", repr=False)  # the input row, kept with a reject of this item
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,11 @@ class BadItem:
     source: str
     reason: str
     raw: str = ""
+    hint: str = ""  # how to fix it, stored with the reason
+
+    def stored_reason(self) -> str:
+        """The reason with its fix, as the rejects table keeps it."""
+        return f"{self.reason} (fix: {self.hint})" if self.hint else self.reason
 
 
 Item = RawItem | BadItem
@@ -92,12 +98,22 @@ def pubmedvision_item(row: Any, source: str) -> Item:
     image_field = next((f for f in IMAGE_FIELDS if f in row), None)
     images = _texts(row[image_field]) if image_field else []
     if not images:
-        return BadItem(source, "no image path (expected 'image' or 'images')", raw)
+        return BadItem(
+            source,
+            "no image path (expected 'image' or 'images')",
+            raw,
+            hint='give the row an "image" (or "images") field with paths under --root',
+        )
     parts: list[str] = []
     for name in CONTEXT_FIELDS:
         parts += [p for p in _texts(row.get(name)) if p not in parts]
     if not parts:
-        return BadItem(source, "empty context (no caption, context or inline mentions)", raw)
+        return BadItem(
+            source,
+            "empty context (no caption, context or inline mentions)",
+            raw,
+            hint='give the row a non-empty "caption" or "context"',
+        )
     images = [PurePosixPath(p.replace("\\", "/")).as_posix() for p in images]
     used = {image_field, *CONTEXT_FIELDS}
     meta = {
@@ -106,7 +122,7 @@ def pubmedvision_item(row: Any, source: str) -> Item:
         if k not in used and isinstance(v, str | int | float | bool) and v != ""
     }
     meta["source_row"] = source
-    return RawItem("|".join(images), images, "\n".join(parts), False, meta, source)
+    return RawItem("|".join(images), images, "\n".join(parts), False, meta, source, raw=raw)
 
 
 def read_pubmedvision(file: Path) -> Iterator[Item]:
@@ -170,19 +186,27 @@ def read_folder(root: Path) -> Iterator[Item]:
     stems = {os.path.splitext(p)[0] for p in images}
     for stem, caption in sorted(captions.items()):
         if stem not in stems:
-            yield BadItem(caption, "caption without an image (no image file with the same name)")
+            yield BadItem(
+                caption,
+                "caption without an image (no image file with the same name)",
+                hint="add the image next to it or remove the caption",
+            )
     for relative in images:
         caption_file = captions.get(os.path.splitext(relative)[0])
         if caption_file is None:
-            yield BadItem(relative, "no caption (expected a .txt file with the same name)")
+            yield BadItem(
+                relative,
+                "no caption (expected a .txt file with the same name)",
+                hint="add the caption as a UTF-8 .txt file next to the image",
+            )
             continue
         try:
             text = read_text(root, caption_file).strip()
         except InputError as exc:
-            yield BadItem(caption_file, exc.message)
+            yield BadItem(caption_file, exc.message, hint=exc.hint)
             continue
         if not text:
-            yield BadItem(caption_file, "empty caption")
+            yield BadItem(caption_file, "empty caption", hint="write the caption into the file")
             continue
         meta = {"caption_file": caption_file}
         yield RawItem(relative, [relative], text, False, meta, relative)
@@ -197,8 +221,11 @@ def open_source(
     frames: str = "middle",
     root: Path | None = None,
     max_pixels: int = 89_478_485,
+    dicom_text_tags: tuple[str, ...] = (),
+    keep_filenames: bool = False,
 ) -> Source:
-    """Open ``path`` as ``fmt``; InputError when the layout is not what ``fmt`` expects."""
+    """Open ``path`` as ``fmt``; InputError when the layout is not what ``fmt`` expects.
+    ``dicom_text_tags`` and ``keep_filenames`` are DICOM's privacy options (see ``dicom.py``)."""
     from medsynth.ingest.annotated import read_slake, read_vqa_rad, slake_file, vqa_rad_file
 
     path = path.expanduser()
@@ -226,5 +253,8 @@ def open_source(
     if fmt == "dicom":
         from medsynth.ingest.dicom import read_dicom
 
-        return Source(base, f"dicom-{base.name}", read_dicom(base, frames, max_pixels), [])
+        items = read_dicom(
+            base, frames, max_pixels, text_tags=dicom_text_tags, keep_filenames=keep_filenames
+        )
+        return Source(base, f"dicom-{base.name}", items, [])
     raise InputError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")

@@ -86,8 +86,9 @@ def test_rescale_window_monochrome1_and_no_phi(ws: Workspace, tmp_path: Path) ->
     report = ingest(ws, root, "dicom", filters=False)
     assert report.rejects == [] and report.records_new == 1
     (row,) = records(ws)
-    assert row["key"] == "study/slice.dcm"
-    assert row["context"] == "CT image of the chest. Series: AXIAL LUNG."
+    digest = sha256_file(root / "study" / "slice.dcm")
+    assert row["key"] == f"dicom-{digest[:16]}"  # never the file name
+    assert row["context"] == "CT image of the chest."  # free-text tags are not read by default
     assert row["context_derived"] == 1
     assert report.root == str(ws.root)  # images live in the workspace
     png = png_of(ws, row)
@@ -102,18 +103,15 @@ def test_rescale_window_monochrome1_and_no_phi(ws: Workspace, tmp_path: Path) ->
     assert values[0, 0] == 255 and values[0, 95] == 0
     # -24 HU: ((-24 - 39.5) / 399 + 0.5) * 255 = 86.9 -> 87, inverted -> 168.
     assert abs(int(values[0, 40]) - 168) <= 1
-    leaks = [*PHI.values(), *uids, "Doe", "Jane", "Elsewhere", "7731"]
+    leaks = [*PHI.values(), *uids, "Doe", "Jane", "Elsewhere", "7731", "slice", "AXIAL"]
     text = dump(ws) + json.dumps(report.as_dict()) + json.dumps(records(ws))
     png_bytes = png.read_bytes()
     for value in leaks:
         assert value not in text, value
         assert value.encode() not in png_bytes, value
     meta = json.loads(row["meta"])
-    assert meta["tags"] == {
-        "Modality": "CT",
-        "BodyPartExamined": "CHEST",
-        "SeriesDescription": "AXIAL LUNG",
-    }
+    assert meta["tags"] == {"Modality": "CT", "BodyPartExamined": "CHEST"}
+    assert meta["dicom_sha256"] == digest and "dicom_file" not in meta
     assert set(meta["technical"]) <= {
         "PhotometricInterpretation",
         "Rows",
@@ -136,9 +134,9 @@ def test_multiframe_selection_sidecar_and_bad_files(ws: Workspace, tmp_path: Pat
     write(root / "truncated.dcm", truncated[: len(truncated) - 1000])
     write(root / "undecodable.txt", b"\xff\xfe\xfa")
     dicom(root / "undecodable.dcm", ramp)
-    middle = ingest(ws, root, "dicom", filters=False)
+    middle = ingest(ws, root, "dicom", filters=False, keep_filenames=True)
     found = rejects(ws)
-    assert found.pop("not_dicom.dcm") == "not a DICOM file"
+    assert found.pop("not_dicom.dcm") == "not a DICOM file (fix: remove it from the folder)"
     assert found.pop("truncated.dcm").startswith("cannot decode the pixel data")
     assert found.pop("undecodable.txt").startswith("not UTF-8 text")
     assert found == {}
@@ -147,19 +145,26 @@ def test_multiframe_selection_sidecar_and_bad_files(ws: Workspace, tmp_path: Pat
     cine = rows["cine.dcm#frame=3"]
     assert cine["context_derived"] == 0
     assert cine["context"] == (
-        "CT image of the chest. Series: AXIAL LUNG. Frame 3 of 5. "
-        "Axial CT of the chest with a pulmonary nodule."
+        "CT image of the chest. Frame 3 of 5. Axial CT of the chest with a pulmonary nodule."
     )
     assert json.loads(cine["meta"])["frame"] == 3 and middle.dataset == "dicom-dicom"
 
-    every = ingest(ws, root, "dicom", frames="all", name="all-frames", filters=False)
+    every = ingest(
+        ws, root, "dicom", frames="all", name="all-frames", filters=False, keep_filenames=True
+    )
     keys = [r["key"] for r in records(ws, "all-frames")]
     assert keys == [*(f"cine.dcm#frame={f}" for f in range(1, 6)), "single.dcm"]
     assert len({json.loads(r["image_sha256"])[0] for r in records(ws, "all-frames")}) == 6
     assert every.records_new == 6
-    chosen = ingest(ws, root, "dicom", frames="2,9", name="chosen", filters=False)
+    chosen = ingest(
+        ws, root, "dicom", frames="2,9", name="chosen", filters=False, keep_filenames=True
+    )
     assert [r["key"] for r in records(ws, "chosen")] == ["cine.dcm#frame=2", "single.dcm"]
-    assert {"source": "cine.dcm", "reason": "frame 9 not in 1..5"} in chosen.as_dict()["rejects"]
+    assert {
+        "source": "cine.dcm",
+        "reason": "frame 9 not in 1..5",
+        "hint": "pick frames with --frames",
+    } in chosen.as_dict()["rejects"]
     with pytest.raises(InputError, match="bad --frames"):
         ingest(ws, root, "dicom", frames="first", name="bad")
     # Same frame content -> same PNG file: the all-frames run reused the middle run's file.
@@ -170,6 +175,8 @@ def test_too_large_dicom_is_refused(ws: Workspace, tmp_path: Path) -> None:
     dicom(tmp_path / "d" / "big.dcm", np.zeros((64, 64), dtype=np.uint16))
     ws.config.images.max_pixels = 1000
     report = ingest(ws, tmp_path / "d", "dicom", filters=False)
+    label = f"dicom-{sha256_file(tmp_path / 'd' / 'big.dcm')[:16]}"
     assert [(r.source, r.reason) for r in report.rejects] == [
-        ("big.dcm", "image too large (64x64; limit 1000 px)")
+        (label, "image too large (64x64; limit 1000 px)")
     ]
+    assert "max_pixels" in report.rejects[0].hint

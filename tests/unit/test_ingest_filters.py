@@ -143,7 +143,13 @@ def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["records_new"] == 1 and data["dataset"] == "data"
-    assert data["rejects"] == [{"source": "b.png", "reason": data["rejects"][0]["reason"]}]
+    assert data["rejects"] == [
+        {
+            "source": "b.png",
+            "reason": "no caption (expected a .txt file with the same name)",
+            "hint": "add the caption as a UTF-8 .txt file next to the image",
+        }
+    ]
     assert main(args[:-1]) == 0
     out = capsys.readouterr().out
     assert "1 already present" in out and "filters: off" in out

@@ -39,15 +39,16 @@ def test_folder_records_and_every_bad_input(ws: Workspace, tmp_path: Path) -> No
     captioned(root, "huge.png", size=(2000, 2000), seed=7)
     ws.config.images.max_pixels = 1_000_000
     report = ingest(ws, root, "folder", filters=False)
-    assert {r.source: r.reason for r in report.rejects} == rejects(ws)
+    assert {r.source: r.stored_reason() for r in report.rejects} == rejects(ws)
+    assert all(r.hint for r in report.rejects)  # every per-item reject says how to fix it
     found = rejects(ws)
-    assert found.pop("nocap.png") == "no caption (expected a .txt file with the same name)"
+    assert found.pop("nocap.png").startswith("no caption (expected a .txt file with the same")
     assert found.pop("latin1.txt").startswith("not UTF-8 text")
-    assert found.pop("blank.txt") == "empty caption"
+    assert found.pop("blank.txt") == "empty caption (fix: write the caption into the file)"
     assert found.pop("orphan.txt").startswith("caption without an image")
     assert found.pop("corrupt.png").startswith("not a readable image")
     assert found.pop("truncated.png").startswith("not a readable image")
-    assert found.pop("empty.png") == "empty file"
+    assert found.pop("empty.png") == "empty file (fix: re-export the image)"
     assert found.pop("notes.jpg").startswith("not a readable image")
     assert found.pop("huge.png").startswith("image too large (2000x2000")
     assert found == {}
@@ -78,10 +79,10 @@ def test_path_escapes_are_refused(ws: Workspace, tmp_path: Path) -> None:
     os.symlink(root / "inside.png", root / "alias.png")  # a link that stays inside is fine
     write(root / "alias.txt", CAPTION)
     report = ingest(ws, root, "folder", filters=False)
-    assert rejects(ws) == {
-        "link.png": "path escapes the dataset root",
-        "stolen.txt": "path escapes the dataset root",
-    }
+    escaped = rejects(ws)
+    assert set(escaped) == {"link.png", "stolen.txt"}
+    for reason in escaped.values():
+        assert reason.startswith("path escapes the dataset root (fix: keep images inside")
     assert [r["key"] for r in records(ws)] == ["alias.png", "inside.png"]
     assert report.records_new == 2
 
@@ -92,9 +93,9 @@ def test_path_escapes_are_refused(ws: Workspace, tmp_path: Path) -> None:
     ]
     file = write(root / "rows.json", json.dumps(rows))
     ingest(ws, file, "pubmedvision", filters=False)
-    found = rejects(ws)
-    assert found["../outside.png"] == "path escapes the dataset root"
-    assert found[str(outside)] == "path escapes the dataset root"
+    found = rejects(ws)  # a PubMedVision image reject names the row, then the image
+    assert found["rows.json[0]"].startswith("image ../outside.png: path escapes the dataset root")
+    assert found["rows.json[1]"].startswith(f"image {outside}: path escapes the dataset root")
     assert [r["key"] for r in records(ws, "rows")] == ["inside.png"]
 
 
@@ -125,9 +126,13 @@ def test_pubmedvision_json_and_jsonl(ws: Workspace, tmp_path: Path) -> None:
         "rows.json[3]": "no image path (expected 'image' or 'images')",
         "rows.json[4]": "empty context (no caption, context or inline mentions)",
         "rows.json[5]": "duplicate key 'figs/f2.png' (an earlier item)",
-        "figs/missing.png": "missing file",
+        "rows.json[6]": "image figs/missing.png: missing file",
         "rows.json[7]": "row is not a JSON object",
     }
+    (raw,) = ws.db.execute("SELECT raw FROM rejects WHERE source = 'rows.json[6]'").fetchone()
+    assert json.loads(json.loads(raw)["raw"])["id"] == "PMC1_7"  # the whole row is kept
+    (missing,) = [r for r in report.rejects if r.source == "rows.json[6]"]
+    assert missing.hint.startswith("expected it under")
     rows_by_key = {r["key"]: r for r in records(ws, "rows")}
     assert set(rows_by_key) == {"figs/f0.png|figs/f1.png", "figs/f2.png", "figs/f3.png"}
     multi = rows_by_key["figs/f0.png|figs/f1.png"]
