@@ -1,9 +1,11 @@
 """Network guard: sockets reach loopback and the model servers named in the config, nothing else.
 
 Installed by the CLI before any command runs, as a Python audit hook: it sees every
-``socket.connect`` and every name lookup before it happens, so a blocked attempt never leaves the
-machine. It raises :class:`NetworkBlocked` (a ``ConnectionRefusedError``, so libraries that probe
-for a network treat it as offline) naming the host and what to do.
+``socket.connect``, every ``sendto``/``sendmsg`` to an address (UDP needs no connect), every name
+lookup and every new socket before it happens, so a blocked attempt never leaves the machine.
+Raw and packet sockets are refused outright: they could send anything to anyone. It raises
+:class:`NetworkBlocked` (a ``ConnectionRefusedError``, so libraries that probe for a network
+treat it as offline) naming the host and what to do.
 """
 
 from __future__ import annotations
@@ -59,14 +61,25 @@ class _Guard:
         return ip.is_loopback or host in self.addresses or ip.is_unspecified
 
     def check(self, event: str, args: tuple[Any, ...]) -> None:
-        if event == "socket.connect":
+        if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
             sock, address = args[0], args[1]
             if getattr(sock, "family", None) == getattr(socket, "AF_UNIX", -1):
                 return
             if isinstance(address, tuple) and address and not self.address_allowed(str(address[0])):
                 self._refuse(f"{address[0]}:{address[1] if len(address) > 1 else ''}")
-        elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"):
-            host = args[0]
+        elif event == "socket.__new__":
+            family, kind = args[1], args[2]
+            if family == getattr(socket, "AF_PACKET", -1) or (
+                isinstance(kind, int) and kind & 0xF == getattr(socket, "SOCK_RAW", -1)
+            ):
+                self._refuse("a raw network socket", raw=True)
+        elif event in (
+            "socket.getaddrinfo",
+            "socket.gethostbyname",
+            "socket.gethostbyaddr",
+            "socket.getnameinfo",
+        ):
+            host = args[0][0] if event == "socket.getnameinfo" and args[0] else args[0]
             if isinstance(host, bytes):
                 host = host.decode("ascii", "replace")
             if host is None:
@@ -76,9 +89,14 @@ class _Guard:
                 return
             self._refuse(host)
 
-    def _refuse(self, target: str) -> None:
+    def _refuse(self, target: str, *, raw: bool = False) -> None:
         with self.lock:
             self.blocked.append(target)
+        if raw:
+            raise NetworkBlocked(
+                "MedSynth blocked a raw network socket: only ordinary connections to loopback "
+                "and the servers named in medsynth.toml are allowed."
+            )
         raise NetworkBlocked(
             f"MedSynth blocked a network connection to {target}: only loopback and the servers "
             "named in medsynth.toml may be reached (nothing is downloaded at run time). If this "
