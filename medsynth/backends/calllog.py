@@ -32,6 +32,8 @@ from medsynth.backends.base import (
 from medsynth.backends.structured import check_output, repair_messages
 from medsynth.store.runs import utc_now
 
+DEFAULT_RETRIES = 3  # the default of ``[models.*] retries``
+
 
 @dataclass(frozen=True)
 class Template:
@@ -66,7 +68,11 @@ def image_hash(image: ImageInput) -> str:
 
 
 class CallLog:
-    """Logs and caches the calls of one model (one role) into a workspace database."""
+    """Logs and caches the calls of one model (one role) into a workspace database.
+
+    ``retries`` is the role's ``[models.<role>] retries``: a transient failure (refused, timed
+    out, 5xx) is tried again that many times, so a call makes at most ``retries + 1`` attempts.
+    """
 
     def __init__(
         self,
@@ -75,7 +81,7 @@ class CallLog:
         *,
         role: str = "",
         run_id: int | None = None,
-        retries: int = 3,
+        retries: int = DEFAULT_RETRIES,
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from medsynth.backends.base import ChatModel
+from medsynth.backends.calllog import DEFAULT_RETRIES
 from medsynth.config import ChatRole, Config
 from medsynth.errors import ConfigError
 
@@ -18,6 +19,13 @@ def role_config(config: Config, role: ChatRoleName) -> ChatRole:
     """The ``[models.<role>]`` section."""
     section: ChatRole = getattr(config.models, role)
     return section
+
+
+def role_retries(config: Config, role: str) -> int:
+    """``[models.<role>] retries`` of a chat role (the default for names that are no role)."""
+    if role in CHAT_ROLES:
+        return role_config(config, cast(ChatRoleName, role)).retries
+    return DEFAULT_RETRIES
 
 
 def build_chat_model(role: ChatRole, *, role_name: str = "") -> ChatModel:

@@ -378,7 +378,7 @@ def run_eval(
             )
         }
         pending = [q for q in evalset.questions if q.qid not in done]
-        log = CallLog(ws.db, loaded, role="eval", run_id=run.run_id)
+        log = CallLog(ws.db, loaded, role="eval", run_id=run.run_id, retries=choice.role.retries)
         asker = _Asker(
             log,
             evalset,

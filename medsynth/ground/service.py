@@ -81,8 +81,20 @@ class Grounder:
         self.ws = ws
         self.cfg = ws.config.ground
         self.lock = threading.Lock()
-        self.extract_log = CallLog(ws.db, extractor, role="vision_generator", run_id=run_id)
-        self.verify_log = CallLog(ws.db, verifier, role="verifier", run_id=run_id)
+        self.extract_log = CallLog(
+            ws.db,
+            extractor,
+            role="vision_generator",
+            run_id=run_id,
+            retries=ws.config.models.vision_generator.retries,
+        )
+        self.verify_log = CallLog(
+            ws.db,
+            verifier,
+            role="verifier",
+            run_id=run_id,
+            retries=ws.config.models.verifier.retries,
+        )
         self.extract_log.lock = self.verify_log.lock = self.lock  # one lock for the connection
         self.extractor = Extractor(self.extract_log, max_tokens=self.cfg.max_tokens)
         self.verifier = Verifier(self.verify_log)

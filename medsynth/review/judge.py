@@ -126,7 +126,7 @@ def judge(
     with RunRecorder(ws.db, "judge", config) as run:
         report.run_id = run.run_id
         model = (models or {}).get(ROLE) or load_models(ws, {ROLE})[ROLE]
-        log = CallLog(ws.db, model, role=ROLE, run_id=run.run_id)
+        log = CallLog(ws.db, model, role=ROLE, run_id=run.run_id, retries=section.retries)
         _, template = render(TEMPLATE, **_values({}, with_image=False))
         report.model, report.template = model_name(model), f"{template.name}/{template.version}"
         job = _Judging(ws, log, report, template)

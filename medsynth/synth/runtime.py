@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from medsynth.backends.base import ChatModel, JsonSchema, Message
 from medsynth.backends.calllog import CallLog, CallResult, Template
+from medsynth.backends.registry import role_retries
 from medsynth.config import SynthConfig
 from medsynth.synth.model import Draft, RecordContext, Task
 from medsynth.workspace import Workspace
@@ -31,7 +32,9 @@ class Runtime:
         self.lock = threading.Lock()
         self.logs: dict[str, CallLog] = {}
         for role, model in models.items():
-            log = CallLog(ws.db, model, role=role, run_id=run_id)
+            log = CallLog(
+                ws.db, model, role=role, run_id=run_id, retries=role_retries(ws.config, role)
+            )
             log.lock = self.lock
             self.logs[role] = log
         self.state: dict[str, Any] = {}  # per-generator caches (indexes, encoders)
