@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal
 
 from medsynth.backends.base import ChatModel
 from medsynth.backends.calllog import DEFAULT_RETRIES
@@ -24,7 +24,7 @@ def role_config(config: Config, role: ChatRoleName) -> ChatRole:
 def role_retries(config: Config, role: str) -> int:
     """``[models.<role>] retries`` of a chat role (the default for names that are no role)."""
     if role in CHAT_ROLES:
-        return role_config(config, cast(ChatRoleName, role)).retries
+        return role_config(config, role).retries
     return DEFAULT_RETRIES
 
 
