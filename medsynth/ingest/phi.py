@@ -50,8 +50,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "record_number",
         re.compile(
-            r"\b(?:MRN|ID|PID|patient\s+id|accession)\s*(?:no\.?|number|#)?\s*[:#]?\s*"
-            r"[A-Za-z0-9\-]*\d[A-Za-z0-9\-]*|\b[A-Za-z]{1,10}[-#]?\d{5,}\b|\b\d{6,}\b",
+            r"\b[A-Za-z]{1,10}[-#]?\d{5,}\b|\b\d{6,}\b",
             re.IGNORECASE,
         ),
     ),
@@ -59,13 +58,18 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _CUE = re.compile(  # the cue in any case, the name capitalised
     r"\b(?i:patient|pt\.?|name|mr\.?|mrs\.?|ms\.?|miss|dr\.?|doctor|prof\.?|physician|"
     r"referred\s+by|referring|attending|dictated\s+by|signed\s+by|surgeon|radiologist|"
-    r"nurse)[:,]?\s+"
+    r"nurse)[:,]?\s+(?:(?i:dr|mr|mrs|ms|prof)\.?\s+)?"
     rf"({_WORD}(?:\s+{_WORD}){{0,2}})"
 )
 _INSTITUTION = re.compile(
     rf"\b(?:{_WORD}\s+){{1,4}}(?:Hospital|Clinic|Infirmary|Medical\s+Cent(?:er|re)|"
     r"Health(?:care)?\s+System)\b"
 )
+_RECORD_CUE = re.compile(  # the number after MRN / ID / accession (the cue word stays)
+    r"\b(?i:MRN|ID|PID|patient\s+id|accession)\s*(?i:no\.?|number|#)?\s*[:#]?\s*"
+    r"([A-Za-z0-9\-]*\d[A-Za-z0-9\-]*)"
+)
+_TITLE = re.compile(r"(?i:patient|mr|mrs|ms|miss|dr|doctor|prof)\.?\s+")
 _NAME_RUN = re.compile(rf"{_WORD}(?:\s+{_WORD}){{1,2}}")
 _ALLOWED = re.compile(r"\b(?:PMC|PMID:?\s?)\d+\b")  # publication ids are not patient data
 
@@ -102,6 +106,8 @@ def find_phi(text: str) -> list[Finding]:
             spans.append(Finding(kind, match.start(), match.end()))
     for match in _CUE.finditer(text):
         spans.append(Finding("name", match.start(1), match.end(1)))
+    for match in _RECORD_CUE.finditer(text):
+        spans.append(Finding("record_number", match.start(1), match.end(1)))
     for match in _INSTITUTION.finditer(text):
         spans.append(Finding("institution", match.start(), match.end()))
     # a run of capitalised words right before or after another finding: "Johnathan Doe MRN..."
@@ -116,7 +122,10 @@ def find_phi(text: str) -> list[Finding]:
                 else "x"
             )
             if len(between) <= 3 and not between.strip(" ,;:-()"):
-                spans.append(Finding("name", match.start(), match.end()))
+                title = _TITLE.match(text, match.start())  # "Patient Jane Roe": keep "Patient"
+                start = title.end() if title else match.start()
+                if start < match.end():
+                    spans.append(Finding("name", start, match.end()))
                 break
     return _merge(spans)
 
