@@ -45,6 +45,14 @@ def import_(
     no_index: Annotated[
         bool, typer.Option("--no-index", help="Skip rebuilding the text index.")
     ] = False,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            "--keep-going",
+            help="Import the other files when one fails as a whole (unreadable, or most rows "
+            "bad); without it such an import writes nothing and exits non-zero.",
+        ),
+    ] = False,
     wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
@@ -55,7 +63,11 @@ def import_(
 
     ws = open_workspace(workspace, writer="kg import", wait=wait)
     report = import_kg(
-        ws, path, fmt or ("slake" if looks_like_slake(path) else "triples"), strict=strict
+        ws,
+        path,
+        fmt or ("slake" if looks_like_slake(path) else "triples"),
+        strict=strict,
+        keep_going=keep_going,
     )
     indexes = [] if no_index else build_indexes(ws, names=("entity_text",))
     data = report.as_dict() | {"indexes": indexes}
@@ -76,6 +88,16 @@ def import_(
         console.print(f"  duplicate {dup['source']} = {dup['duplicate_of']}: {dup['triple']}")
     if len(report.duplicates) > 20:
         console.print(f"  ... {len(report.duplicates) - 20} more duplicates (see --json)")
+    for failed in report.failed_files:
+        console.print(
+            f"  FAILED FILE {failed.file}: {failed.reason}; {failed.cost}", style="bold red"
+        )
+    if report.failed_files:
+        console.print(
+            f"  kept going: {report.entities_new} new entities, {report.entities_chinese_only} "
+            "of them with only a Chinese name",
+            style="bold red",
+        )
     console.print(f"  rejects: {len(report.rejects)}")
     for bad in report.rejects[:20]:
         console.print(f"  reject {bad.source}: {bad.reason}")

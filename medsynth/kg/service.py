@@ -43,10 +43,13 @@ def import_kg(
     *,
     strict: bool | None = None,
     language: str | None = None,
+    keep_going: bool = False,
 ) -> ImportReport:
-    """Parse ``path`` in ``fmt`` and store it; bad rows become rejects unless ``strict``."""
+    """Parse ``path`` in ``fmt`` and store it; bad rows become rejects unless ``strict``.
+
+    A file that failed as a whole stops the import (nothing written) unless ``keep_going``."""
     strict = ws.config.kg.strict if strict is None else strict
-    config = {"path": str(path), "format": fmt, "strict": strict}
+    config = {"path": str(path), "format": fmt, "strict": strict, "keep_going": keep_going}
     with RunRecorder(ws.db, "kg import", config) as run, _no_cyclic_gc():
         parsed: ParsedKG
         if fmt == "slake":
@@ -55,7 +58,7 @@ def import_kg(
             parsed = parse_triples(path, language or ws.config.kg.default_language)
         else:
             raise InputError(f"unknown KG format {fmt!r}", hint="use --format slake or triples")
-        report = write_kg(ws.db, parsed, run_id=run.run_id, strict=strict)
+        report = write_kg(ws.db, parsed, run_id=run.run_id, strict=strict, keep_going=keep_going)
         run.summary = {k: v for k, v in report.as_dict().items() if k != "duplicates"}
     return report
 

@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from medsynth.errors import InputError
+from medsynth.kg.failures import FileFailure, file_failures, summary
 from medsynth.kg.model import (
     ALIAS_RELATION,
     ENTITY_RELATIONS,
@@ -26,6 +27,7 @@ from medsynth.kg.model import (
 )
 from medsynth.kg.normalize import normalize
 from medsynth.store.runs import record_reject
+from medsynth.text import has_cjk
 
 _ALIAS_SPLIT = re.compile(r"[,，;；、]")
 
@@ -41,8 +43,10 @@ class ImportReport:
     duplicates: list[dict[str, str]] = field(default_factory=list)
     entities_new: int = 0
     entities_retyped: int = 0
+    entities_chinese_only: int = 0  # new entities named only in Chinese (no English merge)
     aliases_new: int = 0
     rejects: list[BadRow] = field(default_factory=list)
+    failed_files: list[FileFailure] = field(default_factory=list)
     distinct_triples_by_language: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -56,11 +60,13 @@ class ImportReport:
             "duplicates": self.duplicates,
             "entities_new": self.entities_new,
             "entities_retyped": self.entities_retyped,
+            "entities_chinese_only": self.entities_chinese_only,
             "aliases_new": self.aliases_new,
             "distinct_triples_by_language": self.distinct_triples_by_language,
             "rejects": [
                 {"source": r.source, "reason": r.reason, "raw": r.raw} for r in self.rejects
             ],
+            "failed_files": [f.as_dict() for f in self.failed_files],
         }
 
 
@@ -135,11 +141,24 @@ class _Entities:
         return self.types | self.explicit
 
 
+class _Abort(Exception):
+    """Raised inside the import's transaction to roll it back."""
+
+
 def write_kg(
-    db: sqlite_utils.Database, parsed: ParsedKG, *, run_id: int | None, strict: bool = False
+    db: sqlite_utils.Database,
+    parsed: ParsedKG,
+    *,
+    run_id: int | None,
+    strict: bool = False,
+    keep_going: bool = True,
 ) -> ImportReport:
-    """Store ``parsed`` in ``db``; bad rows become rejects (or, with ``strict``, an error)."""
+    """Store ``parsed`` in ``db``; bad rows become rejects (or, with ``strict``, an error).
+
+    A file that failed as a whole (see :mod:`medsynth.kg.failures`) stops the import, writing
+    nothing, unless ``keep_going``; the error says what the import would have cost."""
     report = ImportReport(files=parsed.files, rows_read=len(parsed.triples) + len(parsed.bad_rows))
+    report.failed_files = file_failures(parsed)
     if strict and parsed.bad_rows:
         first = parsed.bad_rows[0]
         raise InputError(
@@ -182,6 +201,15 @@ def write_kg(
         with db.conn:
             _write_triples(db, parsed, report, entities)
             _write_rest(db, parsed, report, entities, new_aliases, run_id)
+            if report.failed_files and not keep_going:
+                raise _Abort
+    except _Abort:
+        raise InputError(
+            summary(report.failed_files, report.entities_new, report.entities_chinese_only),
+            source=", ".join(f.file for f in report.failed_files),
+            hint="fix or remove the file(s) and import again, or add --keep-going to import "
+            "the rest anyway (nothing was written)",
+        ) from None
     finally:
         db.execute("PRAGMA foreign_keys=ON")
     return report
@@ -287,5 +315,6 @@ def _write_rest(
             db, stage="kg import", source=bad.source, raw=bad.raw, reason=bad.reason, run_id=run_id
         )
     report.entities_new = len(entities.new)
+    report.entities_chinese_only = sum(1 for e in entities.new.values() if has_cjk(e["name"]))
     report.entities_retyped = len(retyped)
     report.aliases_new = len(new_aliases)
