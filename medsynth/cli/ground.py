@@ -15,7 +15,13 @@ def ground(
         typer.Option("--dataset", "-d", help="Only this dataset (default: every dataset)."),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=1, help="Ground at most N records.")
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            help="Only the first N kept records (a re-run resumes them, never N more).",
+        ),
     ] = None,
     report_only: Annotated[
         bool, typer.Option("--report", help="Only print the grounding report; ground nothing.")

@@ -33,7 +33,13 @@ def synth(
         str | None, typer.Option("--dataset", "-d", help="Only this dataset's records.")
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=1, help="At most N records.")
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            help="Only the first N kept records (the same N as `ground --limit`).",
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Run seed (default: [synth] seed).")] = None,
     per_record: Annotated[

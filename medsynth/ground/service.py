@@ -32,7 +32,7 @@ from medsynth.ground.extract import Extractor, RecordImage, is_no_mention
 from medsynth.ground.fuzzy import EntityVectors, FuzzyMatcher, Verifier
 from medsynth.ground.model import Grounded, GroundReport, MatchRow, Rejected
 from medsynth.ground.plausible import EXACT, REJECT_STAGE, MentionRules, Refusal, mention_source
-from medsynth.ingest.datasets import find_dataset
+from medsynth.ingest.datasets import find_dataset, selection_end
 from medsynth.kg.lookup import KINDS, ExactMatcher, Kind
 from medsynth.kg.paths import CHAIN_RELATIONS, entity_triples, paths_for
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
@@ -247,27 +247,29 @@ class Grounder:
 _PENDING = (
     "FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.status = 'kept' "
     "AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.record_id = r.id) "
-    "AND (? IS NULL OR r.dataset_id = ?)"
+    "AND (? IS NULL OR r.dataset_id = ?) AND (? IS NULL OR r.id <= ?)"
 )
 
 
-def _pending(grounder: Grounder, dataset_id: int | None, limit: int) -> Iterator[dict[str, Any]]:
-    """Records still to ground, in id order, read a page at a time."""
-    last, left = 0, limit
+def _pending(
+    grounder: Grounder, dataset_id: int | None, end: int | None
+) -> Iterator[dict[str, Any]]:
+    """Records still to ground (up to record ``end``), in id order, read a page at a time."""
+    last = 0
     columns = ("id", "images", "image_sha256", "context", "context_derived", "root")
-    while left > 0:
+    while True:
         with grounder.lock:
             rows = grounder.ws.db.execute(
                 "SELECT r.id, r.images, r.image_sha256, r.context, r.context_derived, d.root "
                 + _PENDING
                 + " AND r.id > ? ORDER BY r.id LIMIT ?",
-                [dataset_id, dataset_id, last, min(PAGE, left)],
+                [dataset_id, dataset_id, end, end, last, PAGE],
             ).fetchall()
         if not rows:
             return
         for row in rows:
             yield dict(zip(columns, row, strict=True))
-        last, left = rows[-1][0], left - len(rows)
+        last = rows[-1][0]
 
 
 def ground(
@@ -279,13 +281,17 @@ def ground(
     verifier: ChatModel | None = None,
     progress: Progress | None = None,
 ) -> GroundReport:
-    """Ground the kept records that have no matches yet (all datasets, or one); resumable."""
+    """Ground the kept records that have no matches yet (all datasets, or one); resumable.
+
+    ``limit``: the first N kept records (see :func:`selection_end`), not N more."""
     from medsynth.backends.registry import EMBEDDED_WARNING, chat_model, is_embedded
 
     cfg = ws.config.ground
     dataset_id = find_dataset(ws, dataset)
-    total = ws.db.execute("SELECT count(*) " + _PENDING, [dataset_id, dataset_id]).fetchone()[0]
-    total = min(total, limit) if limit is not None else total
+    end = selection_end(ws, dataset_id, limit)
+    total = ws.db.execute(
+        "SELECT count(*) " + _PENDING, [dataset_id, dataset_id, end, end]
+    ).fetchone()[0]
     config = {"dataset": dataset, "limit": limit, "ground": cfg.model_dump()}
     config["models"] = {
         r: getattr(ws.config.models, r).model_dump() for r in ("vision_generator", "verifier")
@@ -308,7 +314,7 @@ def ground(
             )
         if extractor is None and is_embedded(ws.config.models.vision_generator):
             report.warnings.append(EMBEDDED_WARNING)
-        rows = _pending(grounder, dataset_id, total)
+        rows = _pending(grounder, dataset_id, end)
         work: Outcomes = (
             run_inline(rows, grounder.ground_one)
             if cfg.concurrency == 1

@@ -107,6 +107,21 @@ def find_dataset(ws: Workspace, name: str | None) -> int | None:
     return int(row[0])
 
 
+def selection_end(ws: Workspace, dataset_id: int | None, limit: int | None) -> int | None:
+    """What ``--limit N`` means in every record command: the first N kept records (of one
+    dataset, or all) in id order, whatever was done to them before. Returns the id of the last
+    of them, or None for no limit (or fewer than N records), so a killed ``--limit`` run resumed
+    with the same command ends on the same records as one that was never interrupted."""
+    if limit is None:
+        return None
+    row = ws.db.execute(
+        "SELECT id FROM records WHERE status = 'kept' AND (? IS NULL OR dataset_id = ?) "
+        "ORDER BY id LIMIT 1 OFFSET ?",
+        [dataset_id, dataset_id, limit - 1],
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
 def dataset_totals(ws: Workspace, dataset_id: int, name: str) -> dict[str, Any]:
     """Records by status, filtered records by filter, and ingest rejects of one dataset."""
     by_status = dict(

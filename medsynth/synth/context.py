@@ -17,33 +17,34 @@ PAGE = 256
 _CANDIDATES = (
     "FROM records r JOIN datasets d ON d.id = r.dataset_id "
     "JOIN extractions x ON x.record_id = r.id "
-    "WHERE r.status = 'kept' AND (? IS NULL OR r.dataset_id = ?)"
+    "WHERE r.status = 'kept' AND (? IS NULL OR r.dataset_id = ?) AND (? IS NULL OR r.id <= ?)"
 )
 
 
-def count_records(db: sqlite_utils.Database, dataset_id: int | None) -> int:
-    """Grounded, kept records (of one dataset, or all)."""
-    return int(db.execute("SELECT count(*) " + _CANDIDATES, [dataset_id, dataset_id]).fetchone()[0])
+def count_records(db: sqlite_utils.Database, dataset_id: int | None, end: int | None = None) -> int:
+    """Grounded, kept records (of one dataset, or all; up to record ``end``)."""
+    params = [dataset_id, dataset_id, end, end]
+    return int(db.execute("SELECT count(*) " + _CANDIDATES, params).fetchone()[0])
 
 
 def iter_records(
-    db: sqlite_utils.Database, dataset_id: int | None, limit: int | None, max_pixels: int
+    db: sqlite_utils.Database, dataset_id: int | None, end: int | None, max_pixels: int
 ) -> Iterator[RecordContext]:
-    """Grounded, kept records in id order, a page at a time."""
-    last, left = 0, limit if limit is not None else 1 << 62
-    while left > 0:
+    """Grounded, kept records in id order (up to record ``end``), a page at a time."""
+    last = 0
+    while True:
         rows = db.execute(
             "SELECT r.id, r.dataset_id, d.name, d.root, r.images, r.image_sha256, r.context, "
             "r.context_derived, r.meta, r.width, r.height "
             + _CANDIDATES
             + " AND r.id > ? ORDER BY r.id LIMIT ?",
-            [dataset_id, dataset_id, last, min(PAGE, left)],
+            [dataset_id, dataset_id, end, end, last, PAGE],
         ).fetchall()
         if not rows:
             return
         for row in rows:
             yield load_context(db, row, max_pixels)
-        last, left = rows[-1][0], left - len(rows)
+        last = rows[-1][0]
 
 
 def load_context(db: sqlite_utils.Database, row: tuple[Any, ...], max_pixels: int) -> RecordContext:

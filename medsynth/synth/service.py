@@ -23,7 +23,7 @@ from medsynth.backends.base import BackendError, ChatModel, InvalidOutput, Trans
 from medsynth.backends.engine import run_bounded, run_inline
 from medsynth.config import SynthConfig
 from medsynth.errors import ConfigError, InputError
-from medsynth.ingest.datasets import find_dataset
+from medsynth.ingest.datasets import find_dataset, selection_end
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.synth import checks
 from medsynth.synth.context import count_records, iter_records
@@ -239,8 +239,8 @@ def synthesize(
     instances = [make_generator(name) for name in order]
     roles = {role for gen in instances for role in gen.roles}
     dataset_id = find_dataset(ws, dataset)
-    total = count_records(ws.db, dataset_id)
-    total = min(total, limit) if limit is not None else total
+    end = selection_end(ws, dataset_id, limit)  # the first N kept records, as in `ground`
+    total = count_records(ws.db, dataset_id, end)
     config = {
         "generators": order,
         "dataset": dataset,
@@ -259,7 +259,7 @@ def synthesize(
         report.run_id = run.run_id
         rt = Runtime(ws, run.run_id, opts, models if models is not None else load_models(ws, roles))
         writer = Writer(rt, report)
-        records = list(iter_records(ws.db, dataset_id, limit, ws.config.images.max_pixels))
+        records = list(iter_records(ws.db, dataset_id, end, ws.config.images.max_pixels))
         for stage in STAGES:
             gens = [g for g in instances if g.name in stage]
             if gens:

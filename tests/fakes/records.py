@@ -95,7 +95,7 @@ def script_reply(answers: dict[str, dict[str, str]]) -> Any:
     return reply
 
 
-def kill_target(workspace: str, latency: float) -> None:
+def kill_target(workspace: str, latency: float, limit: int | None = None) -> None:
     """Ground with scripted models (contexts 'case-N' -> a disease by N) until killed."""
     from medsynth.backends.fake import ScriptedChat
     from medsynth.ground import ground
@@ -107,8 +107,9 @@ def kill_target(workspace: str, latency: float) -> None:
         ws,
         extractor=ScriptedChat(script_reply(answers), latency_s=latency),
         verifier=ScriptedChat(lambda _m: '{"same": false}'),
+        limit=limit,
     )
 
 
 if __name__ == "__main__":
-    kill_target(sys.argv[1], float(sys.argv[2]))
+    kill_target(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)

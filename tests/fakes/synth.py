@@ -158,15 +158,17 @@ def reply(messages: list[Message]) -> str:
     raise AssertionError(f"unexpected prompt: {system[:80]}")
 
 
-def kill_target(workspace: str, latency: float) -> None:
+def kill_target(workspace: str, latency: float, limit: int | None = None) -> None:
     """Synthesise with scripted models (every generator) until killed."""
     from medsynth.backends.fake import ScriptedChat
     from medsynth.synth.service import synthesize
 
     ws = Workspace.open(Path(workspace))
     model = ScriptedChat(reply, latency_s=latency)
-    synthesize(ws, models={"generator": model, "vision_generator": model, "verifier": model})
+    synthesize(
+        ws, models={"generator": model, "vision_generator": model, "verifier": model}, limit=limit
+    )
 
 
 if __name__ == "__main__":
-    kill_target(sys.argv[1], float(sys.argv[2]))
+    kill_target(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)

@@ -101,7 +101,11 @@ matches with their candidates and scores, and its triples."""
                     yield Label("dataset")
                     yield Select([], prompt="dataset", id="ing-dataset", compact=True)
                     yield Label("limit")
-                    yield Input(placeholder="all pending records", id="ing-limit", compact=True)
+                    yield Input(
+                        placeholder="first N kept records (empty: all)",
+                        id="ing-limit",
+                        compact=True,
+                    )
                 yield Button("Ground (ctrl+g)", id="ing-ground", variant="primary", compact=True)
                 yield JobPanel(self.root, "items", id="ing-job")
             with TabbedContent(id="ing-tabs"):
