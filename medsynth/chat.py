@@ -24,7 +24,7 @@ from medsynth.backends.base import (
     ChatModel,
     Message,
 )
-from medsynth.backends.calllog import CallLog, CallResult
+from medsynth.backends.calllog import DEFAULT_RETRIES, CallLog, CallResult
 from medsynth.backends.streaming import StreamingModel
 from medsynth.errors import Cancelled, InputError
 from medsynth.eval.metrics import split_think_answer
@@ -154,8 +154,10 @@ class ChatSession:
         temperature: float = 0.0,
         max_tokens: int = 512,
         run_id: int | None = None,
+        retries: int = DEFAULT_RETRIES,
     ) -> None:
         self.ws = ws
+        self.retries = retries  # the model role's ``[models.<role>] retries``
         self.model = model
         self.model_spec = model_spec or model.model
         self.think = think
@@ -279,7 +281,7 @@ class ChatSession:
             pieces.put(piece)
 
         model = StreamingModel(self.model, sink)
-        log = CallLog(self.ws.db, model, role="chat", run_id=self.run_id)
+        log = CallLog(self.ws.db, model, role="chat", run_id=self.run_id, retries=self.retries)
         outcome: dict[str, Any] = {}
 
         def work() -> None:

@@ -136,6 +136,7 @@ def chat(
             temperature=temperature,
             max_tokens=max_tokens or ws.config.eval.chat_max_tokens,
             run_id=run.run_id,
+            retries=choice.role.retries,
         )
         _say(
             f"chat session {session.id} with {choice.spec} ({loaded.model}); {HELP}\n", quiet=quiet

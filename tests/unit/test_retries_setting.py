@@ -90,6 +90,23 @@ def test_retries_1_makes_exactly_two_attempts(
     assert attempts == 2
 
 
+def test_chat_takes_its_roles_retries(ws: Workspace, hanging: HangingServer) -> None:
+    """The chat session (CLI and TUI) passes the role's ``retries`` to its call log: with
+    ``retries = 1`` a hanging server is tried exactly twice, then the turn fails by name."""
+    from medsynth.chat import ChatSession
+
+    role = ChatRole(
+        backend="openai", model="hung", host=f"{hanging.url}/v1", timeout_s=0.3, retries=1
+    )
+    model = registry.build_chat_model(role, role_name="generator")
+    session = ChatSession(ws, model, retries=role.retries)
+    with pytest.raises(TransientBackendError, match=r"gave up after 2 attempt\(s\)"):
+        list(session.send("hello"))
+    assert hanging.accepted == 2
+    (attempts,) = ws.db.execute("SELECT attempts FROM llm_calls WHERE role = 'chat'").fetchone()
+    assert attempts == 2
+
+
 def test_every_call_log_site_takes_its_roles_retries(ws: Workspace) -> None:
     from medsynth.ground.service import Grounder
     from medsynth.synth.runtime import Runtime

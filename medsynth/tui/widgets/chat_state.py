@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medsynth.backends.calllog import DEFAULT_RETRIES
 from medsynth.config import Config
 from medsynth.errors import Cancelled
 from medsynth.tui.jobs import Job
@@ -73,6 +74,7 @@ class ChatState:
         self.ws: Workspace | None = None
         self.model: Any = None
         self.model_spec = ""
+        self.retries = DEFAULT_RETRIES  # of the role the loaded model came from
         self.session: Any = None  # medsynth.chat.ChatSession
         self.run: Any = None  # medsynth.store.runs.RunRecorder, entered while a session lives
 
@@ -89,6 +91,7 @@ class ChatState:
 
         choice = parse_model_spec(spec, config)
         netguard.install(choice.hosts())
+        self.retries = choice.role.retries
         return choice.spec, load_model(choice)
 
     def prepare(self, request: ChatRequest, post: Post) -> Any:
@@ -112,6 +115,7 @@ class ChatState:
                 think=request.think,
                 max_tokens=request.max_tokens,
                 run_id=self.run.run_id,
+                retries=self.retries,
             )
             s = self.session
             post("session", SessionInfo(s.id, s.model_spec, s.model.model, s.sees_images, s.notes))
