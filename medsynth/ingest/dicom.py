@@ -13,6 +13,7 @@ stored, unless ``--keep-filenames`` asks for them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,22 @@ TEXT_TAGS = {  # free text a person typed: read only when asked for, then PHI-ch
     "ImageComments": "Comments",
     "RequestedProcedureDescription": "Procedure",
     "PerformedProcedureStepDescription": "Procedure step",
+}
+# Identity tags: never stored; their values are looked for in the text that is (see `identity`).
+IDENTITY_TAGS = {
+    "PatientName": "name",
+    "OtherPatientNames": "name",
+    "PatientBirthName": "name",
+    "PatientMotherBirthName": "name",
+    "ReferringPhysicianName": "name",
+    "PerformingPhysicianName": "name",
+    "NameOfPhysiciansReadingStudy": "name",
+    "OperatorsName": "name",
+    "PatientID": "record_number",
+    "OtherPatientIDs": "record_number",
+    "AccessionNumber": "record_number",
+    "PatientBirthDate": "date",
+    "InstitutionName": "institution",
 }
 TECHNICAL_TAGS = ("PhotometricInterpretation", "Rows", "Columns", "BitsStored", "SamplesPerPixel")
 MODALITY_NAMES = {
@@ -69,6 +86,28 @@ def whitelisted(ds: Any, keywords: tuple[str, ...]) -> dict[str, str]:
         if text:
             found[keyword] = text
     return found
+
+
+def identity(ds: Any) -> list[tuple[str, str]]:
+    """``(kind, value)`` pairs of the file's own identity tags, names split into their parts
+    (``DOE^JOHN`` gives ``DOE`` and ``JOHN``), for the PHI check of the text that is stored.
+    Kept in memory only, never written anywhere."""
+    from pydicom.multival import MultiValue
+
+    found: list[tuple[str, str]] = []
+    for keyword, kind in IDENTITY_TAGS.items():
+        value = ds.get(keyword)
+        if value is None:
+            continue
+        values = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
+        for one in values:
+            text = str(one).strip()
+            if not text:
+                continue
+            found.append((kind, text))
+            if kind == "name":
+                found.extend(("name", part) for part in re.split(r"[\^=\s,]+", text) if part)
+    return list(dict.fromkeys(found))
 
 
 def parse_text_tags(spec: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -269,6 +308,7 @@ def _items(
         else:
             wanted = chosen
         tags = whitelisted(ds, CONTEXT_TAGS + text_tags)
+        ids = identity(ds)
         for frame in wanted:
             if frame > count:
                 yield BadItem(
@@ -295,7 +335,7 @@ def _items(
                 meta |= {"dicom_file": relative, "caption_file": caption_file if caption else None}
             key = f"{label}#frame={frame}" if count > 1 else label
             render = _renderer(safe, ds, frame, count, root, label)
-            yield RawItem(key, [], context, not caption, meta, label, render)
+            yield RawItem(key, [], context, not caption, meta, label, render, identity=ids)
 
 
 def _renderer(

@@ -6,7 +6,9 @@ PHIMRN778899``), hospital names, record numbers (runs of 6+ digits, letters foll
 digits, anything after ``MRN``/``ID``), dates in the usual written forms, phone numbers and
 e-mail addresses. It is a
 safety net that errs towards finding too much; it cannot promise to find every name in free text,
-which is why DICOM free-text tags stay unread unless asked for.
+which is why DICOM free-text tags stay unread unless asked for. For DICOM the check also takes
+the file's own identity values (``known``: name parts, IDs, physicians) and finds them in any case,
+which catches the names with no cue that the patterns miss (``CT CHEST JOHN DOE``).
 
 :func:`find_phi` returns the spans; :func:`redact` replaces them with ``[REDACTED]``. Neither
 returns or logs the matched text itself, so a report can count findings without repeating them.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +26,7 @@ PhiMode = Literal["block", "warn"]
 PHI_MODES: tuple[PhiMode, ...] = ("block", "warn")
 REDACTED = "[REDACTED]"
 KINDS = ("name", "record_number", "date", "phone", "email", "institution")
+MIN_KNOWN = 3  # shorter known identifiers (initials, "MR") would match ordinary words
 
 _MONTHS = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -95,10 +99,28 @@ def _merge(spans: list[Finding]) -> list[Finding]:
     return merged
 
 
-def find_phi(text: str) -> list[Finding]:
-    """Spans of ``text`` that look like patient data, in order, not overlapping."""
+def _known_spans(text: str, known: Sequence[tuple[str, str]]) -> list[Finding]:
+    """Whole-word, any-case occurrences of identifiers the input itself holds (a DICOM file's
+    own patient name parts, IDs, physicians): they are found however the text is written,
+    ``CT CHEST JOHN DOE`` included, which no name pattern can promise.
+
+    >>> [(f.kind, f.start) for f in _known_spans("CT CHEST JOHN DOE", [("name", "Doe")])]
+    [('name', 14)]
+    """
+    spans = []
+    for kind, value in known:
+        if len(value) < MIN_KNOWN:
+            continue
+        for match in re.finditer(rf"(?<![^\W_]){re.escape(value)}(?![^\W_])", text, re.I):
+            spans.append(Finding(kind, match.start(), match.end()))
+    return spans
+
+
+def find_phi(text: str, known: Sequence[tuple[str, str]] = ()) -> list[Finding]:
+    """Spans of ``text`` that look like patient data, in order, not overlapping; ``known`` adds
+    ``(kind, value)`` identifiers that the input holds elsewhere (see :func:`_known_spans`)."""
     allowed = [(m.start(), m.end()) for m in _ALLOWED.finditer(text)]
-    spans: list[Finding] = []
+    spans: list[Finding] = _known_spans(text, known)
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(text):
             if any(a <= match.start() and match.end() <= b for a, b in allowed):

@@ -155,10 +155,10 @@ class _Ingester:
 
     def check_phi(self, item: RawItem) -> bool:
         """Apply the PHI check to the item's text; False when it is rejected (``block``)."""
-        findings = find_phi(item.context)
+        findings = find_phi(item.context, item.identity)
         tags = item.meta.get("tags")
         tag_findings = (
-            {k: find_phi(v) for k, v in tags.items() if isinstance(v, str)}
+            {k: find_phi(v, item.identity) for k, v in tags.items() if isinstance(v, str)}
             if isinstance(tags, dict)
             else {}
         )

@@ -37,6 +37,9 @@ class RawItem:
     source: str  # the file (or row) a reject names
     render: Callable[[], list[Image.Image]] | None = field(default=None, repr=False)
     raw: str = field(default="", repr=False)  # the input row, kept with a reject of this item
+    # identifiers the input holds elsewhere (a DICOM file's own patient name, IDs), looked for by
+    # the PHI check in the text that is stored; memory only, never written
+    identity: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

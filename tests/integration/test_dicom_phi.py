@@ -61,7 +61,7 @@ PLANTED = (
 )
 
 
-def planted_dicom(folder: Path) -> Path:
+def planted_dicom(folder: Path, text_tags: dict[str, str] | None = None) -> Path:
     """A CT slice whose every text tag and file name carries the planted PHI."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
@@ -69,7 +69,10 @@ def planted_dicom(folder: Path) -> Path:
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()
     ds.file_meta = meta
-    for keyword, value in {**IDENTITY_TAGS, **TEXT_TAGS}.items():
+    for keyword, value in {
+        **IDENTITY_TAGS,
+        **(TEXT_TAGS if text_tags is None else text_tags),
+    }.items():
         setattr(ds, keyword, value)
     ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
     ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
@@ -179,3 +182,36 @@ def test_the_search_would_find_a_leak(tmp_path: Path) -> None:
     """The byte search is not vacuous: the source folder itself is full of planted strings."""
     found = leaks(planted_dicom(tmp_path / "scans").parent)
     assert sorted(line.rsplit(": ", 1)[1] for line in found) == sorted(PLANTED)
+
+
+def test_names_without_any_cue_are_found_through_the_files_own_identity_tags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """All-capitals names with no cue word slip past every name pattern; the file's own
+    PatientName and physician names (read in memory, never stored) catch them."""
+    from medsynth.ingest.phi import find_phi
+
+    series = "CT CHEST JOHNATHAN DOE"
+    protocol = "LOW DOSE GREGORY PLANTEDREF"
+    assert find_phi(series) == [] and find_phi(protocol) == []  # the patterns alone miss them
+    ws = make_kg(tmp_path / "kg")
+    root = ws.root
+    ws.close()
+    source = tmp_path / "scans"
+    planted_dicom(source, {"SeriesDescription": series, "ProtocolName": protocol})
+    w = ["-w", str(root)]
+    tags = ["--dicom-text-tags", "SeriesDescription,ProtocolName"]
+    warned = cli(capsys, "ingest", str(source), "--format", "dicom", *tags, "--phi", "warn", *w)
+    assert warned["records_new"] == 1
+    phi = warned["phi"]
+    assert isinstance(phi, dict) and phi["found"] == {"name": 4}
+    blocked = cli(capsys, "ingest", str(source), "--format", "dicom", "--name", "b", *tags, *w)
+    (reject,) = blocked["rejects"]  # type: ignore[misc]
+    assert "possible patient data in the text (4 name)" in reject["reason"]
+    ws = Workspace.open(root)
+    (context, meta) = ws.db.execute("SELECT context, meta FROM records").fetchone()
+    ws.close()
+    assert "Series: CT CHEST [REDACTED]" in context
+    assert "Protocol: LOW DOSE [REDACTED]" in context
+    stored = (context + meta).lower()
+    assert not any(word in stored for word in ("johnathan", " doe", "gregory", "plantedref"))

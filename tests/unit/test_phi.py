@@ -113,3 +113,16 @@ def test_bad_phi_mode_and_text_tag_are_refused(ws: Workspace, tmp_path: Path) ->
         ingest(ws, root, "folder", phi="maybe")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="PatientName is not a descriptive free-text tag"):
         ingest(ws, root, "dicom", dicom_text_tags="SeriesDescription,PatientName")
+
+
+def test_known_identifiers_are_found_in_any_case_as_whole_words() -> None:
+    from medsynth.ingest.phi import find_phi, redact
+
+    known = [("name", "DOE^JOHN"), ("name", "DOE"), ("name", "JOHN"), ("record_number", "A7")]
+    text = "ct chest john doe; Doe_John scan; Johnson and Doerr are other words; a7"
+    found = find_phi(text, known)
+    assert redact(text, found) == (
+        "ct chest [REDACTED] [REDACTED]; [REDACTED]_[REDACTED] scan; Johnson and Doerr are other "
+        "words; a7"
+    )  # A7 is shorter than MIN_KNOWN: initials and short codes would hit ordinary words
+    assert find_phi(text) == []
