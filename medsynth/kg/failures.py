@@ -4,7 +4,8 @@ A bad row costs one statement; a bad *file* costs a slice of the graph. A SLAKE 
 not JSON drops every English-Chinese pair at once, and the Chinese files then create an entity of
 their own for each name the map would have merged. So a file counts as failed when it could not be
 read at all (a file-level reject, whose source is the bare file name), when it gave nothing usable,
-or when at least half of its rows were rejected (a wrong delimiter or encoding looks like that).
+or, in a multi-file import, when at least half of its rows were rejected (a wrong delimiter or
+encoding looks like that; a single file's bad rows are its own rejects, counted in the report).
 The import stops, writing nothing, unless the user says ``--keep-going``.
 """
 
@@ -45,6 +46,9 @@ def file_failures(parsed: ParsedKG) -> list[FileFailure]:
     >>> bad = [BadRow(f"b.csv:{n}", "x", "expected 3 fields") for n in range(2)]
     >>> [f.file for f in file_failures(ParsedKG(ok, [], bad, ["a.csv", "b.csv"]))]
     ['b.csv']
+    >>> one = [BadRow("a.csv:9", "x", "expected 3 fields")]  # one file: its own rejects
+    >>> [f.file for f in file_failures(ParsedKG(ok[:1], [], one, ["a.csv"]))]
+    []
     """
     files = set(parsed.files)
     good: Counter[str] = Counter(_file_of(t.source, files) for t in parsed.triples)
@@ -63,7 +67,7 @@ def file_failures(parsed: ParsedKG) -> list[FileFailure]:
             reason = f"could not be read: {whole[name]}"
         elif rejected and not ok:
             reason = f"nothing usable: all {rejected} rows rejected"
-        elif rejected and rejected / (ok + rejected) >= MOSTLY_BAD:
+        elif len(parsed.files) > 1 and rejected and rejected / (ok + rejected) >= MOSTLY_BAD:
             reason = f"{rejected} of {ok + rejected} rows rejected"
         else:
             continue
