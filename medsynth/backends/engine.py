@@ -7,6 +7,7 @@ for millions of items.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
@@ -16,10 +17,12 @@ R = TypeVar("R")
 
 
 def run_inline(
-    items: Iterable[T], work: Callable[[T], R]
+    items: Iterable[T], work: Callable[[T], R], *, stop: threading.Event | None = None
 ) -> Generator[tuple[T, R | BaseException], None, None]:
     """:func:`run_bounded`'s contract on the calling thread (concurrency 1: no thread hand-offs)."""
     for item in items:
+        if stop is not None and stop.is_set():
+            return
         try:
             result: R | BaseException = work(item)
         except Exception as exc:
@@ -33,15 +36,25 @@ def run_bounded(
     *,
     concurrency: int,
     window: int | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[tuple[T, R | BaseException]]:
     """Yield ``(item, result)`` as each finishes; an exception is yielded, not raised, so
-    one bad item never stops the others."""
+    one bad item never stops the others.
+
+    Once ``stop`` is set (a fatal error: the consumer will raise), no new item is taken and
+    queued work that has not started is dropped, but work already running is still yielded, so
+    the consumer can store every answer that was on its way before it raises."""
     window = window or concurrency * 4
     source = iter(items)
+    stopped = stop or threading.Event()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="medsynth-call") as pool:
         pending: dict[Future[R], T] = {}
 
         def submit_more() -> None:
+            if stopped.is_set():
+                for future in [f for f in pending if f.cancel()]:
+                    del pending[future]
+                return
             while len(pending) < window:
                 try:
                     item = next(source)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -283,8 +284,8 @@ def _ask_all(
     fatal: list[BaseException] = []  # the first error that stops the run
     # after a fatal error nothing new is asked, but the answers already on their way are
     # still stored (nothing finished is lost), then the error is raised
-    questions = (q for q in pending if not fatal)
-    for question, outcome in run_bounded(questions, asker, concurrency=concurrency):
+    stop = threading.Event()  # set with the first fatal error: queued questions are dropped
+    for question, outcome in run_bounded(pending, asker, concurrency=concurrency, stop=stop):
         if fatal:
             if not isinstance(outcome, BaseException):
                 with lock, ws.db.conn:
@@ -292,6 +293,7 @@ def _ask_all(
             continue
         if isinstance(outcome, TransientBackendError):
             fatal.append(outcome)
+            stop.set()
             continue
         if isinstance(outcome, InputError | BackendError | OSError):
             reason = getattr(outcome, "message", str(outcome))
@@ -307,6 +309,7 @@ def _ask_all(
                 )
         elif isinstance(outcome, BaseException):
             fatal.append(outcome)
+            stop.set()
             continue
         else:
             with lock, ws.db.conn:

@@ -315,19 +315,30 @@ def ground(
         if extractor is None and is_embedded(ws.config.models.vision_generator):
             report.warnings.append(EMBEDDED_WARNING)
         rows = _pending(grounder, dataset_id, end)
+        stop = threading.Event()
         work: Outcomes = (
-            run_inline(rows, grounder.ground_one)
+            run_inline(rows, grounder.ground_one, stop=stop)
             if cfg.concurrency == 1
-            else cast(Outcomes, run_bounded(rows, grounder.ground_one, concurrency=cfg.concurrency))
+            else cast(
+                Outcomes,
+                run_bounded(rows, grounder.ground_one, concurrency=cfg.concurrency, stop=stop),
+            )
         )
+        fatal: BaseException | None = None
         with closing(work):
             for _row, result in work:
                 if isinstance(result, BaseException):
-                    raise result  # transient backend failure or a bug: stop; finished work stays
+                    # a transient backend failure or a bug stops the run: nothing new is
+                    # asked, the answers already on their way are written, then it is raised
+                    fatal = fatal or result
+                    stop.set()
+                    continue
                 grounder.write(result)
                 report.add(result)
                 if progress is not None:
                     progress(report.records, total)
+        if fatal is not None:
+            raise fatal
         if grounder._fuzzy is not None:
             encoder = grounder._fuzzy.vectors.image_encoder
             if encoder.weak:

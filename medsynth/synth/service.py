@@ -13,6 +13,7 @@ backend failure stops the run with everything finished kept.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -328,10 +329,12 @@ def _run_stage(
         for task, ctx in _tasks(gen, rt, iter(records), done, counter(gen.name))
     )
     outcomes: Iterator[tuple[tuple[Generator, Task, RecordContext], Outcome]]
+    stop = threading.Event()
     if rt.options.concurrency == 1:
-        outcomes = run_inline(items, work)
+        outcomes = run_inline(items, work, stop=stop)
     else:
-        outcomes = run_bounded(items, work, concurrency=rt.options.concurrency)
+        outcomes = run_bounded(items, work, concurrency=rt.options.concurrency, stop=stop)
+    fatal: BaseException | None = None
     with closing(cast(Any, outcomes)):
         for (_gen, task, _ctx), result in outcomes:
             if isinstance(result, list):
@@ -340,14 +343,18 @@ def _run_stage(
                 writer.failed(task, result.message, result.raw)
             elif isinstance(result, InputError):
                 writer.failed(task, result.message, result.source or "")
-            elif isinstance(result, TransientBackendError):
-                raise result  # the server is down: stop; finished tasks are kept
-            elif isinstance(result, BackendError):
+            elif isinstance(result, BackendError) and not isinstance(result, TransientBackendError):
                 writer.failed(task, f"generation failed: {result.message}", "")
             else:
-                raise result
+                # the server is down (transient) or a bug: nothing new is asked, the tasks
+                # already on their way are written, then the first such error is raised
+                fatal = fatal or result
+                stop.set()
+                continue
             if tick is not None:
                 tick()
+    if fatal is not None:
+        raise fatal
 
 
 def sample_counts(ws: Workspace) -> dict[str, dict[str, int]]:

@@ -52,3 +52,38 @@ def test_lazy_window_does_not_drain_the_source_at_once() -> None:
     runner = run_bounded(source(), lambda n: n, concurrency=2, window=4)
     next(runner)
     assert pulled <= 6
+
+
+def test_stop_drops_queued_work_but_yields_work_already_running() -> None:
+    """After a fatal error the consumer sets ``stop``: nothing new is taken from the source,
+    queued work never starts, and every item that did start still comes back."""
+    started: list[int] = []
+    pulled = 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def source() -> object:
+        nonlocal pulled
+        for i in range(100):
+            pulled += 1
+            yield i
+
+    def work(n: int) -> int:
+        with lock:
+            started.append(n)
+        if n == 0:
+            raise RuntimeError("fatal")
+        release.wait(5)
+        return n
+
+    stop = threading.Event()
+    seen: dict[int, object] = {}
+    for item, result in run_bounded(source(), work, concurrency=3, window=12, stop=stop):
+        if isinstance(result, RuntimeError):
+            stop.set()
+            release.set()
+        seen[item] = result
+    assert sorted(seen) == sorted(started)  # nothing that started is lost
+    assert {1, 2} <= set(seen)
+    assert len(started) <= 4 < 12  # the queued rest of the window never ran
+    assert pulled <= 13  # no item taken after the stop beyond the first window
