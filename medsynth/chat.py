@@ -11,7 +11,6 @@ conversation is answered from it). llama.cpp and transformers models stream toke
 from __future__ import annotations
 
 import json
-import os
 import queue
 import threading
 import time
@@ -28,7 +27,7 @@ from medsynth.backends.calllog import DEFAULT_RETRIES, CallLog, CallResult
 from medsynth.backends.streaming import StreamingModel
 from medsynth.errors import Cancelled, InputError
 from medsynth.eval.metrics import split_think_answer
-from medsynth.kg.images import open_image, sha256_file
+from medsynth.files import open_image, sha256_file, write_private
 from medsynth.prompts import render
 from medsynth.store.runs import utc_now
 from medsynth.workspace import Workspace
@@ -379,21 +378,14 @@ class ChatSession:
         folder = self.ws.path("logs")
         folder.mkdir(mode=0o700, exist_ok=True)
         target = folder / f"chat-{self.id}.json"
-        _write_private(target, json.dumps(self.transcript(), indent=2, ensure_ascii=False))
-        _write_private(target.with_suffix(".md"), _markdown(self.transcript()))
+        write_private(target, json.dumps(self.transcript(), indent=2, ensure_ascii=False) + "\n")
+        write_private(target.with_suffix(".md"), _markdown(self.transcript()) + "\n")
         with self.ws.db.conn:
             self.ws.db.conn.execute(
                 "UPDATE chat_sessions SET transcript_path = ?, updated_at = ? WHERE id = ?",
                 [str(target.relative_to(self.ws.root)), utc_now(), self.id],
             )
         return target
-
-
-def _write_private(path: Path, text: str) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-    os.chmod(path, 0o600)
 
 
 def _markdown(data: dict[str, Any]) -> str:

@@ -498,5 +498,6 @@ def _render_table(model: BaseModel, path: list[str], lines: list[str]) -> None:
 
 def write_config(path: Path, config: Config) -> None:
     """Write ``config`` to ``path`` (owner-only permissions)."""
-    path.write_text(render_config(config), encoding="utf-8")
-    path.chmod(0o600)
+    from medsynth.files import write_private
+
+    write_private(path, render_config(config))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from medsynth.errors import InputError
-from medsynth.kg.images import open_image
+from medsynth.files import open_image
 from medsynth.kg.indexes import search_image, search_text
 from medsynth.kg.service import build_indexes, entity_paths, import_kg, kg_stats, link_entity_images
 from medsynth.workspace import Workspace

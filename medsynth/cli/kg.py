@@ -282,7 +282,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Nearest entities by text (names and aliases) or by image (cosine, hnswlib)."""
-    from medsynth.kg.images import open_image
+    from medsynth.files import open_image
     from medsynth.kg.indexes import search_image, search_text
 
     ws = open_workspace(workspace)

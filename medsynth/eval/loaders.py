@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from medsynth.errors import InputError
+from medsynth.files import safe_child
 from medsynth.ingest.annotated import slake_file, vqa_rad_file
 from medsynth.ingest.sources import load_json
-from medsynth.kg.images import safe_child
 
 Dataset = Literal["slake", "vqa-rad"]
 AnswerType = Literal["all", "open", "closed"]

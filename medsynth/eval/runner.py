@@ -31,7 +31,7 @@ from medsynth.eval.models import (
     parse_model_spec,
     spec_key,
 )
-from medsynth.kg.images import sha256_file
+from medsynth.files import sha256_file
 from medsynth.prompts import render
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.workspace import Workspace

@@ -18,7 +18,7 @@ from PIL import Image
 
 from medsynth.backends.calllog import CallLog
 from medsynth.errors import InputError
-from medsynth.kg.images import open_image, safe_child
+from medsynth.files import open_image, safe_child
 from medsynth.prompts import render
 from medsynth.text import normalize
 

@@ -23,8 +23,8 @@ import numpy.typing as npt
 from PIL import Image
 
 from medsynth.errors import InputError
+from medsynth.files import safe_child, sha256_file
 from medsynth.ingest.sources import BadItem, Item, RawItem, read_text
-from medsynth.kg.images import safe_child, sha256_file
 
 CONTEXT_TAGS = (
     "Modality",

@@ -14,7 +14,7 @@ import imagehash
 from PIL import Image
 
 from medsynth.errors import InputError
-from medsynth.kg.images import open_image, safe_child, sha256_file
+from medsynth.files import open_image, safe_child, sha256_file
 
 
 @dataclass(frozen=True, slots=True)

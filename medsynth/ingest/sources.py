@@ -17,7 +17,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from medsynth.errors import InputError
-from medsynth.kg.images import IMAGE_SUFFIXES, safe_child
+from medsynth.files import IMAGE_SUFFIXES, safe_child
 
 Format = Literal["pubmedvision", "folder", "slake", "vqa-rad", "dicom"]
 FORMATS: tuple[Format, ...] = ("pubmedvision", "folder", "slake", "vqa-rad", "dicom")

@@ -6,7 +6,6 @@ the workspace (owner-only) so that image encoders see the entity, not the whole 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -18,12 +17,12 @@ import sqlite_utils
 from PIL import Image
 
 from medsynth.errors import InputError
+from medsynth.files import IMAGE_SUFFIXES, open_image, safe_child, sha256_file
 from medsynth.kg.lookup import EntityRef, ExactMatcher
 from medsynth.kg.model import BadRow
 from medsynth.store.runs import record_reject
 
 ImageFormat = Literal["slake-detection", "folders"]
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 
 
 @dataclass
@@ -48,63 +47,6 @@ class LinkReport:
             "unknown_labels": dict(sorted(self.unknown_labels.items())),
             "rejects": [{"source": r.source, "reason": r.reason} for r in self.rejects],
         }
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def open_image(path: Path, max_pixels: int) -> Image.Image:
-    """Open and fully decode an image, refusing decompression bombs and broken files.
-
-    The size is checked against ``max_pixels`` from the header, before any pixel is decoded:
-    Pillow itself only warns between one and two times its limit, and its global default would
-    refuse images that a raised ``images.max_pixels`` allows.
-    """
-    try:
-        Image.MAX_IMAGE_PIXELS = None  # the header probe decodes nothing; the check is ours
-        try:
-            with Image.open(path) as probe:
-                width, height = probe.size
-                if width * height > max_pixels:
-                    raise Image.DecompressionBombError(
-                        f"{width}x{height} = {width * height} pixels; limit {max_pixels}"
-                    )
-                probe.verify()
-        finally:
-            Image.MAX_IMAGE_PIXELS = max_pixels
-        image = Image.open(path)
-        image.load()
-    except Image.DecompressionBombError as exc:
-        raise InputError(
-            f"image too large ({exc})",
-            source=str(path),
-            hint="raise images.max_pixels in medsynth.toml if the image is trusted",
-        ) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(
-            f"not a readable image: {exc}",
-            source=str(path),
-            hint="re-export the file or remove it from the folder",
-        ) from exc
-    return image
-
-
-def safe_child(root: Path, path: Path) -> Path:
-    """``path`` resolved, refused if it escapes ``root`` (through ``..`` or a symlink)."""
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root):
-        raise InputError(
-            "path escapes the dataset root",
-            source=str(path),
-            hint=f"keep images inside {root} (no symlinks pointing outside)",
-        )
-    return resolved
 
 
 def _crop(image: Image.Image, box: list[float], min_size: int) -> Image.Image:

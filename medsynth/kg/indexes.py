@@ -18,7 +18,7 @@ from PIL import Image
 
 from medsynth.backends.encoders import image_encoder, text_encoder
 from medsynth.errors import InputError
-from medsynth.kg.images import open_image
+from medsynth.files import open_image
 from medsynth.kg.vectors import VectorIndex
 from medsynth.store.runs import record_reject, utc_now
 from medsynth.workspace import Workspace

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from medsynth.errors import InputError
+from medsynth.files import open_private
 from medsynth.review import data
 from medsynth.review.data import CRITERIA, Order
 from medsynth.workspace import Workspace
@@ -147,9 +148,7 @@ def _open_private(path: Path, force: bool) -> int:
         )
     if path.is_symlink():
         raise InputError("is a symbolic link", source=str(path), hint="choose a plain file name")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    os.fchmod(fd, 0o600)
-    return fd
+    return open_private(path)
 
 
 def export_csv(

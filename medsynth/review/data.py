@@ -25,7 +25,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from medsynth.errors import InputError
-from medsynth.kg.images import safe_child
+from medsynth.files import safe_child
 from medsynth.store.runs import utc_now
 from medsynth.synth.model import GENERATORS
 

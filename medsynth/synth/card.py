@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 import medsynth
-from medsynth.kg.images import sha256_file
+from medsynth.files import sha256_file
 from medsynth.kg.normalize import normalize
 from medsynth.review.data import CRITERIA, review_stats
 from medsynth.review.summary import left_out_text, score_distribution

@@ -38,7 +38,14 @@ import numpy.typing as npt
 from PIL import Image, ImageOps
 
 from medsynth.errors import InputError
-from medsynth.kg.images import open_image, safe_child, sha256_file
+from medsynth.files import (
+    open_image,
+    open_private,
+    private_dir,
+    safe_child,
+    sha256_file,
+    write_private,
+)
 from medsynth.review.summary import SELECT_KEYS, left_out_text, select_samples
 from medsynth.store.runs import RunRecorder, record_reject
 from medsynth.synth import card
@@ -306,7 +313,7 @@ class _Images:
             if pending.target is not None:
                 os.symlink(pending.target, path)
             else:
-                _write_private(path, pending.data or b"")
+                write_private(path, pending.data or b"")
             self.names.add(pending.name)
         self.done[pending.source] = pending.name
         return f"{IMAGES_DIR}/{pending.name}"
@@ -322,30 +329,13 @@ class _Skip(Exception):
 # --- files -----------------------------------------------------------------------------------
 
 
-def _open_private(path: Path) -> int:
-    """A new or truncated file, owner-only (0600) whatever the umask; never through a link."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    os.fchmod(fd, 0o600)
-    return fd
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    with os.fdopen(_open_private(path), "wb") as handle:
-        handle.write(data)
-
-
-def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-
-
 class _Sink:
     """One output file: a JSON list (one record a line) or JSON Lines, written as it goes."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.jsonl = path.suffix == ".jsonl"
-        self.handle: IO[str] = os.fdopen(_open_private(path), "w", encoding="utf-8")
+        self.handle: IO[str] = os.fdopen(open_private(path), "w", encoding="utf-8")
         self.count = 0
         if not self.jsonl:
             self.handle.write("[")
@@ -389,10 +379,10 @@ def _prepare_out(ws: Workspace, out: Path, force: bool) -> Path:
             for child in images.iterdir():
                 if _OUR_IMAGE.match(child.name) and (child.is_file() or child.is_symlink()):
                     child.unlink()
-    _private_dir(out)
+    private_dir(out)
     if (out / IMAGES_DIR).is_symlink():
         raise InputError("images/ is a symbolic link", source=str(out), hint="remove it")
-    _private_dir(out / IMAGES_DIR)
+    private_dir(out / IMAGES_DIR)
     return out
 
 
@@ -630,7 +620,7 @@ class _Export:
         if self.fmt == "sharegpt":
             self.data_files.append("dataset_info.json")
             with_eval = self.selection["split_eval"] is not None
-            _write_private(out / "dataset_info.json", _dataset_info(with_eval))
+            write_private(out / "dataset_info.json", _dataset_info(with_eval))
         if report.samples == 0:
             report.warnings.append("no sample could be exported: see the skipped list")
         if self.selection["split_eval"] is not None and (stats.eval == 0 or stats.train == 0):
@@ -669,11 +659,11 @@ class _Export:
             skipped=[{"sample_id": s.sample_id, "reason": s.reason} for s in report.skipped],
             warnings=report.warnings,
         )
-        _write_private(out / "dataset_card.md", card.render_card(manifest).encode())
+        write_private(out / "dataset_card.md", card.render_card(manifest).encode())
         files = [*self.data_files, "dataset_card.md"]
         files += [f"{IMAGES_DIR}/{name}" for name in sorted(self.images.names)]
         manifest["files"] = [card.file_entry(out, f) for f in files]
-        _write_private(out / "manifest.json", card.manifest_json(manifest))
+        write_private(out / "manifest.json", card.manifest_json(manifest))
         report.files = [*self.data_files, "dataset_card.md", "manifest.json"]
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medsynth.files import safe_child
 from medsynth.ground.extract import RecordImage
-from medsynth.kg.images import safe_child
 
 GENERATORS = ("multihop", "hardneg", "keyanswer", "describe", "instruct", "reasoning")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from medsynth.errors import InputError
-from medsynth.kg.images import safe_child
+from medsynth.files import safe_child
 
 FILES = {"sft": "sft.jsonl", "grpo": "grpo.jsonl"}
 REQUIRED = {

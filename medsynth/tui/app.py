@@ -70,7 +70,7 @@ class MedSynthApp(App[None]):
         reader) on a worker thread, so the first image shown does not pause the interface."""
 
         def load() -> None:
-            import medsynth.kg.images  # noqa: F401
+            import medsynth.files  # noqa: F401
 
         self.run_worker(load, thread=True, group="warm", exit_on_error=False)
 

@@ -16,7 +16,7 @@ from medsynth.backends.base import Message
 from medsynth.backends.fake import ScriptedChat
 from medsynth.chat import kg_context
 from medsynth.config import Config, load_config, write_config
-from medsynth.kg.images import sha256_file
+from medsynth.files import sha256_file
 from medsynth.tui.app import MedSynthApp
 from medsynth.tui.jobs import Job
 from medsynth.tui.screens.chat import ChatScreen, record_images

@@ -12,7 +12,7 @@ from medsynth.backends.base import BackendError, Message
 from medsynth.backends.fake import ScriptedChat
 from medsynth.chat import ChatSession, StreamSplitter, kg_context
 from medsynth.errors import InputError
-from medsynth.kg.images import sha256_file
+from medsynth.files import sha256_file
 from medsynth.kg.service import import_kg
 from medsynth.workspace import Workspace
 from tests.conftest import shared_path, write

@@ -16,8 +16,8 @@ from medsynth.errors import InputError
 from medsynth.eval.contamination import TestSet
 from medsynth.eval.exports import read_export, scan_export
 from medsynth.eval.metrics import answer_tokens
+from medsynth.files import sha256_file
 from medsynth.ingest.images import perceptual_hash
-from medsynth.kg.images import sha256_file
 from tests.conftest import shared_path, write
 
 SLAKE_IMAGES = ("xmlab0", "xmlab1", "xmlab10")  # 0 and 10 are validation images, 1 training

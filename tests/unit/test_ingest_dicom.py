@@ -14,8 +14,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from medsynth.errors import InputError
+from medsynth.files import sha256_file
 from medsynth.ingest import ingest
-from medsynth.kg.images import sha256_file
 from medsynth.workspace import Workspace
 from tests.conftest import write
 from tests.unit.ingest_helpers import dump, open_image, records, rejects

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from medsynth.errors import InputError
+from medsynth.files import sha256_file
 from medsynth.ingest import ingest
-from medsynth.kg.images import sha256_file
 from medsynth.workspace import Workspace
 from tests.conftest import write
 from tests.unit.ingest_helpers import CAPTION, captioned, image, records, rejects

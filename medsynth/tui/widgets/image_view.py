@@ -57,7 +57,7 @@ class ImageView(Vertical):
             label.update(caption or "no image")
             return
         try:
-            from medsynth.kg.images import open_image
+            from medsynth.files import open_image
 
             image = open_image(path, self.max_pixels)
         except Exception as exc:  # unreadable, too large, missing: say so, keep going

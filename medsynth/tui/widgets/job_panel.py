@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.widgets import Button, Label, Log, ProgressBar, Static
 
 from medsynth.errors import Cancelled, MedsynthError
+from medsynth.files import open_private
 from medsynth.tui.jobs import Job, ProgressUpdate, clock, lower_priority
 
 JobFunction = Callable[[Job], Any]
@@ -147,8 +148,7 @@ class JobPanel(Vertical):
         logs = self.root / "logs"
         logs.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = logs / "tui.log"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        with os.fdopen(open_private(path, append=True), "a", encoding="utf-8") as handle:
             handle.write(traceback.format_exc() + "\n")
         return path
 

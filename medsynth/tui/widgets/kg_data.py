@@ -65,7 +65,7 @@ def search_entities(ws: Workspace, text: str, limit: int = SEARCH_LIMIT) -> list
 
 def entity_view(ws: Workspace, entity_id: int, language: str | None) -> EntityView | None:
     """The entity with its triples (outgoing, then incoming), KG paths and image files."""
-    from medsynth.kg.images import safe_child
+    from medsynth.files import safe_child
     from medsynth.kg.paths import paths_for
 
     row = ws.db.execute("SELECT id, name, type FROM entities WHERE id = ?", [entity_id]).fetchone()

@@ -35,7 +35,7 @@ def expected_items(path: Path, fmt: str) -> int:
     """How many items a source will yield, when cheap to tell (0: unknown): a folder's images."""
     if fmt != "folder" or not path.is_dir():
         return 0
-    from medsynth.kg.images import IMAGE_SUFFIXES
+    from medsynth.files import IMAGE_SUFFIXES
 
     count = 0
     for _folder, _subfolders, names in os.walk(path):
