@@ -106,9 +106,9 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """Ingest the demo records, ground them, synthesise with every generator, export."""
     from medsynth.demo_records import write_demo_records
+    from medsynth.export import export_samples
     from medsynth.ground import ground
     from medsynth.ingest import ingest
-    from medsynth.synth.export import export_samples
     from medsynth.synth.model import GENERATORS
     from medsynth.synth.service import sample_counts, synthesize
 

@@ -96,7 +96,7 @@ def export(
     """Export kept samples as training data: images re-encoded to bare PNG files named by hash,
     the samples in the chosen format, dataset_card.md and manifest.json. Samples a reviewer
     rejected are never exported."""
-    from medsynth.synth.export import export_samples
+    from medsynth.export import export_samples
 
     def progress(done: int, total: int) -> None:
         if done == total or done % max(1000, total // 10) == 0:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from medsynth.backends.fake import ScriptedChat
-from medsynth.synth.export import export_samples
+from medsynth.export import export_samples
 from medsynth.synth.service import synthesize
 from medsynth.train.service import train
 from medsynth.train.settings import TrainOptions

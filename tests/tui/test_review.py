@@ -240,7 +240,7 @@ async def test_queue_lowest_judge_score_first_and_per_generator(review_ws: Path)
 
 
 async def test_an_export_after_a_reject_leaves_the_sample_out(review_ws: Path) -> None:
-    from medsynth.synth.export import export_samples
+    from medsynth.export import export_samples
 
     app = MedSynthApp(review_ws)
     async with app.run_test(size=SIZE) as pilot:

@@ -69,7 +69,7 @@ def last_run(ws: Workspace) -> str:
 
 
 def test_form_lists_match_the_services() -> None:
-    from medsynth.synth.export import FORMATS
+    from medsynth.export import FORMATS
     from medsynth.synth.model import GENERATORS
 
     assert synth_form.GENERATORS == GENERATORS

@@ -18,7 +18,7 @@ from PIL import Image
 
 from medsynth.cli import main
 from medsynth.errors import InputError
-from medsynth.synth.export import export_samples, grpo_eligible, held_out, png_bytes
+from medsynth.export import export_samples, grpo_eligible, held_out, png_bytes
 from tests.unit.export_fixtures import (
     EXPORTED,
     GRPO,

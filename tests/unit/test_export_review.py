@@ -13,9 +13,9 @@ import pytest
 
 from medsynth.cli import main
 from medsynth.errors import InputError
+from medsynth.export import export_samples
 from medsynth.review import data
 from medsynth.review.data import CRITERIA, save_review
-from medsynth.synth.export import export_samples
 from medsynth.workspace import Workspace
 from tests.fakes.review import copy_workspace, synth_workspace
 

@@ -64,7 +64,7 @@ def export_job(settings: ExportSettings) -> JobFunction:
     """The job: ``export_samples``; an earlier export in the folder is replaced when asked."""
 
     def run(job: Job) -> Any:
-        from medsynth.synth.export import FORMATS, export_samples
+        from medsynth.export import FORMATS, export_samples
 
         out = settings.out
         force = settings.replace and earlier_export(out, FORMATS.values())

@@ -19,7 +19,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select
 from medsynth.config import SynthConfig
 from medsynth.tui.widgets.form import FormError, whole_number
 
-# medsynth.synth.model.GENERATORS and medsynth.synth.export.FORMATS, copied so that opening the
+# medsynth.synth.model.GENERATORS and medsynth.export.FORMATS, copied so that opening the
 # screen does not import the synthesis and export code (numpy, PIL); a test keeps them equal.
 GENERATORS = ("multihop", "hardneg", "keyanswer", "describe", "instruct", "reasoning")
 FORMATS = ("llava", "sharegpt", "trl-sft", "trl-grpo")

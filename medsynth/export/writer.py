@@ -1,29 +1,9 @@
-"""Export kept samples as training files: LLaVA JSON, ShareGPT for LLaMA-Factory, TRL SFT and GRPO
-JSONL, with the images they use, ``dataset_card.md`` and ``manifest.json``.
-
-An export folder::
-
-    images/<16 hex>.png   each image once: its pixels re-encoded as a bare PNG (no EXIF, ICC or
-                          text chunks; EXIF orientation applied), named by the first 16 hex digits
-                          of the PNG's SHA-256, so source file names (which can hold patient
-                          identifiers) never appear. With ``link=True`` a plain PNG/JPEG becomes a
-                          symbolic link to the original file instead, named by the file's SHA-256
-                          (``.png`` / ``.jpg``): the original metadata stays in it.
-    llava.json | sharegpt.json + dataset_info.json | sft.jsonl | grpo.jsonl
-                          the samples (``*_eval`` beside them with ``split_eval``)
-    dataset_card.md       counts, KG coverage, models, templates, rejects, intended use
-    manifest.json         selection, counts, every file with its SHA-256; written last, so an
-                          export without it did not finish
-
-Rows that cannot be exported (missing or unreadable image, a path outside its dataset root,
-malformed JSON) are skipped, listed in the manifest and the card with the sample id and a reason
-that names no file, and stored in ``rejects`` (stage ``export``) with the details.
-"""
+"""The export run: select the samples, check each row, write images and data files as they come,
+then the dataset card and, last, the manifest (see :mod:`medsynth.export`)."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import random
@@ -33,34 +13,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-import numpy.typing as npt
-from PIL import Image, ImageOps
-
 from medsynth.errors import InputError
-from medsynth.files import (
-    open_image,
-    open_private,
-    private_dir,
-    safe_child,
-    sha256_file,
-    write_private,
-)
+from medsynth.export import card
+from medsynth.export.formats import FORMATS, RENDER, ExportSample, dataset_info, grpo_eligible
+from medsynth.export.images import IMAGES_DIR, ImageStore, SkipSample
+from medsynth.files import open_private, private_dir, write_private
 from medsynth.review.summary import SELECT_KEYS, left_out_text, select_samples
 from medsynth.store.runs import RunRecorder, record_reject
-from medsynth.synth import card
 from medsynth.synth.model import GENERATORS
 from medsynth.workspace import Workspace
 
-FORMATS: dict[str, str] = {
-    "llava": "llava.json",
-    "sharegpt": "sharegpt.json",
-    "trl-sft": "sft.jsonl",
-    "trl-grpo": "grpo.jsonl",
-}
-IMAGES_DIR = "images"
-IMAGE_TOKEN = "<image>"
-DATASET_NAME = "medsynth"  # the name in LLaMA-Factory's dataset_info.json
 _KNOWN_FILES = {
     *FORMATS.values(),
     *(name.replace(".", "_eval.", 1) for name in FORMATS.values()),
@@ -69,7 +31,6 @@ _KNOWN_FILES = {
     "manifest.json",
 }
 _OUR_IMAGE = re.compile(r"^[0-9a-f]{16}\.(png|jpg)$")
-_PNG_MODES = {"1", "L", "LA", "I;16", "RGB", "RGBA"}
 _BATCH = 500
 Progress = Callable[[int, int], None]
 
@@ -105,225 +66,6 @@ class ExportReport:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
         return asdict(self) | {"out": str(self.out)}
-
-
-@dataclass
-class ExportSample:
-    """A checked samples row, its images already in the export (paths relative to it)."""
-
-    id: int
-    record_id: int
-    generator: str
-    sample_type: str
-    question: str
-    answer: str
-    key_answer: str
-    ground_truth: str
-    system: str
-    images: list[str]
-    path_triples: list[int]
-    path_entities: list[str]
-    model: str
-    template: str
-    template_version: str
-    seed: int | None
-    run_id: int | None
-
-    @property
-    def reasoning(self) -> bool:
-        return self.sample_type == "reasoning" or self.generator == "reasoning"
-
-
-# --- one record per format -------------------------------------------------------------------
-
-
-def _user_parts(s: ExportSample) -> list[dict[str, str]]:
-    return [*({"type": "image"} for _ in s.images), {"type": "text", "text": s.question}]
-
-
-def _chat_prompt(s: ExportSample) -> list[dict[str, Any]]:
-    system = (
-        [{"role": "system", "content": [{"type": "text", "text": s.system}]}] if s.system else []
-    )
-    return [*system, {"role": "user", "content": _user_parts(s)}]
-
-
-def llava_record(s: ExportSample) -> dict[str, Any]:
-    """LLaVA: one ``<image>`` line per image; LLaVA has no system turn, so a system or role-play
-    text opens the human turn, after the image tokens and before the question."""
-    record: dict[str, Any] = {"id": f"s{s.id}"}
-    if len(s.images) == 1:
-        record["image"] = s.images[0]
-    elif s.images:
-        record["images"] = s.images
-    human = f"{IMAGE_TOKEN}\n" * len(s.images) + (f"{s.system}\n\n" if s.system else "")
-    record["conversations"] = [
-        {"from": "human", "value": human + s.question},
-        {"from": "gpt", "value": s.answer},
-    ]
-    return record | {"generator": s.generator, "sample_type": s.sample_type}
-
-
-def sharegpt_record(s: ExportSample) -> dict[str, Any]:
-    """LLaMA-Factory's ShareGPT layout (``messages`` + ``images``)."""
-    system = [{"role": "system", "content": s.system}] if s.system else []
-    return {
-        "id": f"s{s.id}",
-        "messages": [
-            *system,
-            {"role": "user", "content": IMAGE_TOKEN * len(s.images) + s.question},
-            {"role": "assistant", "content": s.answer},
-        ],
-        "images": s.images,
-        "generator": s.generator,
-        "sample_type": s.sample_type,
-    }
-
-
-def sft_record(s: ExportSample) -> dict[str, Any]:
-    """TRL SFT, conversational with typed content parts (one ``{"type": "image"}`` per image)."""
-    return {
-        "id": f"s{s.id}",
-        "images": s.images,
-        "messages": [
-            *_chat_prompt(s),
-            {"role": "assistant", "content": [{"type": "text", "text": s.answer}]},
-        ],
-        "generator": s.generator,
-        "sample_type": s.sample_type,
-    }
-
-
-def grpo_record(s: ExportSample) -> dict[str, Any]:
-    """TRL GRPO: the prompt, and the columns the reward functions read."""
-    return {
-        "id": f"s{s.id}",
-        "images": s.images,
-        "prompt": _chat_prompt(s),
-        "key_answer": s.key_answer or s.ground_truth,
-        "path_entities": s.path_entities,
-        "ground_truth": s.ground_truth or s.key_answer,
-        "generator": s.generator,
-        "sample_type": s.sample_type,
-        "reasoning": s.reasoning,
-    }
-
-
-RENDER = {
-    "llava": llava_record,
-    "sharegpt": sharegpt_record,
-    "trl-sft": sft_record,
-    "trl-grpo": grpo_record,
-}
-
-
-def grpo_eligible(row: dict[str, Any]) -> bool:
-    """Rows trl-grpo takes: a key answer (keyanswer rows; hardneg rows, whose key answer is
-    "No"), or a reasoning row with its final answer in ``ground_truth``."""
-    if (row["key_answer"] or "").strip():
-        return True
-    reasoning = row["sample_type"] == "reasoning" or row["generator"] == "reasoning"
-    return reasoning and bool((row["ground_truth"] or "").strip())
-
-
-# --- images ----------------------------------------------------------------------------------
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    """The image's pixels (EXIF orientation applied) as a PNG with no metadata at all."""
-    image = ImageOps.exif_transpose(image) or image
-    if image.mode in ("P", "PA"):
-        image = image.convert(
-            "RGBA" if "transparency" in image.info or image.mode == "PA" else "RGB"
-        )
-    elif image.mode in ("I", "F"):
-        image = _sixteen_bit(np.asarray(image))
-    elif image.mode not in _PNG_MODES:
-        image = image.convert("RGB")
-    bare = Image.frombytes(image.mode, image.size, image.tobytes())  # drops info, EXIF, ICC
-    buffer = io.BytesIO()
-    bare.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _sixteen_bit(pixels: npt.NDArray[Any]) -> Image.Image:
-    """32-bit integer or float pixels as 16-bit grey: as they are when they fit, else stretched."""
-    low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
-    integral = np.issubdtype(pixels.dtype, np.integer)
-    if not (integral and low >= 0 and high <= 65535):
-        span = high - low or 1.0
-        pixels = np.rint((pixels.astype(np.float64) - low) * (65535 / span))
-    return Image.fromarray(pixels.astype(np.uint16))
-
-
-@dataclass
-class _Pending:
-    source: Path
-    name: str
-    data: bytes | None = None  # PNG to write
-    target: Path | None = None  # file to link to
-    written: bool = False
-
-
-class _Images:
-    """Writes each image once into ``folder``; a sample's images are prepared, then committed."""
-
-    def __init__(self, folder: Path, max_pixels: int, link: bool) -> None:
-        self.folder = folder
-        self.max_pixels = max_pixels
-        self.link = link
-        self.done: dict[Path, str] = {}  # source file -> name in folder
-        self.failed: dict[Path, tuple[str, str]] = {}  # source file -> (reason, detail)
-        self.names: set[str] = set()
-
-    def prepare(self, root: Path, raw: str) -> _Pending:
-        """Check and encode one image; raises ``_Skip`` (reason, detail)."""
-        path = Path(raw) if Path(raw).is_absolute() else root / raw
-        try:
-            source = safe_child(root, path)
-        except InputError as exc:
-            raise _Skip("image path escapes its dataset root", f"{raw}: {exc.message}") from exc
-        if source in self.done:
-            return _Pending(source, self.done[source], written=True)
-        if source in self.failed:
-            raise _Skip(*self.failed[source])
-        try:
-            if not source.is_file():
-                raise _Skip("image file is missing", str(source))
-            try:
-                image = open_image(source, self.max_pixels)
-            except InputError as exc:
-                reason = (
-                    "image too large" if exc.message.startswith("image too") else "unreadable image"
-                )
-                raise _Skip(reason, f"{source}: {exc.message}") from exc
-            if self.link and image.format in ("PNG", "JPEG"):
-                suffix = ".png" if image.format == "PNG" else ".jpg"
-                return _Pending(source, sha256_file(source)[:16] + suffix, target=source)
-            data = png_bytes(image)
-            return _Pending(source, hashlib.sha256(data).hexdigest()[:16] + ".png", data=data)
-        except _Skip as skip:
-            self.failed[source] = (skip.reason, skip.detail)
-            raise
-
-    def commit(self, pending: _Pending) -> str:
-        """Write (or link) the image unless a file of that name is there; its export path."""
-        if not pending.written and pending.name not in self.names:
-            path = self.folder / pending.name
-            if pending.target is not None:
-                os.symlink(pending.target, path)
-            else:
-                write_private(path, pending.data or b"")
-            self.names.add(pending.name)
-        self.done[pending.source] = pending.name
-        return f"{IMAGES_DIR}/{pending.name}"
-
-
-class _Skip(Exception):
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -430,34 +172,34 @@ def _json_list(raw: str | None, kind: type, column: str) -> list[Any]:
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise _Skip(f"malformed JSON in {column}", f"{column}: {exc}") from exc
+        raise SkipSample(f"malformed JSON in {column}", f"{column}: {exc}") from exc
     if not isinstance(value, list) or not all(
         isinstance(v, kind) and not isinstance(v, bool) for v in value
     ):
-        raise _Skip(f"{column} is not a list of {kind.__name__}", f"{column}: {raw[:200]}")
+        raise SkipSample(f"{column} is not a list of {kind.__name__}", f"{column}: {raw[:200]}")
     return value
 
 
-def _sample(row: dict[str, Any], images: _Images, fmt: str) -> ExportSample:
-    """Check one row and put its images into the export; raises ``_Skip``."""
+def _sample(row: dict[str, Any], images: ImageStore, fmt: str) -> ExportSample:
+    """Check one row and put its images into the export; raises ``SkipSample``."""
     if row["dataset_root"] is None:
-        raise _Skip("record or dataset missing", f"record {row['record_id']}")
+        raise SkipSample("record or dataset missing", f"record {row['record_id']}")
     raw_images = _json_list(row["images"], str, "images")
     triples = _json_list(row["path_triples"], int, "path_triples")
     entities = _json_list(row["path_entities"], str, "path_entities")
     text = {k: (row[k] or "").strip() for k in ("question", "answer", "key_answer", "ground_truth")}
     if not text["question"]:
-        raise _Skip("empty question")
+        raise SkipSample("empty question")
     if fmt != "trl-grpo" and not text["answer"]:
-        raise _Skip("empty answer")
+        raise SkipSample("empty answer")
     root = Path(row["dataset_root"]).resolve()
     pending = []
     for number, raw in enumerate(raw_images, 1):
         try:
             pending.append(images.prepare(root, raw))
-        except _Skip as skip:
+        except SkipSample as skip:
             label = f"image {number} of {len(raw_images)}"
-            raise _Skip(f"{label}: {skip.reason}", f"{label}: {skip.detail}") from skip
+            raise SkipSample(f"{label}: {skip.reason}", f"{label}: {skip.detail}") from skip
     return ExportSample(
         id=row["id"],
         record_id=row["record_id"],
@@ -571,7 +313,7 @@ class _Export:
         self.selection = selection
         self.report = ExportReport(out=out, format=fmt, left_out=selection["left_out"])
         self.stats = card.ExportStats()
-        self.images = _Images(out / IMAGES_DIR, ws.config.images.max_pixels, selection["link"])
+        self.images = ImageStore(out / IMAGES_DIR, ws.config.images.max_pixels, selection["link"])
         self.details: list[tuple[int, str, str]] = []  # skipped: id, reason, detail with paths
         name = FORMATS[fmt]
         self.data_files = [name]
@@ -605,7 +347,7 @@ class _Export:
     def _sample(self, row: dict[str, Any]) -> ExportSample | None:
         try:
             return _sample(row, self.images, self.fmt)
-        except _Skip as skip:
+        except SkipSample as skip:
             self.report.skipped.append(Skipped(row["id"], skip.reason))
             self.details.append((row["id"], skip.reason, skip.detail))
             return None
@@ -620,7 +362,7 @@ class _Export:
         if self.fmt == "sharegpt":
             self.data_files.append("dataset_info.json")
             with_eval = self.selection["split_eval"] is not None
-            write_private(out / "dataset_info.json", _dataset_info(with_eval))
+            write_private(out / "dataset_info.json", dataset_info(with_eval))
         if report.samples == 0:
             report.warnings.append("no sample could be exported: see the skipped list")
         if self.selection["split_eval"] is not None and (stats.eval == 0 or stats.train == 0):
@@ -665,26 +407,3 @@ class _Export:
         manifest["files"] = [card.file_entry(out, f) for f in files]
         write_private(out / "manifest.json", card.manifest_json(manifest))
         report.files = [*self.data_files, "dataset_card.md", "manifest.json"]
-
-
-def _dataset_info(with_eval: bool) -> bytes:
-    """LLaMA-Factory's ``dataset_info.json`` for the ShareGPT files."""
-
-    def entry(file_name: str) -> dict[str, Any]:
-        return {
-            "file_name": file_name,
-            "formatting": "sharegpt",
-            "columns": {"messages": "messages", "images": "images"},
-            "tags": {
-                "role_tag": "role",
-                "content_tag": "content",
-                "user_tag": "user",
-                "assistant_tag": "assistant",
-                "system_tag": "system",
-            },
-        }
-
-    info = {DATASET_NAME: entry("sharegpt.json")}
-    if with_eval:
-        info[f"{DATASET_NAME}_eval"] = entry("sharegpt_eval.json")
-    return (json.dumps(info, indent=2) + "\n").encode()
