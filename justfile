@@ -23,7 +23,7 @@ test-unit *ARGS:
 test-readme:
     bash tests/readme_fresh_clone.sh
 
-# ruff + mypy + import-linter (core never imports the TUI)
+# ruff + mypy + import-linter (core never imports the TUI; the layers of the package hold)
 lint:
     {{python}} -m ruff check medsynth tests
     {{python}} -m ruff format --check medsynth tests
