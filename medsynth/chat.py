@@ -429,9 +429,9 @@ def kg_context(
     records: list[str] = []
     for key in image_keys:
         for record_id, dataset in db.execute(
-            "SELECT r.id, d.name FROM records r JOIN datasets d ON d.id = r.dataset_id "
-            "WHERE r.image_sha256 LIKE ? ORDER BY r.id",
-            [f'%"{key}"%'],
+            "SELECT DISTINCT r.id, d.name FROM record_images ri JOIN records r ON r.id = "
+            "ri.record_id JOIN datasets d ON d.id = r.dataset_id WHERE ri.sha256 = ? ORDER BY r.id",
+            [key],
         ):
             rows = list(
                 db.execute(

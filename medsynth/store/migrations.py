@@ -16,13 +16,14 @@ MIGRATIONS: list[tuple[int, str, Migration]] = []
 
 
 def migration(number: int) -> Callable[[Migration], Migration]:
-    """Register ``fn`` as migration ``number`` (numbers must increase by one)."""
+    """Register ``fn`` as migration ``number`` (modules may register in any order; the numbers
+    must end up 1, 2, 3 ... with no gap, which :func:`apply_migrations` checks)."""
 
     def register(fn: Migration) -> Migration:
-        expected = len(MIGRATIONS) + 1
-        if number != expected:
-            raise RuntimeError(f"migration {fn.__name__} is numbered {number}, expected {expected}")
+        if any(known == number for known, _, _ in MIGRATIONS):
+            raise RuntimeError(f"migration {fn.__name__}: number {number} is taken")
         MIGRATIONS.append((number, fn.__name__, fn))
+        MIGRATIONS.sort(key=lambda m: m[0])
         return fn
 
     return register
@@ -40,6 +41,9 @@ def apply_migrations(db: sqlite_utils.Database) -> list[int]:
     db.table("_migrations").create(
         {"number": int, "name": str, "applied_at": str}, pk="number", if_not_exists=True
     )
+    numbers = [number for number, _, _ in MIGRATIONS]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..N without a gap: {numbers}")
     done = set(applied_migrations(db))
     newer = [n for n in done if n > len(MIGRATIONS)]
     if newer:
@@ -504,5 +508,10 @@ def m008_training(db: sqlite_utils.Database) -> None:
     db.table("train_steps").create_index(["train_run_id", "step"], unique=True)
 
 
-# migration 9 (judge scores, reviews) and 10 (run owners) live in their own modules
-from medsynth.store import migrations_quality, migrations_runs  # noqa: E402, F401
+# migrations 9 (judge scores, reviews), 10 (run owners) and 11 (record images) live in their own
+# modules
+from medsynth.store import (  # noqa: E402, F401
+    migrations_images,
+    migrations_quality,
+    migrations_runs,
+)
