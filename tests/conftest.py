@@ -1,9 +1,11 @@
-"""Shared fixtures: workspaces, the real SLAKE data in ../shared/data, the MiniLM encoder."""
+"""Shared fixtures: workspaces, the real SLAKE data in ../shared/data, the tiny random models."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -49,3 +51,49 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def build_tiny_module() -> ModuleType:
+    """``models/build_tiny.py`` as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("build_tiny", REPO / "models" / "build_tiny.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random models: ``models/tiny`` when built by this version of the script, else
+    built once for the session, offline (any network attempt fails the fixture)."""
+    from tests.fakes.offline import offline
+
+    builder = build_tiny_module()
+    if builder.is_complete(REPO / "models" / "tiny"):
+        return REPO / "models" / "tiny"
+    root = tmp_path_factory.mktemp("tiny")
+    with offline() as attempts:
+        assert builder.main([str(root)]) == 0
+    assert attempts == [], "network attempts while building the tiny models"
+    assert builder.is_complete(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_llava(tiny_models: Path) -> Path:
+    """The tiny LLaVA folder (transformers format, random weights)."""
+    return tiny_models / "llava"
+
+
+def text_only_lm(folder: Path) -> Path:
+    """A tiny random Llama causal LM with its tokenizer saved in ``folder`` (a model that reads
+    text only)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    builder = build_tiny_module()
+    torch.manual_seed(0)
+    tokenizer = builder.bpe_tokenizer([])
+    LlamaForCausalLM(builder.tiny_llama_config(len(tokenizer), tokenizer)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

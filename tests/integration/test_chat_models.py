@@ -19,7 +19,6 @@ from medsynth.eval.models import load_model, parse_model_spec
 from medsynth.kg.service import build_indexes, import_kg, link_entity_images
 from medsynth.workspace import Workspace
 from tests.conftest import REPO, shared_path
-from tests.integration.test_eval_e2e import tiny_llava  # noqa: F401  (module fixture)
 
 pytestmark = pytest.mark.slow
 IMAGE = ("slake", "imgs", "xmlab0", "source.jpg")
@@ -76,7 +75,7 @@ def test_llamacpp_streams_token_by_token(ws: Workspace) -> None:
     assert row == (reply.content, "chat")
 
 
-def test_vision_model_streams_and_sees_the_image(ws: Workspace, tiny_llava: Path) -> None:  # noqa: F811
+def test_vision_model_streams_and_sees_the_image(ws: Workspace, tiny_llava: Path) -> None:
     model = load_model(parse_model_spec(f"hf:{tiny_llava}", Config()))
     session = ChatSession(ws, model, images=[shared_path(*IMAGE)], max_tokens=12)
     assert session.sees_images and session.notes == []

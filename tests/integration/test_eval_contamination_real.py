@@ -14,7 +14,6 @@ from medsynth.backends.engine import run_bounded
 from medsynth.cli import main
 from medsynth.workspace import Workspace
 from tests.conftest import shared_path, write
-from tests.integration.test_eval_e2e import tiny_llava  # noqa: F401  (module fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +77,7 @@ def test_contamination_against_slake_validate(
     assert "question cosine ≥ 1.01 (no encoder)" in text
 
 
-def test_batched_generation_matches_one_at_a_time(tiny_llava: Path) -> None:  # noqa: F811
+def test_batched_generation_matches_one_at_a_time(tiny_llava: Path) -> None:
     from medsynth.backends.hf import HFChat
     from medsynth.eval.batching import BatchedHF
 

@@ -8,40 +8,19 @@ reported as not seeing images, and the comparison table holds a difference and a
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from medsynth.cli import main
 from medsynth.workspace import Workspace
-from tests.conftest import REPO, shared_path
+from tests.conftest import shared_path
 
 pytestmark = pytest.mark.slow
 QUESTIONS = 30
-
-
-def _builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_tiny", REPO / "models" / "build_tiny.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """models/tiny/llava when built by this version of the script, else built now."""
-    builder = _builder()
-    if builder.is_complete(REPO / "models" / "tiny"):
-        return REPO / "models" / "tiny" / "llava"
-    root = tmp_path_factory.mktemp("tiny")
-    assert builder.main([str(root)]) == 0
-    return root / "llava"
 
 
 @pytest.fixture(scope="module")

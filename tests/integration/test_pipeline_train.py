@@ -16,12 +16,11 @@ from medsynth.synth.service import synthesize
 from medsynth.train.service import train
 from medsynth.train.settings import TrainOptions
 from tests.fakes.synth import make_kg, make_records, reply
-from tests.integration.test_train_tiny import tiny  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 
-def test_synth_export_then_train(tmp_path: Path, tiny: Path) -> None:  # noqa: F811
+def test_synth_export_then_train(tmp_path: Path, tiny_llava: Path) -> None:
     ws = make_kg(tmp_path)
     make_records(ws, tmp_path, 4)
     model = ScriptedChat(reply)
@@ -34,16 +33,14 @@ def test_synth_export_then_train(tmp_path: Path, tiny: Path) -> None:  # noqa: F
 
     sft = train(
         ws,
-        TrainOptions(kind="sft", model=str(tiny / "llava"), smoke=True, max_steps=2, name="p-sft"),
+        TrainOptions(kind="sft", model=str(tiny_llava), smoke=True, max_steps=2, name="p-sft"),
     )
     assert sft.status == "ok" and sft.steps == 2 and all(math.isfinite(x) for x in sft.losses)
     row = ws.db.table("train_runs").get(sft.train_run_id)
     assert row["data_path"].endswith("run-sft/sft.jsonl") and row["samples"] == sft_export.samples
     grpo = train(
         ws,
-        TrainOptions(
-            kind="grpo", model=str(tiny / "llava"), smoke=True, max_steps=1, name="p-grpo"
-        ),
+        TrainOptions(kind="grpo", model=str(tiny_llava), smoke=True, max_steps=1, name="p-grpo"),
     )
     assert grpo.status == "ok" and grpo.steps == 1
     row = ws.db.table("train_runs").get(grpo.train_run_id)

@@ -8,15 +8,12 @@ lookup to a non-loopback address raises and is recorded; each test, and the modu
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import ipaddress
 import json
 import re
 import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -25,58 +22,26 @@ from PIL import Image
 
 from medsynth.backends.base import BackendError, ChatModel, Generation
 from medsynth.errors import ConfigError
+from tests.conftest import text_only_lm
+from tests.fakes.offline import offline
 
 REPO = Path(__file__).resolve().parents[2]
 HUB_TEXT = "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract"
 BLOCKED: list[str] = []
 
 
-def _loopback(host: Any) -> bool:
-    if not isinstance(host, str) or host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
 @pytest.fixture(scope="module", autouse=True)
 def no_network() -> Iterator[None]:
     """Any connection or lookup beyond loopback raises (and is recorded) while these tests run."""
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-    real_getaddrinfo = socket.getaddrinfo
-
-    def refuse(what: str) -> OSError:
-        BLOCKED.append(what)
-        return OSError(f"network access in an offline test: {what}")
-
-    def connect(self: socket.socket, address: Any) -> None:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
-            raise refuse(f"connect {address!r}")
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
-            raise refuse(f"connect_ex {address!r}")
-        return real_connect_ex(self, address)
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _loopback(host.decode() if isinstance(host, bytes) else host):
-            raise refuse(f"getaddrinfo {host!r}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "connect", connect)
-        patch.setattr(socket.socket, "connect_ex", connect_ex)
-        patch.setattr(socket, "getaddrinfo", getaddrinfo)
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("TRANSFORMERS_OFFLINE", "1")
-        import huggingface_hub.constants  # read the variable at import: set it there too
-
-        patch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with offline(BLOCKED):
         yield
-    assert BLOCKED == [], "network attempts while building or loading models"
+    assert BLOCKED == [], "network attempts while loading models"
+
+
+@pytest.fixture(scope="module")
+def tiny(no_network: None, tiny_models: Path) -> Path:
+    """The tiny models (the shared fixture builds them offline too)."""
+    return tiny_models
 
 
 @pytest.fixture(autouse=True)
@@ -85,26 +50,6 @@ def nothing_fetched() -> Iterator[None]:
     before = len(BLOCKED)
     yield
     assert BLOCKED[before:] == []
-
-
-def build_tiny_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_tiny", REPO / "models" / "build_tiny.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def tiny(no_network: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny models: ``models/tiny`` when built by this version of the script, else built."""
-    builder = build_tiny_module()
-    if builder.is_complete(REPO / "models" / "tiny"):
-        return REPO / "models" / "tiny"
-    root = tmp_path_factory.mktemp("tiny")
-    assert builder.main([str(root)]) == 0
-    assert builder.is_complete(root)
-    return root
 
 
 def picture(colour: tuple[int, int, int] = (180, 40, 90), size: tuple[int, int] = (90, 70)) -> Any:
@@ -230,19 +175,9 @@ def test_idefics3_generates_from_an_image(tiny: Path) -> None:
 
 
 def test_text_only_folder_uses_a_causal_lm(tmp_path: Path) -> None:
-    import torch
-    from transformers import LlamaForCausalLM
-
     from medsynth.backends.hf import HFChat
 
-    builder = build_tiny_module()
-    torch.manual_seed(0)
-    tokenizer = builder.bpe_tokenizer([])
-    LlamaForCausalLM(builder.tiny_llama_config(len(tokenizer), tokenizer)).save_pretrained(
-        tmp_path / "lm"
-    )
-    tokenizer.save_pretrained(tmp_path / "lm")
-    chat = HFChat(tmp_path / "lm")
+    chat = HFChat(text_only_lm(tmp_path / "lm"))
     assert chat.supports_images is False
     answer = chat.generate(QUESTION, max_tokens=4)
     assert answer.completion_tokens is not None and answer.completion_tokens <= 4

@@ -5,12 +5,10 @@ preflight refuses what will not fit, and adapters merge."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,29 +17,17 @@ from safetensors.torch import load_file
 
 from medsynth.train.settings import TrainOptions
 from medsynth.workspace import Workspace
+from tests.conftest import text_only_lm
 from tests.unit.train_fixtures import build_export
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 
-def build_tiny_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_tiny", REPO / "models" / "build_tiny.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``models/tiny`` when built by this version of the script, else built in a temp folder."""
-    builder = build_tiny_module()
-    if builder.is_complete(REPO / "models" / "tiny"):
-        return REPO / "models" / "tiny"
-    root = tmp_path_factory.mktemp("tiny")
-    assert builder.main([str(root)]) == 0
-    return root
+def tiny(tiny_models: Path) -> Path:
+    """The tiny models folder (llava, llama, clip ...)."""
+    return tiny_models
 
 
 @pytest.fixture(scope="module")
@@ -203,15 +189,7 @@ def test_idefics3_and_qlora_on_the_cpu(ws: Workspace, tiny: Path) -> None:
 
 
 def test_text_only_model_trains_on_text_rows(ws: Workspace, tmp_path: Path) -> None:
-    from transformers import LlamaForCausalLM
-
-    builder = build_tiny_module()
-    torch.manual_seed(0)
-    tokenizer = builder.bpe_tokenizer([])
-    LlamaForCausalLM(builder.tiny_llama_config(len(tokenizer), tokenizer)).save_pretrained(
-        tmp_path / "lm"
-    )
-    tokenizer.save_pretrained(tmp_path / "lm")
+    text_only_lm(tmp_path / "lm")
     with (ws.path("exports", "export-1", "sft.jsonl")).open("a") as handle:
         handle.write('{"id": "bad", "images": []}\n')  # a reject: no messages
     result = run(ws, "sft", tmp_path, name="sft-text", model=str(tmp_path / "lm"), max_steps=1)

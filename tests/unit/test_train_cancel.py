@@ -4,10 +4,8 @@ saves a checkpoint at that step, marks the run cancelled, and ``resume`` goes on
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,22 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 
-def build_tiny_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_tiny", REPO / "models" / "build_tiny.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    builder = build_tiny_module()
-    if builder.is_complete(REPO / "models" / "tiny"):
-        return REPO / "models" / "tiny" / "llava"
-    root = tmp_path_factory.mktemp("tiny")
-    assert builder.main([str(root)]) == 0
-    return root / "llava"
+def tiny(tiny_llava: Path) -> Path:
+    return tiny_llava
 
 
 @pytest.fixture
