@@ -4,13 +4,7 @@ more, a killed ``--limit`` run resumed with the same command ends on the uninter
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +14,7 @@ from medsynth.ground import ground
 from medsynth.synth.service import synthesize
 from medsynth.workspace import Workspace
 from tests.fakes import synth as synth_fakes
+from tests.fakes.kills import kill_and_resume
 from tests.fakes.records import add_dataset, add_record, png, script_reply
 from tests.unit.test_ground_resume import state
 from tests.unit.test_ground_stages import make_kg
@@ -58,41 +53,6 @@ def grounded_keys(ws: Workspace) -> list[str]:
             "WHERE m.record_id = r.id) ORDER BY id"
         )
     ]
-
-
-def kill_and_resume(
-    ws: Workspace,
-    module: str,
-    limit: int,
-    points: list[int],
-    progress_sql: str,
-    latency: str,
-) -> list[int]:
-    """Start the kill target with ``--limit``, SIGKILL it once ``progress_sql`` reaches each
-    point, and start it again with the same limit; the kill counts seen."""
-    watcher = sqlite3.connect(ws.root / "medsynth.db", timeout=30)
-    kills: list[int] = []
-    for point in points:
-        done = watcher.execute(progress_sql).fetchone()[0]
-        if done >= point:
-            continue  # the previous child went past this point before it died
-        child = subprocess.Popen(
-            [sys.executable, "-m", module, str(ws.root), latency, str(limit)],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 120
-        while done < point:
-            assert child.poll() is None, child.stderr.read() if child.stderr else ""
-            assert time.monotonic() < deadline, f"the child never reached {point}"
-            time.sleep(0.005)
-            done = watcher.execute(progress_sql).fetchone()[0]
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        kills.append(watcher.execute(progress_sql).fetchone()[0])
-    watcher.close()
-    return kills
 
 
 def test_ground_limit_twice_grounds_no_more(tmp_path: Path) -> None:

@@ -3,19 +3,14 @@ sample set as an uninterrupted run with the same seed, without duplicates or rep
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from medsynth.backends.fake import ScriptedChat
 from medsynth.synth.service import synthesize
 from medsynth.workspace import Workspace
+from tests.fakes.kills import kill_and_resume
 from tests.fakes.synth import make_kg, make_records, reply
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,28 +48,9 @@ def test_sigkill_at_ten_points_then_resume(tmp_path: Path) -> None:
     ws = build(tmp_path / "ws")
     rng = random.Random(2026)
     points = sorted(rng.sample(range(3, tasks_total - 3), 10))
-    watcher = sqlite3.connect(ws.root / "medsynth.db", timeout=30)
-    kills = []
-    for point in points:
-        done = watcher.execute("SELECT count(*) FROM synth_tasks").fetchone()[0]
-        if done >= point:
-            continue  # the previous child went past this point before it died
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.synth", str(ws.root), "0.01"],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 120
-        while done < point:
-            assert child.poll() is None, child.stderr.read() if child.stderr else ""
-            assert time.monotonic() < deadline, f"the child never reached {point} tasks"
-            time.sleep(0.005)
-            done = watcher.execute("SELECT count(*) FROM synth_tasks").fetchone()[0]
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        kills.append(watcher.execute("SELECT count(*) FROM synth_tasks").fetchone()[0])
-    watcher.close()
+    kills = kill_and_resume(
+        ws, "tests.fakes.synth", None, points, "SELECT count(*) FROM synth_tasks", "0.01"
+    )
     print(f"killed at {kills} of {tasks_total} tasks")
     assert len(kills) >= 5 and kills[-1] < tasks_total
     logged = ws.db.execute("SELECT count(*) FROM llm_calls WHERE status = 'ok'").fetchone()[0]
