@@ -77,16 +77,11 @@ def runs(
 ) -> None:
     """Recent runs: command, status, start and end, summary. A run whose process was killed
     shows ``interrupted``, and which later run resumed it."""
+    from medsynth.store.overview import recent_runs
     from medsynth.store.runs import status_text
 
     ws = open_workspace(workspace)
-    rows = list(
-        ws.db.query(
-            "SELECT id, command, status, started_at, ended_at, summary, error, pid, host, "
-            "resumed_by FROM runs ORDER BY id DESC LIMIT ?",
-            [limit],
-        )
-    )
+    rows = recent_runs(ws.db, limit)
     if as_json:
         emit_json([{**r, "summary": json.loads(r["summary"] or "{}")} for r in rows])
         return

@@ -25,6 +25,7 @@ from medsynth.backends.engine import run_bounded, run_inline
 from medsynth.config import SynthConfig
 from medsynth.errors import ConfigError, InputError
 from medsynth.ingest.datasets import find_dataset, selection_end
+from medsynth.store import overview
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.synth import checks
 from medsynth.synth.context import count_records, iter_records
@@ -359,12 +360,7 @@ def _run_stage(
 
 def sample_counts(ws: Workspace) -> dict[str, dict[str, int]]:
     """Samples in the workspace by generator and status."""
-    counts: dict[str, dict[str, int]] = {}
-    for generator, status, n in ws.db.execute(
-        "SELECT generator, status, count(*) FROM samples GROUP BY 1, 2 ORDER BY 1, 2"
-    ):
-        counts.setdefault(generator, {})[status] = n
-    return counts
+    return overview.sample_counts(ws.db)
 
 
 def mark_duplicates(ws: Workspace, threshold: float) -> int:

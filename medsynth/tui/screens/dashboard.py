@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
+from medsynth.store import overview
 from medsynth.store.runs import mark_interrupted, status_text
 from medsynth.tui.screens.base import MedScreen
 from medsynth.workspace import Workspace
@@ -19,39 +20,25 @@ from medsynth.workspace import Workspace
 
 def workspace_counts(ws: Workspace) -> list[tuple[str, str]]:
     """(what, how many) rows: KG, records, grounding, samples by generator, rejects, runs."""
-    db = ws.db
-
-    def one(sql: str, params: list[Any] | None = None) -> int:
-        return int(db.execute(sql, params or []).fetchone()[0])
-
+    counts = overview.workspace_counts(ws.db)
     rows = [
-        ("entities", str(one("SELECT count(*) FROM entities"))),
-        ("triples", str(one("SELECT count(*) FROM triples"))),
-        ("entity images", str(one("SELECT count(*) FROM entity_images"))),
+        ("entities", str(counts["entities"])),
+        ("triples", str(counts["triples"])),
+        ("entity images", str(counts["entity_images"])),
     ]
-    for name, kept, total in db.execute(
-        "SELECT d.name, sum(r.status = 'kept'), count(r.id) FROM datasets d "
-        "LEFT JOIN records r ON r.dataset_id = d.id GROUP BY d.id ORDER BY d.name"
-    ):
-        rows.append((f"records: {name}", f"{kept or 0} kept of {total}"))
-    grounded = one("SELECT count(DISTINCT record_id) FROM matches")
-    rows.append(("records grounded", str(grounded)))
-    for stage, count in db.execute(
-        "SELECT stage, count(*) FROM matches WHERE kind = 'disease' GROUP BY stage ORDER BY stage"
-    ):
+    for name, kept, total in counts["datasets"]:
+        rows.append((f"records: {name}", f"{kept} kept of {total}"))
+    rows.append(("records grounded", str(counts["grounded"])))
+    for stage, count in counts["disease_stages"].items():
         rows.append((f"  disease match: {stage}", str(count)))
-    by_generator: dict[str, dict[str, int]] = {}
-    for generator, status, count in db.execute(
-        "SELECT generator, status, count(*) FROM samples GROUP BY generator, status"
-    ):
-        by_generator.setdefault(generator, {})[status] = count
-    for generator, counts in sorted(by_generator.items()):
-        kept = counts.pop("kept", 0)
-        other = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    for generator, by_status in sorted(counts["samples"].items()):
+        by_status = dict(by_status)
+        kept = by_status.pop("kept", 0)
+        other = ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))
         rows.append((f"samples: {generator}", f"{kept} kept" + (f" ({other})" if other else "")))
-    rows.append(("rejects (inputs)", str(one("SELECT count(*) FROM rejects"))))
-    rows.append(("train runs", str(one("SELECT count(*) FROM train_runs"))))
-    rows.append(("eval runs", str(one("SELECT count(*) FROM eval_runs"))))
+    rows.append(("rejects (inputs)", str(counts["rejects"])))
+    rows.append(("train runs", str(counts["train_runs"])))
+    rows.append(("eval runs", str(counts["eval_runs"])))
     return rows
 
 
@@ -60,11 +47,7 @@ def recent_runs(ws: Workspace, limit: int = 12) -> list[tuple[str, ...]]:
     whose process died since the last look are marked ``interrupted`` first."""
     mark_interrupted(ws.db, ws.root)
     out: list[tuple[str, ...]] = []
-    for r in ws.db.query(
-        "SELECT id, command, status, started_at, ended_at, summary, error, resumed_by FROM runs "
-        "ORDER BY id DESC LIMIT ?",
-        [limit],
-    ):
+    for r in overview.recent_runs(ws.db, limit):
         note = (r["error"] or "").splitlines()[0][:60] if r["error"] else _summary(r["summary"])
         out.append(
             (

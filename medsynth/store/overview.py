@@ -1,0 +1,70 @@
+"""Read-only views of a workspace that the CLI and the TUI both show: recent runs and counts.
+One query each, so the two never disagree about what a workspace holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+RUN_COLUMNS = (
+    "id",
+    "command",
+    "status",
+    "started_at",
+    "ended_at",
+    "summary",
+    "error",
+    "pid",
+    "host",
+    "resumed_by",
+)
+
+
+def recent_runs(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` runs, newest first, as dicts of :data:`RUN_COLUMNS`."""
+    return list(
+        db.query(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY id DESC LIMIT ?", [limit])
+    )
+
+
+def sample_counts(db: sqlite_utils.Database) -> dict[str, dict[str, int]]:
+    """Samples by generator and status."""
+    counts: dict[str, dict[str, int]] = {}
+    for generator, status, n in db.execute(
+        "SELECT generator, status, count(*) FROM samples GROUP BY 1, 2 ORDER BY 1, 2"
+    ):
+        counts.setdefault(generator, {})[status] = n
+    return counts
+
+
+def workspace_counts(db: sqlite_utils.Database) -> dict[str, Any]:
+    """What the workspace holds: KG sizes, records per dataset (kept, total), grounded records
+    and disease match stages, samples by generator and status, rejects, train and eval runs."""
+
+    def one(sql: str) -> int:
+        return int(db.execute(sql).fetchone()[0])
+
+    return {
+        "entities": one("SELECT count(*) FROM entities"),
+        "triples": one("SELECT count(*) FROM triples"),
+        "entity_images": one("SELECT count(*) FROM entity_images"),
+        "datasets": [
+            (name, int(kept or 0), int(total))
+            for name, kept, total in db.execute(
+                "SELECT d.name, sum(r.status = 'kept'), count(r.id) FROM datasets d "
+                "LEFT JOIN records r ON r.dataset_id = d.id GROUP BY d.id ORDER BY d.name"
+            )
+        ],
+        "grounded": one("SELECT count(DISTINCT record_id) FROM matches"),
+        "disease_stages": dict(
+            db.execute(
+                "SELECT stage, count(*) FROM matches WHERE kind = 'disease' "
+                "GROUP BY stage ORDER BY stage"
+            ).fetchall()
+        ),
+        "samples": sample_counts(db),
+        "rejects": one("SELECT count(*) FROM rejects"),
+        "train_runs": one("SELECT count(*) FROM train_runs"),
+        "eval_runs": one("SELECT count(*) FROM eval_runs"),
+    }
