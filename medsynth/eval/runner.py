@@ -258,11 +258,12 @@ PREDICTION_COLUMNS = (
 
 
 def predictions(ws: Workspace, eval_run_id: int) -> list[dict[str, Any]]:
-    """Stored predictions of one eval run, in question order of storage."""
+    """Stored predictions of one eval run, by question id (numeric ids as numbers): answers
+    are stored as they finish, which under concurrency is not the order they were asked."""
     sql = f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM eval_predictions WHERE eval_run_id = ? "
     return [
         dict(zip(PREDICTION_COLUMNS, row, strict=True))
-        for row in ws.db.execute(sql + "ORDER BY id", [eval_run_id])
+        for row in ws.db.execute(sql + "ORDER BY CAST(qid AS INTEGER), qid, id", [eval_run_id])
     ]
 
 
