@@ -12,9 +12,12 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Protocol
 
+import jinja2
 import sqlite_utils
 
 import medsynth
@@ -299,128 +302,42 @@ def _review_lines(reviews: dict[str, Any]) -> list[str]:
     return lines + _table(["criterion", "reviewer mean", "judge mean", "Spearman", "pairs"], rows)
 
 
+@lru_cache(maxsize=1)
+def _card_template() -> jinja2.Template:
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    return env.from_string(
+        (files("medsynth.export") / "dataset_card.md.jinja").read_text(encoding="utf-8")
+    )
+
+
 def render_card(manifest: dict[str, Any]) -> str:
-    """``dataset_card.md`` from the manifest (everything but its file list)."""
-    counts = manifest["counts"]
-    selection = manifest["selection"]
-    cov = manifest["kg_coverage"]
-    lines = [
-        f"# MedSynth export ({manifest['format']})",
-        "",
-        f"Made {manifest['created_at']} by MedSynth {manifest['medsynth_version']} from the "
-        f"workspace `{manifest['workspace']}`; export run {manifest['export_run_id']}, samples "
-        f"from synthesis run(s) {', '.join(map(str, manifest['run_ids'])) or '(none)'}.",
-        "",
-        "## Contents",
-        "",
-        f"- {counts['samples']} sample(s): {counts['train']} for training"
-        + (f", {counts['eval']} held out for evaluation" if selection["split_eval"] else ""),
-        f"- {counts['images']} image(s) in `images/`"
-        + (
-            " (symbolic links to the original files: original metadata kept)"
-            if selection["link"]
-            else " (re-encoded PNG pixels, no metadata)"
-        ),
-        f"- files: {', '.join(f'`{name}`' for name in manifest['data_files'])}",
-        f"- selection: generators {', '.join(selection['generators'])}; status "
-        f"{' or '.join(selection['statuses'])}; "
-        + (
-            f"shuffled with seed {selection['seed']}"
-            if selection["seed"] is not None
-            else "in sample order"
-        )
-        + (f"; at most {selection['limit']}" if selection["limit"] else "")
-        + (
-            f"; about {selection['split_eval']:.0%} of records held out"
-            if selection["split_eval"]
-            else ""
-        )
-        + _review_selection(selection),
-        f"- {counts['skipped']} sample(s) skipped by the export (see below); "
-        f"{counts['not_eligible']} selected sample(s) do not fit this format",
-        "",
-        "## Samples by generator",
-        "",
-        *_table(["generator", "samples"], [[k, v] for k, v in manifest["by_generator"].items()]),
-        "",
-        "## Samples by type",
-        "",
-        *_table(
-            ["sample type", "samples"], [[k, v] for k, v in manifest["by_sample_type"].items()]
-        ),
-        "",
-        "## Knowledge-graph coverage",
-        "",
-        f"- triples on the samples' paths: {cov['triples_used']} of {cov['triples_total']} in the "
-        f"KG ({cov['triples_percent']} %)",
-        f"- entities named on the paths: {cov['entities_used']} of {cov['entities_total']} KG "
-        f"entities ({cov['entities_percent']} %); {cov['entity_names_not_in_kg']} other name(s)",
-        f"- records: {cov['records_covered']} of {cov['records_kept']} kept records have samples "
-        f"here ({cov['records_percent']} %)",
-        "",
-        "## Models",
-        "",
-        *_table(["model", "samples"], [[k, v] for k, v in manifest["models"].items()]),
-        "",
-        "## Templates",
-        "",
-        *_table(
-            ["template", "version", "samples"],
-            [[t["template"], t["version"], t["samples"]] for t in manifest["templates"]],
-        ),
-        "",
-        "## Seeds",
-        "",
-        *_table(
-            ["seed", "samples"],
-            [
-                ["(none)" if s["seed"] is None else s["seed"], s["samples"]]
-                for s in manifest["seeds"]
-            ],
-        ),
-        "",
-        "## Set aside during synthesis",
-        "",
-    ]
-    rejects = manifest["rejects"]
-    if rejects["samples"]:
-        lines += _table(
-            ["status", "reason", "samples"],
-            [[r["status"], r["reason"], r["samples"]] for r in rejects["samples"]],
-        )
-        if selection["include_contaminated"]:
-            lines += ["", "Contaminated samples are included in this export (on request)."]
-    else:
-        lines.append("No sample was rejected, duplicated or flagged as contaminated.")
-    lines += ["", "Rejected model outputs and inputs (`rejects`, stage synth):", ""]
-    if rejects["synth"]:
-        lines += _table(["reason", "rows"], [[r["reason"], r["rows"]] for r in rejects["synth"]])
-    else:
-        lines.append("None.")
-    lines += ["", "## Skipped by this export", ""]
+    """``dataset_card.md`` from the manifest (everything but its file list), through the
+    ``dataset_card.md.jinja`` template beside this module."""
     skipped = manifest["skipped"]
-    if skipped:
-        lines += _table(
-            ["sample", "reason"],
-            [[s["sample_id"], s["reason"]] for s in skipped[:CARD_SKIPPED_SHOWN]],
-        )
-        if len(skipped) > CARD_SKIPPED_SHOWN:
-            lines += ["", f"… and {len(skipped) - CARD_SKIPPED_SHOWN} more (`manifest.json`)."]
-    else:
-        lines.append("None.")
-    lines += ["", *_judge_lines(manifest), "", *_review_lines(manifest["reviews"])]
-    lines += [
-        "",
-        "## How it was made",
-        "",
-        HOW_IT_WAS_MADE,
-        "",
-        "## Intended use, limitations and patient data",
-        "",
-        INTENDED_USE,
-        "",
-    ]
-    return "\n".join(lines)
+    rejects = manifest["rejects"]
+    return _card_template().render(
+        m=manifest,
+        table=lambda header, rows: "\n".join(_table(header, rows)),
+        review_selection=_review_selection(manifest["selection"]),
+        templates=[[t["template"], t["version"], t["samples"]] for t in manifest["templates"]],
+        seeds=[
+            ["(none)" if s["seed"] is None else s["seed"], s["samples"]] for s in manifest["seeds"]
+        ],
+        rejected=[[r["status"], r["reason"], r["samples"]] for r in rejects["samples"]],
+        synth_rejects=[[r["reason"], r["rows"]] for r in rejects["synth"]],
+        skipped=[[s["sample_id"], s["reason"]] for s in skipped[:CARD_SKIPPED_SHOWN]],
+        more_skipped=max(len(skipped) - CARD_SKIPPED_SHOWN, 0),
+        judge="\n".join(_judge_lines(manifest)),
+        reviews="\n".join(_review_lines(manifest["reviews"])),
+        how_it_was_made=HOW_IT_WAS_MADE,
+        intended_use=INTENDED_USE,
+    )
 
 
 def build_manifest(
