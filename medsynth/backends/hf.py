@@ -8,7 +8,8 @@ free text (``supports_schema`` is False): callers validate JSON themselves
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ class HFChat:
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
 
-    def _conversation(
+    def conversation(
         self, messages: list[Message], images: Sequence[ImageInput]
     ) -> list[dict[str, Any]]:
         """Messages in the processor's format; images join the last user turn, before its text."""
@@ -168,8 +169,8 @@ class HFChat:
             hint="put the question in a user message",
         )
 
-    def _inputs(self, conversation: list[dict[str, Any]]) -> Any:
-        """Token ids (and pixels) of the prompt, ready for ``generate``."""
+    def prompt_inputs(self, conversation: list[dict[str, Any]]) -> Any:
+        """Token ids (and pixels) of the prompt on the model's device, ready for ``generate``."""
         if getattr(self.processor, "chat_template", None) is None and not getattr(
             self.tokenizer, "chat_template", None
         ):
@@ -179,13 +180,39 @@ class HFChat:
                 hint="use an instruction-tuned model folder (with chat_template.jinja or a "
                 "chat_template entry in tokenizer_config.json)",
             )
-        return self.processor.apply_chat_template(
+        inputs = self.processor.apply_chat_template(
             conversation,
             add_generation_prompt=True,
             tokenize=True,
             return_dict=True,
             return_tensors="pt",
         )
+        return self.to_device(inputs)
+
+    def to_device(self, inputs: Any) -> Any:
+        """Prompt tensors on the model's device: pixels in the model's dtype, ids as integers."""
+        if self.supports_images:
+            return inputs.to(self.hf_model.device, dtype=self.dtype)
+        return inputs.to(self.hf_model.device)
+
+    def generation_options(
+        self, temperature: float, seed: int | None, max_tokens: int, pad_id: int | None = None
+    ) -> dict[str, Any]:
+        """``generate`` keyword arguments: greedy when ``temperature`` is 0, else seeded
+        sampling (the seed is applied here); the pad token when the tokenizer has one."""
+        options: dict[str, Any] = {"max_new_tokens": max_tokens}
+        if temperature > 0:
+            import torch
+
+            options.update(do_sample=True, temperature=temperature)
+            if seed is not None:
+                torch.manual_seed(seed)
+        else:
+            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        pad = self.tokenizer.pad_token_id if pad_id is None else pad_id
+        if pad is not None:
+            options["pad_token_id"] = pad
+        return options
 
     def generate(
         self,
@@ -203,22 +230,9 @@ class HFChat:
         """
         import torch
 
-        conversation = self._conversation(messages, list(images or []))
-        inputs = self._inputs(conversation)
-        if self.supports_images:  # pixels in the model's dtype; ids stay integers
-            inputs = inputs.to(self.hf_model.device, dtype=self.dtype)
-        else:
-            inputs = inputs.to(self.hf_model.device)
+        inputs = self.prompt_inputs(self.conversation(messages, list(images or [])))
         prompt_tokens = int(inputs["input_ids"].shape[1])
-        options: dict[str, Any] = {"max_new_tokens": max_tokens}
-        if temperature > 0:
-            options.update(do_sample=True, temperature=temperature)
-            if seed is not None:
-                torch.manual_seed(seed)
-        else:
-            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if self.tokenizer.pad_token_id is not None:
-            options["pad_token_id"] = self.tokenizer.pad_token_id
+        options = self.generation_options(temperature, seed, max_tokens)
         try:
             with torch.inference_mode():
                 output = self.hf_model.generate(**inputs, **options)
@@ -227,3 +241,37 @@ class HFChat:
         new_tokens = output[0, prompt_tokens:]
         text = self.tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
         return Generation(text, prompt_tokens, int(new_tokens.shape[0]))
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        images: Sequence[ImageInput] | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_tokens: int = 512,
+    ) -> Iterator[str]:
+        """The reply in pieces as they are generated (transformers' ``TextIteratorStreamer``;
+        generation runs on a helper thread)."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        inputs = self.prompt_inputs(self.conversation(messages, list(images or [])))
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        options = self.generation_options(temperature, seed, max_tokens) | {"streamer": streamer}
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with torch.inference_mode():
+                    self.hf_model.generate(**inputs, **options)
+            except BaseException as exc:  # reported below, after the streamer is released
+                failure.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=work, name="medsynth-chat-generate", daemon=True)
+        thread.start()
+        yield from streamer
+        thread.join()
+        if failure:
+            raise BackendError(f"generation failed: {failure[0]}", source=self.model)

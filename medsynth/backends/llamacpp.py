@@ -11,7 +11,7 @@ import atexit
 import importlib.util
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,36 @@ class LlamaCppChat:
         text = response["choices"][0]["message"].get("content") or ""
         usage = response.get("usage") or {}
         return Generation(text, usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        images: Sequence[ImageInput] | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_tokens: int = 512,
+    ) -> Iterator[str]:
+        """The reply in pieces as llama.cpp generates them (``stream=True``)."""
+        if images and not self.supports_images:
+            raise BackendError("this GGUF model has no vision projector", source=self.model)
+        request = with_images_in_last_user_turn(messages, images) if images else messages
+        with self._lock:
+            try:
+                for part in self.llama.create_chat_completion(
+                    messages=request,
+                    temperature=temperature,
+                    seed=self.seed if seed is None else seed,
+                    max_tokens=max_tokens,
+                    stream=True,
+                ):
+                    delta = part["choices"][0].get("delta", {}).get("content")
+                    if delta:
+                        yield delta
+            except (ValueError, RuntimeError) as exc:
+                raise self._error(exc) from exc
+            finally:
+                release_sampler(self.llama)
 
     def _error(self, exc: Exception) -> BackendError:
         if "context window" in str(exc) or "exceed context" in str(exc):

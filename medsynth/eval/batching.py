@@ -31,7 +31,7 @@ class BatchedHF:
     """Wraps an :class:`~medsynth.backends.hf.HFChat` (or a model with the same parts)."""
 
     def __init__(self, chat: Any, *, batch_size: int = 8, wait_s: float = 0.05) -> None:
-        self.chat = chat
+        self.inner = chat  # the wrapped HFChat (every wrapper calls it `inner`)
         self.backend = chat.backend
         self.model = chat.model
         self.supports_images = chat.supports_images
@@ -55,7 +55,7 @@ class BatchedHF:
     ) -> Generation:
         """Greedy answers are batched with other waiting calls; sampling runs alone."""
         if temperature > 0 or self.batch_size <= 1:
-            result: Generation = self.chat.generate(
+            result: Generation = self.inner.generate(
                 messages,
                 images=images,
                 schema=schema,
@@ -110,7 +110,7 @@ class BatchedHF:
                 request.result = (
                     results[index]
                     if results is not None
-                    else self.chat.generate(
+                    else self.inner.generate(
                         request.messages, images=request.images, max_tokens=request.max_tokens
                     )
                 )
@@ -122,8 +122,8 @@ class BatchedHF:
     def _generate_batch(self, group: list[_Request]) -> list[Generation]:
         import torch
 
-        chat = self.chat
-        conversations = [chat._conversation(r.messages, r.images) for r in group]
+        chat = self.inner
+        conversations = [chat.conversation(r.messages, r.images) for r in group]
         tokenizer = chat.tokenizer
         pad_id = tokenizer.pad_token_id
         if pad_id is None:
@@ -142,19 +142,9 @@ class BatchedHF:
             )
         finally:
             tokenizer.padding_side = side
-        if chat.supports_images:
-            inputs = inputs.to(chat.hf_model.device, dtype=chat.dtype)
-        else:
-            inputs = inputs.to(chat.hf_model.device)
+        inputs = chat.to_device(inputs)
         width = int(inputs["input_ids"].shape[1])
-        options: dict[str, Any] = {
-            "max_new_tokens": group[0].max_tokens,
-            "do_sample": False,
-            "temperature": None,
-            "top_p": None,
-            "top_k": None,
-            "pad_token_id": pad_id,
-        }
+        options = chat.generation_options(0.0, None, group[0].max_tokens, pad_id=pad_id)
         with torch.inference_mode():
             output = chat.hf_model.generate(**inputs, **options)
         prompt_lengths = inputs["attention_mask"].sum(dim=1).tolist()

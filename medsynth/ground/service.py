@@ -124,6 +124,15 @@ class Grounder:
                     )
         return self._fuzzy
 
+    @property
+    def weak_image_encoder(self) -> str | None:
+        """The image encoder's name when fuzzy matching used one that knows nothing of
+        medicine (the thumbnail stand-in); None when it was not used or is a real one."""
+        if self._fuzzy is None:
+            return None
+        encoder = self._fuzzy.vectors.image_encoder
+        return encoder.name if encoder.weak else None
+
     def ground_one(self, row: dict[str, Any]) -> Grounded | Rejected:
         """Extract, match and retrieve for one record (no writes besides the call log)."""
         record_id = row["id"]
@@ -339,13 +348,12 @@ def ground(
                     progress(report.records, total)
         if fatal is not None:
             raise fatal
-        if grounder._fuzzy is not None:
-            encoder = grounder._fuzzy.vectors.image_encoder
-            if encoder.weak:
-                report.warnings.append(
-                    f"image scores come from {encoder.name}: it knows nothing about medicine; "
-                    "set [models.image_encoder] to a BiomedCLIP folder for real image similarity"
-                )
+        weak = grounder.weak_image_encoder
+        if weak is not None:
+            report.warnings.append(
+                f"image scores come from {weak}: it knows nothing about medicine; "
+                "set [models.image_encoder] to a BiomedCLIP folder for real image similarity"
+            )
         for name, log in (("extractor", grounder.extract_log), ("verifier", grounder.verify_log)):
             report.model_calls[name] = log.model_calls
             report.cache_hits[name] = log.cache_hits
