@@ -32,5 +32,9 @@ class InputError(MedsynthError):
     """An input file or folder cannot be used."""
 
 
+class FolderNotEmptyError(InputError):
+    """A folder that must be new or empty holds files (``source`` names it)."""
+
+
 class Cancelled(Exception):
     """The user stopped a running job (the TUI's cancel); everything finished is kept."""

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from medsynth.errors import InputError
+from medsynth.errors import FolderNotEmptyError, InputError
 from medsynth.export import card
 from medsynth.export.formats import FORMATS, RENDER, ExportSample, dataset_info, grpo_eligible
 from medsynth.export.images import IMAGES_DIR, ImageStore, SkipSample
@@ -108,7 +108,7 @@ def _prepare_out(ws: Workspace, out: Path, force: bool) -> Path:
         )
     if out.is_dir() and any(out.iterdir()):
         if not force:
-            raise InputError(
+            raise FolderNotEmptyError(
                 "the export folder is not empty",
                 source=str(out),
                 hint="choose a new folder, or pass --force to replace the export in it",

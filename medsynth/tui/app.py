@@ -79,7 +79,7 @@ class MedSynthApp(App[None]):
             self.push_screen(HelpScreen(self.screen))
 
     def action_cancel_job(self) -> None:
-        if not any(panel.cancel() for panel in self.screen.query(JobPanel)):
+        if not any(panel.cancel() for panel in self.screen.walk_children(JobPanel)):
             self.notify("no job is running on this screen", severity="information", timeout=3)
 
     def on_unmount(self) -> None:

@@ -10,13 +10,13 @@ from PIL import Image
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, ProgressBar, Select, Static, TabbedContent
 
+from medsynth.ground.queries import match_counts, resolve_image
 from medsynth.ingest.sources import FORMATS
 from medsynth.kg.phantom import render
 from medsynth.tui.app import MedSynthApp
 from medsynth.tui.screens.ingest import IngestScreen
 from medsynth.tui.widgets.image_view import ImageView
 from medsynth.tui.widgets.job_panel import JobPanel
-from medsynth.tui.widgets.record_data import match_counts, resolve_image
 from medsynth.tui.widgets.record_jobs import FORMATS as FORM_FORMATS
 from medsynth.workspace import Workspace
 from tests.tui.conftest import SIZE, wait_for
@@ -132,7 +132,7 @@ async def test_ingest_a_folder_then_ground_a_record(tui_ws: Path, tmp_path: Path
         assert status(panel).startswith("ground: 1/1 records")
         assert runs(app.ws, "ground")[-1] == "ok"
         dataset_id = db.execute("SELECT id FROM datasets WHERE name = 'new_cases'").fetchone()[0]
-        expected = match_counts(app.ws, dataset_id)
+        expected = match_counts(app.ws.db, dataset_id)
         assert sum(sum(s.values()) for s in expected.values()) == 2  # one record, two kinds
         shown = cells(screen.query_one("#ing-counts", DataTable))
         assert shown == [

@@ -3,7 +3,6 @@ answer and question type, and compare eval runs with bootstrap intervals."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -12,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Log, Static
 
 from medsynth.errors import MedsynthError
+from medsynth.eval.queries import eval_run_list, eval_run_metrics, known_paths
+from medsynth.train.queries import finished_adapters
 from medsynth.tui.jobs import Job
 from medsynth.tui.screens.base import MedScreen
 from medsynth.tui.widgets.eval_form import EvalForm, EvalSettings
@@ -19,8 +20,6 @@ from medsynth.tui.widgets.eval_tables import (
     METRIC_COLUMNS,
     RUN_COLUMNS,
     compare_table,
-    eval_run_list,
-    known_paths,
     metric_rows,
     model_specs,
     run_cells,
@@ -62,8 +61,8 @@ the first on their shared questions, with a paired bootstrap interval (* = exclu
             with Vertical(id="eval-left"):
                 yield EvalForm(
                     model=default_model,
-                    paths=known_paths(self.ws),
-                    specs=model_specs(self.ws),
+                    paths=known_paths(self.ws.db),
+                    specs=model_specs(finished_adapters(self.ws.db)),
                     id="eval-form",
                 )
                 yield DataTable(id="eval-runs", cursor_type="row", zebra_stripes=True)
@@ -95,7 +94,7 @@ the first on their shared questions, with a paired bootstrap interval (* = exclu
     def action_refresh(self) -> None:
         table = self.query_one("#eval-runs", DataTable)
         table.clear()
-        for run in eval_run_list(self.ws):
+        for run in eval_run_list(self.ws.db):
             table.add_row(*run_cells(run, run["id"] in self.marked), key=str(run["id"]))
 
     def action_run(self) -> None:
@@ -147,15 +146,9 @@ the first on their shared questions, with a paired bootstrap interval (* = exclu
         run_id = int(str(event.row_key.value))
         if run_id == self.shown_run:
             return
-        row = self.ws.db.execute(
-            "SELECT id, name, dataset, split, questions, status, metrics FROM eval_runs "
-            "WHERE id = ?",
-            [run_id],
-        ).fetchone()
-        if row is not None:
-            metrics = json.loads(row[6]) if row[6] else None
-            label = f"eval run {row[0]}" + (f" ({row[1]})" if row[1] else "")
-            self.show_metrics(f"{label}: {row[2]} {row[3]}, {row[4]} q, {row[5]}", metrics, run_id)
+        run = eval_run_metrics(self.ws.db, run_id)
+        if run is not None:
+            self.show_metrics(run.summary(), run.metrics, run_id)
 
     # results -------------------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ from textual.widgets import (
     TabPane,
 )
 
+from medsynth.ground import queries as data
 from medsynth.tui.screens.base import MedScreen
-from medsynth.tui.widgets import record_data as data
 from medsynth.tui.widgets.job_panel import JobPanel
 from medsynth.tui.widgets.record_jobs import FORMATS, IngestRequest, run_ground, run_ingest
 from medsynth.tui.widgets.record_view import RecordPanel
@@ -140,7 +140,7 @@ matches with their candidates and scores, and its triples."""
         """Re-read datasets, counts, rejects and records (``select``: the dataset to choose)."""
         chooser = self.query_one("#ing-dataset", Select)
         current = select or (chooser.value if isinstance(chooser.value, str) else None)
-        rows = data.datasets(self.ws)
+        rows = data.datasets(self.ws.db)
         self.datasets = {r.name: r for r in rows}
         options = [(Text(f"{r.name} ({r.pending} to ground)"), r.name) for r in rows]
         with self.prevent(Select.Changed):
@@ -162,8 +162,10 @@ matches with their candidates and scores, and its triples."""
         records.clear()
         rejects = self.query_one("#ing-rejects", DataTable)
         rejects.clear()
-        for reject in data.rejects(self.ws):
-            rejects.add_row(*(Text(str(v)) for v in reject))
+        for reject in data.rejects(self.ws.db):
+            rejects.add_row(
+                *(Text(str(v)) for v in (reject.id, reject.stage, reject.source, reject.reason))
+            )
         summary = self.query_one("#ing-summary", Static)
         if chosen is None:
             summary.update("no dataset yet: ingest one")
@@ -175,9 +177,9 @@ matches with their candidates and scores, and its triples."""
                 f"{chosen.kept - chosen.pending} grounded, {chosen.pending} to ground"
             )
         )
-        for kind, stages in sorted(data.match_counts(self.ws, chosen.id).items()):
+        for kind, stages in sorted(data.match_counts(self.ws.db, chosen.id).items()):
             counts.add_row(kind, *(str(stages[s]) for s in data.STAGES), str(sum(stages.values())))
-        for row in data.records(self.ws, chosen.id):
+        for row in data.records(self.ws.db, chosen.id):
             records.add_row(*(Text(v) for v in row), key=row[0])
         if not records.row_count:
             self.query_one(RecordPanel).show(None)
@@ -185,7 +187,7 @@ matches with their candidates and scores, and its triples."""
     @on(DataTable.RowHighlighted, "#ing-records")
     def _record(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None:
-            view = data.record_view(self.ws, int(event.row_key.value))
+            view = data.record_view(self.ws.db, int(event.row_key.value))
             self.query_one(RecordPanel).show(view)
 
     def action_toggle_view(self) -> None:

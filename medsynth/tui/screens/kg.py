@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.widgets import DataTable, Input, Label, Static
 
+from medsynth.kg.queries import SEARCH_LIMIT, EntityView, entity_view, search_entities
 from medsynth.tui.screens.base import MedScreen
 from medsynth.tui.widgets.image_view import ImageView
-from medsynth.tui.widgets.kg_data import SEARCH_LIMIT, EntityView, entity_view, search_entities
 
 
 class KGScreen(MedScreen):
@@ -88,7 +88,7 @@ them) in the KG's default language, and its entity images (`]` next, `[` previou
 
     def search(self, text: str) -> None:
         """Fill the results with the entities matching ``text`` (all, up to the limit, if empty)."""
-        rows = search_entities(self.ws, text)
+        rows = search_entities(self.ws.db, text)
         table = self.query_one("#kg-results", DataTable)
         table.clear()
         for r in rows:
@@ -125,7 +125,11 @@ them) in the KG's default language, and its entity images (`]` next, `[` previou
         if self.entity is not None and self.entity.id == entity_id:
             return
         language = self.ws.config.kg.default_language
-        view = entity_view(self.ws, entity_id, language) if entity_id is not None else None
+        view = (
+            entity_view(self.ws.db, self.ws.root, entity_id, language)
+            if entity_id is not None
+            else None
+        )
         self.entity, self.image_index = view, 0
         triples = self.query_one("#kg-triples", DataTable)
         paths = self.query_one("#kg-paths", DataTable)

@@ -12,7 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
-from medsynth.errors import InputError
+from medsynth.errors import FolderNotEmptyError, InputError
+from medsynth.ground.queries import dataset_names
 from medsynth.tui.jobs import Job, ProgressUpdate
 from medsynth.tui.screens.base import MedScreen
 from medsynth.tui.widgets.form import FormError
@@ -79,9 +80,7 @@ def export_job(settings: ExportSettings) -> JobFunction:
                     force=force,
                     progress=lambda d, t: job.progress(d, t, "export"),
                 )
-            except InputError as exc:
-                if exc.message != "the export folder is not empty":
-                    raise
+            except FolderNotEmptyError as exc:
                 raise InputError(
                     "the export folder is not empty and holds no earlier export",
                     source=exc.source,
@@ -124,9 +123,7 @@ anything else is refused."""
         self.ended = 0  # jobs whose end this screen has handled (tests wait on it)
 
     def compose_body(self) -> ComposeResult:
-        datasets = [
-            r[0] for r in self.ws.db.execute("SELECT name FROM datasets ORDER BY name LIMIT 200")
-        ]
+        datasets = dataset_names(self.ws.db)
         with Horizontal(id="synth-main"):
             with Vertical(id="synth-left"):
                 yield SynthForm(self.ws.config.synth, datasets, id="synth-form")

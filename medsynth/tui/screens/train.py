@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Log, Static, Switch
 
 from medsynth.errors import MedsynthError
+from medsynth.train.queries import recent_train_runs, run_steps, train_run
 from medsynth.tui.jobs import Job
 from medsynth.tui.screens.base import MedScreen
 from medsynth.tui.widgets.job_panel import JobPanel
@@ -20,9 +21,7 @@ from medsynth.tui.widgets.train_form import TrainForm, options_from_run
 from medsynth.tui.widgets.train_tables import (
     RUN_COLUMNS,
     preflight_rows,
-    recent_train_runs,
     run_cells,
-    run_steps,
     size,
     verdict,
 )
@@ -143,7 +142,7 @@ runs table) goes on from its last checkpoint with the settings it was started wi
     def action_refresh(self) -> None:
         runs = self.query_one("#train-runs", DataTable)
         runs.clear()
-        for row in recent_train_runs(self.ws):
+        for row in recent_train_runs(self.ws.db):
             runs.add_row(*run_cells(row), key=str(row["id"]))
 
     def action_preflight(self) -> None:
@@ -177,11 +176,10 @@ runs table) goes on from its last checkpoint with the settings it was started wi
             self.notify("no training run to resume yet", severity="warning")
             return
         row_key = runs.coordinate_to_cell_key(runs.cursor_coordinate).row_key
-        row = self.ws.db.execute(
-            "SELECT * FROM train_runs WHERE id = ?", [int(str(row_key.value))]
-        ).fetchone()
-        cols = [d[0] for d in self.ws.db.execute("SELECT * FROM train_runs LIMIT 0").description]
-        data = dict(zip(cols, row, strict=True))
+        data = train_run(self.ws.db, int(str(row_key.value)))
+        if data is None:  # gone since the table was filled
+            self.action_refresh()
+            return
         if data["status"] not in RESUMABLE:
             self.notify(
                 f"run {data['name']} is {data['status']}: only a cancelled or failed run resumes"
@@ -298,7 +296,7 @@ runs table) goes on from its last checkpoint with the settings it was started wi
         if event.data_table.id != "train-runs" or self.panel.running or event.row_key is None:
             return
         run_id = int(str(event.row_key.value))
-        steps = run_steps(self.ws, run_id)
+        steps = run_steps(self.ws.db, run_id)
         reward = " / reward" if any(s["reward"] is not None for s in steps) else ""
         self.curves.load(f"run {run_id}: loss{reward}", steps)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual_plotext import PlotextPlot
@@ -42,7 +43,7 @@ class TrainCurves(PlotextPlot):
             self.rewards.append(reward)
         self.replot()
 
-    def load(self, caption: str, rows: list[dict[str, Any]]) -> None:
+    def load(self, caption: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Every step of a stored run (rows with step, loss, reward)."""
         self.caption = caption
         self.steps = [int(r["step"]) for r in rows]

@@ -1,12 +1,13 @@
 """What the Evaluate screen's tables show: metrics by answer and question type (as
-``medsynth eval`` prints them), the eval runs, and a comparison of runs."""
+``medsynth eval`` prints them), the eval runs, and a comparison of runs (the rows come from
+:mod:`medsynth.eval.queries`)."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from typing import Any
 
-from medsynth.workspace import Workspace
+from medsynth.train.queries import Adapter
 
 METRIC_COLUMNS = ("", "n", "closed acc", "open recall", "avg", "EM", "F1")
 RUN_COLUMNS = ("✓", "id", "name", "dataset", "split", "q", "status", "avg", "model")
@@ -52,21 +53,6 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
-def eval_run_list(ws: Workspace, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest eval runs (metrics decoded), newest first."""
-    keys = ("id", "name", "dataset", "split", "questions", "status", "metrics", "model_spec")
-    rows = ws.db.execute(
-        f"SELECT {', '.join(keys)} FROM eval_runs ORDER BY id DESC LIMIT ?", [limit]
-    ).fetchall()
-    out = []
-    for row in rows:
-        data = dict(zip(keys, row, strict=True))
-        data["metrics"] = json.loads(data["metrics"]) if data["metrics"] else None
-        data["model_spec"] = json.loads(data["model_spec"] or "{}").get("spec", "")
-        out.append(data)
-    return out
-
-
 def run_cells(run: dict[str, Any], marked: bool) -> tuple[str, ...]:
     """An eval-runs table row."""
     overall = (run["metrics"] or {}).get("overall") or {}
@@ -104,22 +90,12 @@ def compare_table(data: dict[str, Any]) -> tuple[list[str], list[tuple[str, ...]
     return columns, rows
 
 
-def known_paths(ws: Workspace) -> dict[str, str]:
-    """The question file of the newest eval run of each dataset (the path field's default)."""
-    paths: dict[str, str] = {}
-    for dataset, data_file in ws.db.execute(
-        "SELECT dataset, data_file FROM eval_runs ORDER BY id DESC LIMIT 50"
-    ):
-        paths.setdefault(dataset, data_file or "")
-    return paths
+def model_specs(adapters: Iterable[Adapter]) -> list[str]:
+    """Model specs to suggest: the roles, then the adapters of finished training runs.
 
-
-def model_specs(ws: Workspace) -> list[str]:
-    """Model specs to suggest: the roles and the adapters of finished training runs."""
+    >>> model_specs([Adapter("/m/base", "/runs/sft")])[-1]
+    'hf:/m/base,adapter=/runs/sft/adapter'
+    """
     specs = ["base_model", "vision_generator", "generator", "verifier", "llamacpp:embedded"]
-    for base, folder in ws.db.execute(
-        "SELECT base_model, output_dir FROM train_runs WHERE status = 'ok' ORDER BY id DESC "
-        "LIMIT 10"
-    ):
-        specs.append(f"hf:{base},adapter={folder}/adapter")
+    specs += [f"hf:{a.base_model},adapter={a.output_dir}/adapter" for a in adapters]
     return specs

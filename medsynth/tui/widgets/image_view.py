@@ -47,11 +47,11 @@ class ImageView(Vertical):
         """Show the image at ``path`` (None clears the view); the same image again only
         changes the caption (decoding and drawing it again would cost the event loop)."""
         label = self.query_one(".image-caption", Static)
-        if path is not None and path == self.path and self.query(".image-pixels"):
+        if path is not None and path == self.path and self.query_children(".image-pixels"):
             label.update(f"{caption}  {self.described}" if caption else self.described)
             return
         self.path = path
-        for old in self.query(".image-pixels"):
+        for old in self.query_children(".image-pixels"):
             old.remove()
         if path is None:
             label.update(caption or "no image")

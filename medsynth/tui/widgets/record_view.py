@@ -7,8 +7,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
+from medsynth.ground.queries import RecordView
 from medsynth.tui.widgets.image_view import ImageView
-from medsynth.tui.widgets.record_data import RecordView, describe_matches
+from medsynth.tui.widgets.record_data import describe_matches
 
 
 class RecordPanel(Horizontal):

@@ -1,8 +1,8 @@
 """The newest synthesised samples in a table, and the highlighted one in full: its record's image,
 question, answer, key answer, KG path and provenance.
 
-Every query here runs on the UI thread's connection with a LIMIT (the synthesis job writes on
-its own connection; SQLite's WAL mode lets both work at once).
+The rows come from :mod:`medsynth.synth.queries` on the UI thread's connection, each query
+LIMITed (the synthesis job writes on its own connection; SQLite's WAL mode lets both work at once).
 """
 
 from __future__ import annotations
@@ -15,45 +15,20 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from medsynth.synth.queries import (
+    SampleRow,
+    latest_samples,
+    new_samples,
+    newest_sample_id,
+    sample_detail,
+    sample_statuses,
+)
 from medsynth.tui.widgets.image_view import ImageView
 from medsynth.workspace import Workspace
 
 STATUSES: tuple[str | None, ...] = (None, "kept", "rejected", "duplicate", "contaminated")
-PAGE = 50  # rows fetched per live update
-RELOAD = 200  # rows shown after a run or a filter change
 MAX_ROWS = 1000  # the table drops its oldest rows beyond this
 QUESTION_WIDTH = 70
-
-_ROW = "SELECT id, generator, sample_type, status, question FROM samples"
-_FILTER = "(? IS NULL OR status = ?)"
-
-
-def new_samples(ws: Workspace, after: int, status: str | None, limit: int = PAGE) -> list[Any]:
-    """Samples with ``id > after`` (of one status, or all), oldest first, at most ``limit``."""
-    return ws.db.execute(
-        f"{_ROW} WHERE id > ? AND {_FILTER} ORDER BY id LIMIT ?", [after, status, status, limit]
-    ).fetchall()
-
-
-def latest_samples(ws: Workspace, status: str | None, limit: int = RELOAD) -> list[Any]:
-    """The newest ``limit`` samples (of one status, or all), oldest first."""
-    rows = ws.db.execute(
-        f"{_ROW} WHERE {_FILTER} ORDER BY id DESC LIMIT ?", [status, status, limit]
-    ).fetchall()
-    return rows[::-1]
-
-
-def sample_detail(ws: Workspace, sample_id: int) -> dict[str, Any] | None:
-    """One sample with its record's images and its dataset's root (None if it is gone)."""
-    rows = list(
-        ws.db.query(
-            "SELECT s.*, r.images AS record_images, d.root AS dataset_root FROM samples s "
-            "JOIN records r ON r.id = s.record_id JOIN datasets d ON d.id = r.dataset_id "
-            "WHERE s.id = ? LIMIT 1",
-            [sample_id],
-        )
-    )
-    return rows[0] if rows else None
 
 
 def record_image(root: str, images: str | None) -> tuple[Path | None, str]:
@@ -146,7 +121,7 @@ class SamplePreview(Horizontal):
         """The filter in words."""
         return self.status or "all"
 
-    def _add(self, rows: list[Any]) -> None:
+    def _add(self, rows: list[SampleRow]) -> None:
         table = self.table
         for sample_id, generator, sample_type, status, question in rows:
             text = " ".join((question or "").split())
@@ -161,10 +136,9 @@ class SamplePreview(Horizontal):
         """Show the newest samples of the current filter again (statuses may have changed)."""
         self.table.clear()
         self.last_id = 0
-        self._add(latest_samples(self.ws, self.status))
+        self._add(latest_samples(self.ws.db, self.status))
         if self.last_id == 0:  # nothing matches: later polls start after the newest sample
-            newest = self.ws.db.execute("SELECT max(id) FROM samples").fetchone()[0]
-            self.last_id = int(newest or 0)
+            self.last_id = newest_sample_id(self.ws.db)
 
     def refresh_statuses(self) -> int:
         """After a run: correct the statuses shown in place (duplicates are marked at the end)
@@ -174,10 +148,8 @@ class SamplePreview(Horizontal):
         if self.status is not None or table.row_count == 0:
             self.reload()
             return table.row_count
-        ids = [str(key.value) for key in table.rows]
-        marks = ", ".join("?" * len(ids))
-        rows = self.ws.db.execute(f"SELECT id, status FROM samples WHERE id IN ({marks})", ids)
-        for sample_id, status in rows.fetchall():
+        ids = [int(str(key.value)) for key in table.rows]
+        for sample_id, status in sample_statuses(self.ws.db, ids).items():
             key = str(sample_id)
             if table.get_cell(key, self.status_column) != status:
                 table.update_cell(key, self.status_column, status)
@@ -185,7 +157,7 @@ class SamplePreview(Horizontal):
 
     def poll(self) -> int:
         """Append samples written since the last look; how many were added."""
-        rows = new_samples(self.ws, self.last_id, self.status)
+        rows = new_samples(self.ws.db, self.last_id, self.status)
         self._add(rows)
         return len(rows)
 
@@ -200,7 +172,7 @@ class SamplePreview(Horizontal):
         self.shown = sample_id
         text = self.query_one("#preview-text", Static)
         image = self.query_one("#preview-image", ImageView)
-        row = sample_detail(self.ws, sample_id)
+        row = sample_detail(self.ws.db, sample_id)
         if row is None:
             image.show(None, "no image")
             text.update(f"sample {sample_id} is no longer in the workspace")

@@ -1,10 +1,11 @@
-"""What the Train screen's tables show: the memory preflight and the recent training runs."""
+"""What the Train screen's tables show: the memory preflight and the recent training runs (the
+rows come from :mod:`medsynth.train.queries`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from medsynth.workspace import Workspace
+from medsynth.train.queries import RunRow
 
 GIB = 1024**3
 PARTS = (
@@ -53,19 +54,7 @@ def verdict(estimate: dict[str, Any]) -> str:
     return f"[red]does NOT fit[/red] ({source}); try: {advice}; or switch Force on"
 
 
-def recent_train_runs(ws: Workspace, limit: int = 30) -> list[dict[str, Any]]:
-    """The newest ``train_runs`` rows (with their last recorded step), newest first."""
-    rows = ws.db.execute(
-        "SELECT r.id, r.name, r.kind, r.status, r.estimate_bytes, r.peak_bytes, r.started_at, "
-        "(SELECT max(step) FROM train_steps s WHERE s.train_run_id = r.id) "
-        "FROM train_runs r ORDER BY r.id DESC LIMIT ?",
-        [limit],
-    ).fetchall()
-    keys = ("id", "name", "kind", "status", "estimate_bytes", "peak_bytes", "started_at", "step")
-    return [dict(zip(keys, row, strict=True)) for row in rows]
-
-
-def run_cells(row: dict[str, Any]) -> tuple[str, ...]:
+def run_cells(row: RunRow) -> tuple[str, ...]:
     """A runs-table row."""
     style = {"ok": "green", "cancelled": "yellow", "running": "cyan"}.get(row["status"], "red")
     return (
@@ -78,12 +67,3 @@ def run_cells(row: dict[str, Any]) -> tuple[str, ...]:
         size(row["peak_bytes"]),
         (row["started_at"] or "")[:19].replace("T", " "),
     )
-
-
-def run_steps(ws: Workspace, train_run_id: int, limit: int = 5000) -> list[dict[str, Any]]:
-    """One run's recorded steps (step, loss, reward), in order."""
-    rows = ws.db.execute(
-        "SELECT step, loss, reward FROM train_steps WHERE train_run_id = ? ORDER BY step LIMIT ?",
-        [train_run_id, limit],
-    ).fetchall()
-    return [{"step": s, "loss": loss, "reward": reward} for s, loss, reward in rows]

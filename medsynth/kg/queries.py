@@ -1,4 +1,5 @@
-"""The KG browser's queries: small, indexed or LIMITed, fast enough for the UI thread."""
+"""Read-only views of the knowledge graph for the TUI's KG browser: entity search and one
+entity in full. Every query is indexed or LIMITed (the TUI runs them on its event loop)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medsynth.workspace import Workspace
+import sqlite_utils
+
+from medsynth.files import safe_child
+from medsynth.kg.normalize import normalize
+from medsynth.kg.paths import paths_for
 
 SEARCH_LIMIT = 200
 TRIPLE_LIMIT = 500
@@ -41,15 +46,15 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def search_entities(ws: Workspace, text: str, limit: int = SEARCH_LIMIT) -> list[EntityRow]:
+def search_entities(
+    db: sqlite_utils.Database, text: str, limit: int = SEARCH_LIMIT
+) -> list[EntityRow]:
     """Entities whose name or an alias contains ``text`` (case-insensitive) or whose normalised
     form contains the normalised ``text``; exact matches first, then by name."""
-    from medsynth.kg.normalize import normalize
-
     text = text.strip()
     norm = normalize(text) if text else ""
     raw, folded = _like(text), _like(norm)
-    rows = ws.db.execute(
+    rows = db.execute(
         "SELECT e.id, e.name, e.type, "
         "(SELECT count(*) FROM triples t WHERE t.head_id = e.id), "
         "(SELECT count(*) FROM entity_images i WHERE i.entity_id = e.id) "
@@ -63,31 +68,32 @@ def search_entities(ws: Workspace, text: str, limit: int = SEARCH_LIMIT) -> list
     return [EntityRow(*row) for row in rows]
 
 
-def entity_view(ws: Workspace, entity_id: int, language: str | None) -> EntityView | None:
-    """The entity with its triples (outgoing, then incoming), KG paths and image files."""
-    from medsynth.files import safe_child
-    from medsynth.kg.paths import paths_for
-
-    row = ws.db.execute("SELECT id, name, type FROM entities WHERE id = ?", [entity_id]).fetchone()
+def entity_view(
+    db: sqlite_utils.Database, root: Path, entity_id: int, language: str | None
+) -> EntityView | None:
+    """The entity with its aliases, triples (outgoing, then incoming), KG paths and image files
+    (a crop inside the workspace ``root``, a whole image inside its own root); None when there
+    is no such entity."""
+    row = db.execute("SELECT id, name, type FROM entities WHERE id = ?", [entity_id]).fetchone()
     if row is None:
         return None
     view = EntityView(*row)
     view.aliases = [
         a
-        for (a,) in ws.db.execute(
+        for (a,) in db.execute(
             "SELECT alias FROM aliases WHERE entity_id = ? ORDER BY id LIMIT 50", [entity_id]
         )
     ]
-    view.triples = entity_triples(ws, entity_id)
+    view.triples = entity_triples(db, entity_id)
     view.paths = [
-        (p.kind, p.relation, p.text()) for p in paths_for(ws.db, entity_id, language=language)
+        (p.kind, p.relation, p.text()) for p in paths_for(db, entity_id, language=language)
     ]
-    for root, path, crop in ws.db.execute(
+    for image_root, path, crop in db.execute(
         "SELECT root, path, crop_path FROM entity_images WHERE entity_id = ? ORDER BY id LIMIT 100",
         [entity_id],
     ):
         # a crop (an entity's box) lives in the workspace; the whole image under its root
-        base = (ws.root if crop else Path(root or ws.root)).resolve()
+        base = (root if crop else Path(image_root or root)).resolve()
         try:
             view.images.append(safe_child(base, base / (crop or path)))
         except Exception:  # an image path escaping its root is not shown
@@ -95,14 +101,14 @@ def entity_view(ws: Workspace, entity_id: int, language: str | None) -> EntityVi
     return view
 
 
-def entity_triples(ws: Workspace, entity_id: int) -> list[tuple[str, str, str]]:
+def entity_triples(db: sqlite_utils.Database, entity_id: int) -> list[tuple[str, str, str]]:
     """(head, relation, tail) of the triples with the entity as head, then as tail."""
-    rows: list[Any] = ws.db.execute(
+    rows: list[Any] = db.execute(
         "SELECT e.name, t.relation, t.tail FROM triples t JOIN entities e ON e.id = t.head_id "
         "WHERE t.head_id = ? ORDER BY t.id LIMIT ?",
         [entity_id, TRIPLE_LIMIT],
     ).fetchall()
-    rows += ws.db.execute(
+    rows += db.execute(
         "SELECT e.name, t.relation, t.tail FROM triples t JOIN entities e ON e.id = t.head_id "
         "WHERE t.tail_id = ? AND t.head_id != ? ORDER BY t.id LIMIT ?",
         [entity_id, entity_id, TRIPLE_LIMIT],
