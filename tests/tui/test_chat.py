@@ -17,9 +17,10 @@ from medsynth.backends.fake import ScriptedChat
 from medsynth.chat import kg_context
 from medsynth.config import Config, load_config, write_config
 from medsynth.files import sha256_file
+from medsynth.ground.queries import kept_record_images
 from medsynth.tui.app import MedSynthApp
 from medsynth.tui.jobs import Job
-from medsynth.tui.screens.chat import ChatScreen, record_images
+from medsynth.tui.screens.chat import ChatScreen
 from medsynth.tui.widgets.chat_state import ChatState
 from medsynth.tui.widgets.chat_turns import ReplyTurn, UserTurn
 from medsynth.tui.widgets.job_panel import JobPanel
@@ -44,7 +45,7 @@ async def open_chat(pilot: Any) -> ChatScreen:
 async def pick_record(pilot: Any, screen: ChatScreen, index: int = 0) -> str:
     """Choose a record image from the list (as a user would); its path."""
     select = screen.query_one("#chat-record", Select)
-    path = record_images(screen.ws)[index][1]
+    path = kept_record_images(screen.ws.db)[index][1]
     select.value = path
     await pilot.pause()
     assert screen.query_one("#chat-image", Input).value == path

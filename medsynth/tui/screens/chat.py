@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Select, Static, Switch
 
+from medsynth.ground.queries import kept_record_images
 from medsynth.tui.jobs import Job
 from medsynth.tui.screens.base import MedScreen
-from medsynth.tui.widgets.chat_state import ChatRequest, ChatState, KGInfo, Saved, SessionInfo
+from medsynth.tui.widgets.chat_state import (
+    ChatFactsSet,
+    ChatImagesSet,
+    ChatPieces,
+    ChatRequest,
+    ChatSessionStarted,
+    ChatState,
+    KGInfo,
+    Saved,
+)
 from medsynth.tui.widgets.chat_turns import EventTurn, ReplyTurn, UserTurn
 from medsynth.tui.widgets.image_view import ImageView
 from medsynth.tui.widgets.job_panel import JobPanel
@@ -24,21 +33,6 @@ from medsynth.tui.widgets.job_panel import JobPanel
 DEFAULT_SPEC = "vision_generator"  # as `medsynth chat`
 ROLES = ["vision_generator", "generator", "verifier", "base_model", "embedded"]
 ASK, KG, SAVE, NEW = "ask", "kg context", "save transcript", "new chat"
-
-
-def record_images(ws: Any, limit: int = 200) -> list[tuple[str, str]]:
-    """(label, image path) of the workspace's kept records' first images (newest datasets last)."""
-    out = []
-    for rid, dataset, root, images, context in ws.db.execute(
-        "SELECT r.id, d.name, d.root, r.images, r.context FROM records r JOIN datasets d "
-        "ON d.id = r.dataset_id WHERE r.status = 'kept' ORDER BY r.id LIMIT ?",
-        [limit],
-    ):
-        paths = json.loads(images or "[]")
-        if paths:
-            caption = " ".join(str(context).split())[:22]
-            out.append((f"{rid} {dataset}: {caption}", str(Path(root) / paths[0])))
-    return out
 
 
 class ChatScreen(MedScreen):
@@ -70,14 +64,6 @@ its replies rest on the question and the KG facts only."""
         Binding("ctrl+x", "cancel_reply", "cancel reply", priority=True),
     ]
 
-    class Update(Message):
-        """Something from the chat worker: ``kind`` session | images | kg | chunks."""
-
-        def __init__(self, kind: str, payload: Any) -> None:
-            super().__init__()
-            self.kind = kind
-            self.payload = payload
-
     def __init__(self) -> None:
         super().__init__()
         self.state: ChatState | None = None
@@ -92,7 +78,9 @@ its replies rest on the question and the KG facts only."""
         with Horizontal(id="chat-main"):
             with VerticalScroll(id="chat-side"):
                 yield Label("Image", classes="section")
-                yield Select(record_images(self.ws), prompt="record image…", id="chat-record")
+                yield Select(
+                    kept_record_images(self.ws.db), prompt="record image…", id="chat-record"
+                )
                 yield Input(placeholder="image path (enter: preview)", id="chat-image")
                 yield ImageView(id="chat-preview", max_pixels=self.ws.config.images.max_pixels)
                 yield Label("Model", classes="section")
@@ -198,10 +186,6 @@ its replies rest on the question and the KG facts only."""
 
     # ---- jobs ---------------------------------------------------------------------------
 
-    def _post(self, kind: str, payload: Any) -> None:
-        """Called on the worker thread: hand ``payload`` to the UI."""
-        self.post_message(self.Update(kind, payload))
-
     def _start(self, title: str, text: str | None) -> bool:
         if self.panel.running:
             self.notify(
@@ -216,12 +200,12 @@ its replies rest on the question and the KG facts only."""
         if title == ASK and text is not None:
 
             def job(job: Job) -> Any:
-                return state.ask(job, request, text, self._post)
+                return state.ask(job, request, text, self.post_message)
 
         else:
 
             def job(job: Job) -> Any:
-                return state.prepare(request, self._post)
+                return state.prepare(request, self.post_message)
 
         return self.panel.start(title, job, unit="tokens")
 
@@ -279,30 +263,35 @@ its replies rest on the question and the KG facts only."""
         before = self.question if streaming and self.question in transcript.children else None
         transcript.mount(EventTurn(text), before=before)
 
-    def on_chat_screen_update(self, message: Update) -> None:
-        payload = message.payload
-        if message.kind == "chunks" and self.reply is not None:
-            self.reply.apply(payload)
+    @on(ChatPieces)
+    def _pieces(self, message: ChatPieces) -> None:
+        if self.reply is not None:
+            self.reply.apply(message.pieces)
             self.query_one("#chat-transcript", VerticalScroll).scroll_end(animate=False)
-        elif message.kind == "session" and isinstance(payload, SessionInfo):
-            self.session_id = payload.session_id
-            self._event(
-                f"session {payload.session_id}: {payload.spec} ({Path(payload.model).name})"
-            )
-            notice = self.query_one("#chat-notice", Static)
-            if payload.sees_images:
-                notice.update("the model sees the image")
-            else:
-                notice.update("⚠ " + ("; ".join(payload.notes) or "the model does not see images"))
-            notice.set_class(not payload.sees_images, "-warning")
-        elif message.kind == "images":
-            self._event(f"images: {', '.join(payload) or 'none'}")
-        elif message.kind == "kg" and isinstance(payload, KGInfo):
-            self._show_kg(payload)
-            if payload.facts is None:
-                self._event("KG facts: off")
-            else:
-                self._event(f"KG facts: {len(payload.facts)} from {payload.source}")
+
+    @on(ChatSessionStarted)
+    def _session(self, message: ChatSessionStarted) -> None:
+        self.session_id = message.session_id
+        self._event(f"session {message.session_id}: {message.spec} ({Path(message.model).name})")
+        notice = self.query_one("#chat-notice", Static)
+        if message.sees_images:
+            notice.update("the model sees the image")
+        else:
+            notice.update("⚠ " + ("; ".join(message.notes) or "the model does not see images"))
+        notice.set_class(not message.sees_images, "-warning")
+
+    @on(ChatImagesSet)
+    def _images(self, message: ChatImagesSet) -> None:
+        self._event(f"images: {', '.join(message.names) or 'none'}")
+
+    @on(ChatFactsSet)
+    def _facts(self, message: ChatFactsSet) -> None:
+        kg = message.kg
+        self._show_kg(kg)
+        if kg.facts is None:
+            self._event("KG facts: off")
+        else:
+            self._event(f"KG facts: {len(kg.facts)} from {kg.source}")
 
     def _show_kg(self, info: KGInfo) -> None:
         self.kg_facts = info.facts

@@ -2,7 +2,9 @@
 
 Every method of :class:`ChatState` runs on the job panel's worker thread (one job at a time),
 never on the UI thread, except :meth:`ChatState.close` when the screen goes away. What the UI
-must show is handed to the ``post`` callback (the screen turns it into a message).
+must show goes to the ``post`` callback (the screen's ``post_message``) as one typed message per
+event: :class:`ChatSessionStarted`, :class:`ChatImagesSet`, :class:`ChatFactsSet`,
+:class:`ChatPieces`. How a reply ends (done, cancelled, failed) comes from the job panel.
 Services are imported where they are used, to keep the TUI's first frame fast.
 """
 
@@ -13,13 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
 
 from medsynth.backends.calllog import DEFAULT_RETRIES
 from medsynth.config import Config
 from medsynth.errors import Cancelled
 from medsynth.tui.jobs import Job
 from medsynth.workspace import Workspace
+
+if TYPE_CHECKING:
+    from medsynth.chat import ChatChunk
 
 BATCH_S = 0.05  # a streaming reply reaches the UI in batches at most this often
 
@@ -33,17 +40,6 @@ class ChatRequest:
     kg: bool
     think: bool
     max_tokens: int
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    """A new session: its id, model, whether the model sees images, its notes."""
-
-    session_id: int
-    spec: str
-    model: str
-    sees_images: bool
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,45 @@ class Saved:
     mode: int
 
 
-Post = Callable[[str, Any], None]  # (kind, payload): "session" | "images" | "kg" | "chunks"
+class ChatSessionStarted(Message):
+    """A new session: its id, model, whether the model sees images, its notes."""
+
+    def __init__(
+        self, session_id: int, spec: str, model: str, sees_images: bool, notes: list[str]
+    ) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.spec = spec
+        self.model = model
+        self.sees_images = sees_images
+        self.notes = notes
+
+
+class ChatImagesSet(Message):
+    """The images the session now shows the model (file names)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__()
+        self.names = names
+
+
+class ChatFactsSet(Message):
+    """The KG facts now given to the model (``kg.facts`` None: KG context off)."""
+
+    def __init__(self, kg: KGInfo) -> None:
+        super().__init__()
+        self.kg = kg
+
+
+class ChatPieces(Message):
+    """A batch of streamed reply pieces (think or answer; ``restart`` replaces the part)."""
+
+    def __init__(self, pieces: list[ChatChunk]) -> None:
+        super().__init__()
+        self.pieces = pieces
+
+
+Post = Callable[[Message], object]  # the screen's post_message (thread-safe)
 
 
 class ChatState:
@@ -118,18 +152,20 @@ class ChatState:
                 retries=self.retries,
             )
             s = self.session
-            post("session", SessionInfo(s.id, s.model_spec, s.model.model, s.sees_images, s.notes))
+            post(
+                ChatSessionStarted(s.id, s.model_spec, s.model.model, s.sees_images, list(s.notes))
+            )
         session = self.session
         wanted = [Path(request.image).expanduser().resolve()] if request.image else []
         if wanted != session.images:
             session.set_images(wanted)
-            post("images", [p.name for p in session.images])
+            post(ChatImagesSet([p.name for p in session.images]))
         if request.kg and session.kg is None:
             context = session.add_kg_context()
-            post("kg", KGInfo(list(context.facts), context.source, list(context.notes)))
+            post(ChatFactsSet(KGInfo(list(context.facts), context.source, list(context.notes))))
         elif not request.kg and session.kg is not None:
             session.kg = None
-            post("kg", KGInfo(None))
+            post(ChatFactsSet(KGInfo(None)))
         session.think = request.think
         session.max_tokens = request.max_tokens
         return session
@@ -143,7 +179,7 @@ class ChatState:
 
         session = self.prepare(request, post)
         parts = {"think": "", "answer": ""}
-        batch: list[Any] = []
+        batch: list[ChatChunk] = []
         last = time.monotonic()
         count = 0
         stream = session.send(text)
@@ -154,18 +190,18 @@ class ChatState:
                 batch.append(chunk)
                 count += 1
                 if time.monotonic() - last >= BATCH_S:
-                    post("chunks", batch)
+                    post(ChatPieces(batch))
                     batch, last = [], time.monotonic()
                 job.progress(count, max(count, session.max_tokens), "reply")
         except Cancelled:
             stream.close()  # the model's stream ends at its next piece
             if batch:
-                post("chunks", batch)
+                post(ChatPieces(batch))
             partial = parts["answer"].strip() or parts["think"].strip() or "(nothing yet)"
             session.note(f"reply cancelled; partial reply: {partial}")
             raise
         if batch:
-            post("chunks", batch)
+            post(ChatPieces(batch))
         job.progress(count, count, "reply")  # the final count (the last report always goes)
         return session.turns[-1]
 
