@@ -84,6 +84,7 @@ class CallLog:
         retries: int = DEFAULT_RETRIES,
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        lock: threading.Lock | None = None,
     ) -> None:
         self.db = db
         self.model = model
@@ -92,7 +93,7 @@ class CallLog:
         self.retries = retries
         self.backoff_s = backoff_s
         self.sleep = sleep
-        self.lock = threading.Lock()
+        self.lock = lock or threading.Lock()  # shared when others use the same connection
         self.model_calls = 0
         self.cache_hits = 0
 

@@ -132,6 +132,23 @@ def status_text(status: str | None, resumed_by: int | None) -> str:
     return f"{text} (resumed by run {resumed_by})" if resumed_by else text
 
 
+def run_status(exc: BaseException | None) -> str:
+    """The status a run ends with, from the exception that ended it (None: it finished).
+
+    >>> run_status(None), run_status(KeyboardInterrupt()), run_status(Cancelled("stop"))
+    ('ok', 'interrupted', 'cancelled')
+    >>> run_status(ValueError("bad"))
+    'failed'
+    """
+    if exc is None:
+        return "ok"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, Cancelled):
+        return "cancelled"
+    return "failed"
+
+
 class RunRecorder:
     """Context manager that records one command in ``runs``: config, versions, times, status,
     and the pid and host of the process running it.
@@ -206,13 +223,7 @@ class RunRecorder:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        status = "ok"
-        if exc is not None:
-            status = "failed"
-            if exc_type is KeyboardInterrupt:
-                status = "interrupted"
-            elif isinstance(exc, Cancelled):
-                status = "cancelled"
+        status = run_status(exc)
         try:
             with self.db.conn:
                 self.db.table("runs").update(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,18 @@ class Draft:
     model: str = ""
     call_ids: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # quality-check failures: stored rejected
+
+
+@dataclass
+class Later:
+    """A task that asks one more model call after its first answer (the reasoning checker).
+
+    The runner schedules ``finish`` as a step of its own, so a task never holds a call slot
+    between its two calls, and the checks can fill the servers at the end of a run. The task's
+    samples are written when ``finish`` returns; a killed run redoes the task (its first call
+    is then answered from the call log)."""
+
+    finish: Callable[[], list[Draft]]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from medsynth.ground.extract import is_no_mention
 from medsynth.prompts import render
 from medsynth.synth import checks
 from medsynth.synth.context import triples_text
-from medsynth.synth.model import Draft, RecordContext, Task, task_seed
+from medsynth.synth.model import Draft, Later, RecordContext, Task, task_seed
 from medsynth.synth.quality import screen
 from medsynth.synth.roi import rois_for
 from medsynth.synth.runtime import Runtime
@@ -162,8 +162,8 @@ class Reasoning:
                     tasks.append(Task(self.name, ctx.id, unit, opts.seed, payload))
         return tasks
 
-    def run(self, task: Task, ctx: RecordContext, rt: Runtime) -> list[Draft]:
-        """Generate the four stages, then have the verifier check them."""
+    def run(self, task: Task, ctx: RecordContext, rt: Runtime) -> list[Draft] | Later:
+        """Generate the four stages; the verifier's check of them is the task's second step."""
         p = task.payload
         role = "vision_generator"
         seed = task_seed(task.seed, task.key)
@@ -207,28 +207,36 @@ class Reasoning:
         ]
         screen([draft], self.name, ctx, rt)  # the gate first: no verifier call for a reject
         if rt.options.check_reasoning and not draft.problems:
-            check_messages, check_template = render(
-                "synth_reasoning_check", question=p["question"], answer=p["answer"], stages=stages
-            )
-            verdict = rt.call(
-                "verifier",
-                check_messages,
-                check_template,
-                seed=seed,
-                schema=CHECK_SCHEMA,
-                max_tokens=96,
-                temperature=0.0,
-            )
-            draft.call_ids += verdict.call_ids
-            draft.meta["check"] = {
-                "consistent": bool(verdict.parsed["consistent"]),
-                "reason": str(verdict.parsed["reason"]),
-                "template": f"{check_template.name}/{check_template.version}",
-                "model": rt.model_name("verifier"),
-            }
-            if not verdict.parsed["consistent"]:
-                draft.problems.append(f"checker: inconsistent ({verdict.parsed['reason']})")
+            return Later(lambda: [self.check(draft, stages, seed, rt)])
         return [draft]
+
+    def check(self, draft: Draft, stages: dict[str, str], seed: int, rt: Runtime) -> Draft:
+        """Have the verifier check that the stages lead to the answer (a task's second step)."""
+        check_messages, check_template = render(
+            "synth_reasoning_check",
+            question=draft.question,
+            answer=draft.ground_truth,
+            stages=stages,
+        )
+        verdict = rt.call(
+            "verifier",
+            check_messages,
+            check_template,
+            seed=seed,
+            schema=CHECK_SCHEMA,
+            max_tokens=96,
+            temperature=0.0,
+        )
+        draft.call_ids += verdict.call_ids
+        draft.meta["check"] = {
+            "consistent": bool(verdict.parsed["consistent"]),
+            "reason": str(verdict.parsed["reason"]),
+            "template": f"{check_template.name}/{check_template.version}",
+            "model": rt.model_name("verifier"),
+        }
+        if not verdict.parsed["consistent"]:
+            draft.problems.append(f"checker: inconsistent ({verdict.parsed['reason']})")
+        return draft
 
 
 def stages_of(text: str) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,7 +10,8 @@ from medsynth.backends.base import ChatModel, JsonSchema, Message
 from medsynth.backends.calllog import CallLog, CallResult, Template
 from medsynth.backends.registry import role_retries
 from medsynth.config import SynthConfig
-from medsynth.synth.model import Draft, RecordContext, Task
+from medsynth.stage import Stage
+from medsynth.synth.model import Draft, Later, RecordContext, Task
 from medsynth.workspace import Workspace
 
 
@@ -29,14 +29,11 @@ class Runtime:
         self.db = ws.db
         self.options = options
         self.run_id = run_id
-        self.lock = threading.Lock()
-        self.logs: dict[str, CallLog] = {}
+        self.stage = Stage(ws.db, run_id, concurrency=options.concurrency)
+        self.lock = self.stage.lock  # one lock for every use of the connection
         for role, model in models.items():
-            log = CallLog(
-                ws.db, model, role=role, run_id=run_id, retries=role_retries(ws.config, role)
-            )
-            log.lock = self.lock
-            self.logs[role] = log
+            self.stage.log(role, model, retries=role_retries(ws.config, role))
+        self.logs: dict[str, CallLog] = self.stage.logs
         self.state: dict[str, Any] = {}  # per-generator caches (indexes, encoders)
 
     def sees_images(self, role: str) -> bool:
@@ -92,11 +89,12 @@ class Runtime:
 
 class Generator(Protocol):
     """A sample generator: plans tasks per record (main thread, may read the database under
-    ``rt.lock``), then runs each task (any thread, model calls only)."""
+    ``rt.lock``), then runs each task (any thread, model calls only). A task with a second,
+    dependent call returns :class:`Later` from ``run``: the runner schedules the rest."""
 
     name: str
     roles: tuple[str, ...]
 
     def plan(self, ctx: RecordContext, rt: Runtime) -> list[Task]: ...
 
-    def run(self, task: Task, ctx: RecordContext, rt: Runtime) -> list[Draft]: ...
+    def run(self, task: Task, ctx: RecordContext, rt: Runtime) -> list[Draft] | Later: ...

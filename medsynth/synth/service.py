@@ -1,27 +1,26 @@
 """``synth``: run the chosen generators over grounded records, resumably, then mark duplicates
 (and, when asked, contamination with evaluation sets).
 
-Generators run in three stages (see ``STAGES``): within a stage their tasks form one stream,
-so no generator waits for another's last call. Each generator plans
-tasks per record; a task's samples and its ``synth_tasks`` row are written in one transaction, so
-a killed run loses at most the tasks in flight, and their model calls are answered from the call
-log when the run is started again (every call is seeded per task). Failed tasks (invalid model
-output, unreadable images) become rejects and are tried again on the next run; a transient
-backend failure stops the run with everything finished kept.
+Generators run in three stages (see ``STAGES``), all as one stream of tasks: a record's
+next stage starts as soon as its tasks of the stage before are written
+(:mod:`~medsynth.synth.flow`), so no task waits for another record or generator. Each
+generator plans tasks per record; a task's samples and its ``synth_tasks`` row are written in one
+transaction, so a killed run loses at most the tasks in flight, and their model calls are
+answered from the call log when the run is started again (every call is seeded per task). Failed
+tasks (invalid model output, unreadable images) become rejects and are tried again on the next
+run; a transient backend failure stops the run with everything finished kept.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
 from pathlib import Path
 from typing import Any, cast
 
-from medsynth.backends.base import BackendError, ChatModel, InvalidOutput, TransientBackendError
-from medsynth.backends.engine import run_bounded, run_inline
+from medsynth.backends.base import ChatModel, InvalidOutput
 from medsynth.config import SynthConfig
 from medsynth.errors import ConfigError, InputError
 from medsynth.ingest.datasets import find_dataset, selection_end
@@ -29,10 +28,11 @@ from medsynth.store import overview
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.synth import checks
 from medsynth.synth.context import count_records, iter_records
+from medsynth.synth.flow import Item, TaskFlow
 from medsynth.synth.gate import detector_of
 from medsynth.synth.hardneg import HardNegatives
 from medsynth.synth.keyanswer import KeyAnswers
-from medsynth.synth.model import GENERATORS, Draft, RecordContext, SynthReport, Task
+from medsynth.synth.model import GENERATORS, Draft, Later, RecordContext, SynthReport, Task
 from medsynth.synth.multihop import Multihop
 from medsynth.synth.pubmedvision import Describe, Instruct
 from medsynth.synth.quality import screen
@@ -40,12 +40,13 @@ from medsynth.synth.reasoning import Reasoning
 from medsynth.synth.runtime import Generator, Runtime
 from medsynth.workspace import Workspace
 
-# Generators of one stage run as one stream; a stage starts when the one before has finished:
-# keyanswer reads multihop's samples, instruct reuses describe's logged call, reasoning may read
-# key answers and negatives.
+# A record's tasks of one stage start when its tasks of the stage before are written (keyanswer
+# reads multihop's samples, instruct reuses describe's logged call, reasoning may read key answers
+# and negatives); records do not wait for each other (:mod:`medsynth.synth.flow`).
 STAGES = (("multihop", "hardneg", "describe"), ("keyanswer", "instruct"), ("reasoning",))
 Progress = Callable[[str, int, int], Any]  # generator, records planned, records total
-Outcome = list[Draft] | BaseException
+# ready later-stage tasks kept per call in flight before new records wait (bounds memory)
+BACKLOG_PER_SLOT = 8
 
 _SAMPLE_COLUMNS = (
     "task_key, position, record_id, generator, sample_type, question, answer, key_answer, "
@@ -203,20 +204,6 @@ def _category(reason: str) -> str:
     )
 
 
-def _tasks(
-    gen: Generator,
-    rt: Runtime,
-    records: Iterator[RecordContext],
-    done: set[str],
-    on_record: Callable[[], None],
-) -> Iterator[tuple[Task, RecordContext]]:
-    for ctx in records:
-        for task in gen.plan(ctx, rt):
-            if task.key not in done:
-                yield task, ctx
-        on_record()
-
-
 def synthesize(
     ws: Workspace,
     generators: Sequence[str] | None = None,
@@ -261,11 +248,8 @@ def synthesize(
         report.run_id = run.run_id
         rt = Runtime(ws, run.run_id, opts, models if models is not None else load_models(ws, roles))
         writer = Writer(rt, report)
-        records = list(iter_records(ws.db, dataset_id, end, ws.config.images.max_pixels))
-        for stage in STAGES:
-            gens = [g for g in instances if g.name in stage]
-            if gens:
-                _run_stage(gens, rt, writer, records, total, progress, tick)
+        records = iter_records(ws.db, dataset_id, end, ws.config.images.max_pixels)
+        _run(instances, rt, writer, records, total, progress, tick)
         report.duplicates = mark_duplicates(ws, opts.duplicate_similarity)
         if contamination:
             from medsynth.synth.contamination import flag_contamination
@@ -287,18 +271,18 @@ def synthesize(
     return report
 
 
-def _run_stage(
-    gens: list[Generator],
+def _run(
+    instances: list[Generator],
     rt: Runtime,
     writer: Writer,
-    records: list[RecordContext],
+    records: Iterator[RecordContext],
     total: int,
     progress: Progress | None,
     tick: Callable[[], Any] | None = None,
 ) -> None:
-    """Run generators that do not depend on each other as one stream of tasks (no barrier
-    between them, so the model servers stay busy)."""
-    names = [g.name for g in gens]
+    """Run every chosen generator over the records as one stream of tasks across the stages
+    (:mod:`~medsynth.synth.flow`): the model servers never wait for a stage to drain."""
+    names = [g.name for g in instances]
     with rt.lock:
         done = {
             r[0]
@@ -308,54 +292,51 @@ def _run_stage(
                 names,
             )
         }
+    planned: Counter[str] = Counter()
 
-    def counter(name: str) -> Callable[[], None]:
-        seen = 0
+    def on_planned(name: str) -> None:
+        planned[name] += 1
+        if progress is not None:
+            progress(name, planned[name], total)
 
-        def on_record() -> None:
-            nonlocal seen
-            seen += 1
-            if progress is not None:
-                progress(name, seen, total)
-
-        return on_record
-
-    def work(item: tuple[Generator, Task, RecordContext]) -> list[Draft]:
-        gen, task, ctx = item
-        return screen(gen.run(task, ctx, rt), gen.name, ctx, rt)
-
-    items = (
-        (gen, task, ctx)
-        for gen in gens
-        for task, ctx in _tasks(gen, rt, iter(records), done, counter(gen.name))
+    stages = [[g for g in instances if g.name in stage] for stage in STAGES]
+    flow = TaskFlow(
+        stages,
+        rt,
+        records,
+        done,
+        backlog=BACKLOG_PER_SLOT * rt.options.concurrency,
+        planned=on_planned,
+        lock=rt.lock,
     )
-    outcomes: Iterator[tuple[tuple[Generator, Task, RecordContext], Outcome]]
-    stop = threading.Event()
-    if rt.options.concurrency == 1:
-        outcomes = run_inline(items, work, stop=stop)
-    else:
-        outcomes = run_bounded(items, work, concurrency=rt.options.concurrency, stop=stop)
-    fatal: BaseException | None = None
-    with closing(cast(Any, outcomes)):
-        for (_gen, task, _ctx), result in outcomes:
-            if isinstance(result, list):
-                writer.done(task, result)
-            elif isinstance(result, InvalidOutput):
-                writer.failed(task, result.message, result.raw)
-            elif isinstance(result, InputError):
-                writer.failed(task, result.message, result.source or "")
-            elif isinstance(result, BackendError) and not isinstance(result, TransientBackendError):
-                writer.failed(task, f"generation failed: {result.message}", "")
-            else:
-                # the server is down (transient) or a bug: nothing new is asked, the tasks
-                # already on their way are written, then the first such error is raised
-                fatal = fatal or result
-                stop.set()
-                continue
-            if tick is not None:
-                tick()
-    if fatal is not None:
-        raise fatal
+
+    def work(item: Item) -> list[Draft] | Later:
+        gen, task, ctx, later = item
+        result = later.finish() if later is not None else gen.run(task, ctx, rt)
+        return result if isinstance(result, Later) else screen(result, gen.name, ctx, rt)
+
+    def store(item: Item, result: list[Draft] | Later) -> None:
+        if isinstance(result, Later):
+            flow.later(item, result)
+            return
+        writer.done(item[1], result)
+        flow.finished(item)
+        if tick is not None:
+            tick()
+
+    def fail(item: Item, error: BaseException) -> None:
+        task = item[1]
+        if isinstance(error, InvalidOutput):
+            writer.failed(task, error.message, error.raw)
+        elif isinstance(error, InputError):
+            writer.failed(task, error.message, error.source or "")
+        else:
+            writer.failed(task, f"generation failed: {getattr(error, 'message', error)}", "")
+        flow.finished(item)
+        if tick is not None:
+            tick()
+
+    rt.stage.run(flow, work, store=store, fail=fail)
 
 
 def sample_counts(ws: Workspace) -> dict[str, dict[str, int]]:
