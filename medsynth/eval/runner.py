@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medsynth.backends.base import BackendError, ChatModel, TransientBackendError
+from medsynth.backends.base import ChatModel
 from medsynth.backends.calllog import CallLog, CallResult, Template
-from medsynth.backends.engine import run_bounded
 from medsynth.config import ChatRole
-from medsynth.errors import Cancelled, InputError
+from medsynth.errors import InputError
+from medsynth.eval import predictions as data
 from medsynth.eval.loaders import AnswerType, EvalQuestion, EvalSet, load_eval_set
 from medsynth.eval.metrics import score, summarize
 from medsynth.eval.models import (
@@ -33,8 +32,15 @@ from medsynth.eval.models import (
 )
 from medsynth.files import sha256_file
 from medsynth.prompts import render
-from medsynth.store.runs import RunRecorder, record_reject, utc_now
+from medsynth.stage import Stage, recoverable
+from medsynth.store.runs import RunRecorder, record_reject, run_status
 from medsynth.workspace import Workspace
+
+
+def predictions(ws: Workspace, eval_run_id: int) -> list[dict[str, Any]]:
+    """Stored predictions of one eval run, by question id (:func:`data.predictions`)."""
+    return data.predictions(ws.db, eval_run_id)
+
 
 TEMPLATE = "eval_vqa"
 Progress = Callable[[int, int], Any]
@@ -65,8 +71,9 @@ class EvalRequest:
     batch_size: int | None = None
 
 
-def _concurrency(model: ChatModel, batch_size: int) -> int:
+def _concurrency(model: ChatModel, options: dict[str, Any]) -> int:
     """Calls in flight: llama.cpp runs one at a time; transformers batches; servers take many."""
+    batch_size = int(options["batch_size"])
     inner = getattr(model, "inner", model)
     return 1 if getattr(inner, "backend", "") in ("llamacpp", "fake") else max(1, batch_size)
 
@@ -151,9 +158,7 @@ class _Asker:
         )
 
 
-def _eval_run_row(
-    ws: Workspace,
-    key: str,
+def _run_fields(
     evalset: EvalSet,
     request: EvalRequest,
     choice: ModelChoice,
@@ -161,182 +166,115 @@ def _eval_run_row(
     template: Template,
     options: dict[str, Any],
     run_id: int | None,
-) -> int:
-    """The eval run with this key (made now if new); its name is updated when one is given."""
-    now = utc_now()
-    row = ws.db.execute("SELECT id, name FROM eval_runs WHERE key = ?", [key]).fetchone()
-    with ws.db.conn:
-        if row is not None:
-            ws.db.conn.execute(
-                "UPDATE eval_runs SET name = ?, status = 'running', run_id = ?, updated_at = ? "
-                "WHERE id = ?",
-                [request.name or row[1], run_id, now, row[0]],
-            )
-            return int(row[0])
-        cursor = ws.db.conn.execute(
-            "INSERT INTO eval_runs (key, name, dataset, data_file, split, language, answer_type, "
-            "max_questions, model_spec, backend, model, images_seen, template, template_version, "
-            "options, questions, status, run_id, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
-            [
-                key,
-                request.name,
-                evalset.dataset,
-                str(evalset.file),
-                evalset.split,
-                evalset.language,
-                request.answer_type,
-                request.limit,
-                json.dumps(choice.as_dict(), sort_keys=True),
-                model.backend,
-                model.model,
-                int(model.supports_images),
-                template.name,
-                template.version,
-                json.dumps(options, sort_keys=True),
-                len(evalset.questions),
-                run_id,
-                now,
-                now,
-            ],
-        )
-    return int(cursor.lastrowid or 0)
+) -> dict[str, Any]:
+    """What a new ``eval_runs`` row records about the run."""
+    return {
+        "dataset": evalset.dataset,
+        "data_file": str(evalset.file),
+        "split": evalset.split,
+        "language": evalset.language,
+        "answer_type": request.answer_type,
+        "max_questions": request.limit,
+        "model_spec": json.dumps(choice.as_dict(), sort_keys=True),
+        "backend": model.backend,
+        "model": model.model,
+        "images_seen": int(model.supports_images),
+        "template": template.name,
+        "template_version": template.version,
+        "options": json.dumps(options, sort_keys=True),
+        "questions": len(evalset.questions),
+        "run_id": run_id,
+    }
 
 
-def _store(
-    ws: Workspace,
-    eval_run_id: int,
-    question: EvalQuestion,
-    result: CallResult,
-    run_id: int | None,
-) -> None:
+def _prediction(
+    eval_run_id: int, question: EvalQuestion, result: CallResult, run_id: int | None
+) -> dict[str, Any]:
+    """A scored answer as stored."""
     scores = score(result.text, question.answer, question.answer_type)
     closed = scores["closed_correct"]
-    ws.db.conn.execute(
-        "INSERT OR IGNORE INTO eval_predictions (eval_run_id, qid, image, question, answer, "
-        "answer_type, question_type, prediction, scored_text, closed_correct, open_recall, "
-        "exact_match, token_f1, call_id, cached, run_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            eval_run_id,
-            question.qid,
-            question.image,
-            question.question,
-            question.answer,
-            question.answer_type,
-            question.question_type,
-            result.text,
-            scores["scored_text"],
-            None if closed is None else int(closed),
-            scores["open_recall"],
-            int(scores["exact_match"]),
-            scores["token_f1"],
-            result.call_id,
-            int(result.cached),
-            run_id,
-            utc_now(),
-        ],
-    )
-
-
-PREDICTION_COLUMNS = (
-    "qid",
-    "image",
-    "question",
-    "answer",
-    "answer_type",
-    "question_type",
-    "prediction",
-    "scored_text",
-    "closed_correct",
-    "open_recall",
-    "exact_match",
-    "token_f1",
-    "call_id",
-    "cached",
-)
-
-
-def predictions(ws: Workspace, eval_run_id: int) -> list[dict[str, Any]]:
-    """Stored predictions of one eval run, by question id (numeric ids as numbers): answers
-    are stored as they finish, which under concurrency is not the order they were asked."""
-    sql = f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM eval_predictions WHERE eval_run_id = ? "
-    return [
-        dict(zip(PREDICTION_COLUMNS, row, strict=True))
-        for row in ws.db.execute(sql + "ORDER BY CAST(qid AS INTEGER), qid, id", [eval_run_id])
-    ]
+    return {
+        "eval_run_id": eval_run_id,
+        "qid": question.qid,
+        "image": question.image,
+        "question": question.question,
+        "answer": question.answer,
+        "answer_type": question.answer_type,
+        "question_type": question.question_type,
+        "prediction": result.text,
+        "scored_text": scores["scored_text"],
+        "closed_correct": None if closed is None else int(closed),
+        "open_recall": scores["open_recall"],
+        "exact_match": int(scores["exact_match"]),
+        "token_f1": scores["token_f1"],
+        "call_id": result.call_id,
+        "cached": int(result.cached),
+        "run_id": run_id,
+    }
 
 
 def _ask_all(
     ws: Workspace,
+    stage: Stage,
     eval_run_id: int,
     evalset: EvalSet,
     pending: list[EvalQuestion],
     asker: _Asker,
-    concurrency: int,
-    run_id: int | None,
     progress: Progress | None,
 ) -> tuple[list[dict[str, str]], int]:
     """Ask the pending questions, storing each prediction as it comes; a question the model
-    or its image fails is skipped (and a reject); an unreachable server stops the run."""
-    lock = asker.log.lock  # the call log's lock guards every use of the connection
+    or its image fails is skipped (and a reject); an unreachable server stops the run, once
+    the answers already on their way are stored."""
     skipped: list[dict[str, str]] = []
     finished = 0
-    fatal: list[BaseException] = []  # the first error that stops the run
-    # after a fatal error nothing new is asked, but the answers already on their way are
-    # still stored (nothing finished is lost), then the error is raised
-    stop = threading.Event()  # set with the first fatal error: queued questions are dropped
-    for question, outcome in run_bounded(pending, asker, concurrency=concurrency, stop=stop):
-        if fatal:
-            if not isinstance(outcome, BaseException):
-                with lock, ws.db.conn:
-                    _store(ws, eval_run_id, question, outcome, run_id)
-            continue
-        if isinstance(outcome, TransientBackendError):
-            fatal.append(outcome)
-            stop.set()
-            continue
-        if isinstance(outcome, InputError | BackendError | OSError):
-            reason = getattr(outcome, "message", str(outcome))
-            skipped.append({"qid": question.qid, "reason": reason})
-            with lock:
-                record_reject(
-                    ws.db,
-                    stage="eval",
-                    source=f"{evalset.file.name} qid {question.qid}",
-                    raw=question.question,
-                    reason=reason,
-                    run_id=run_id,
-                )
-        elif isinstance(outcome, BaseException):
-            fatal.append(outcome)
-            stop.set()
-            continue
-        else:
-            with lock, ws.db.conn:
-                _store(ws, eval_run_id, question, outcome, run_id)
+
+    def store(question: EvalQuestion, result: CallResult) -> None:
+        with stage.lock:
+            data.add_prediction(ws.db, _prediction(eval_run_id, question, result, stage.run_id))
+
+    def fail(question: EvalQuestion, error: BaseException) -> None:
+        reason = getattr(error, "message", str(error))
+        skipped.append({"qid": question.qid, "reason": reason})
+        with stage.lock:
+            record_reject(
+                ws.db,
+                stage="eval",
+                source=f"{evalset.file.name} qid {question.qid}",
+                raw=question.question,
+                reason=reason,
+                run_id=stage.run_id,
+            )
+
+    def after(_question: EvalQuestion) -> None:
+        nonlocal finished
         finished += 1
         if progress is not None:
             progress(finished, len(pending))
-    if fatal:
-        raise fatal[0]
+
+    def skippable(error: BaseException) -> bool:  # an unreadable image too
+        return recoverable(error) or isinstance(error, OSError)
+
+    stage.run(pending, asker, store=store, fail=fail, is_recoverable=skippable, after=after)
     return skipped, finished
 
 
-def run_eval(
-    ws: Workspace,
-    request: EvalRequest,
-    *,
-    progress: Progress | None = None,
-    model: ChatModel | None = None,
-) -> dict[str, Any]:
-    """Evaluate (or resume); returns the run's summary with its metrics.
+@dataclass
+class _Plan:
+    """An eval run made ready: the questions, the model, the prompt and the run's key."""
 
-    ``model`` replaces loading ``request.model`` (tests pass scripted models this way).
-    """
-    started = time.perf_counter()
+    evalset: EvalSet
+    choice: ModelChoice
+    model: ChatModel
+    template: Template
+    key: str
+    options: dict[str, Any]
+    warnings: list[str]
+
+
+def _plan(ws: Workspace, request: EvalRequest, model: ChatModel | None) -> _Plan:
+    """Load the questions and the model; the run's key says what defines it."""
     cfg = ws.config.eval
-    max_tokens = request.max_tokens or cfg.max_tokens
+    request.max_tokens = request.max_tokens or cfg.max_tokens
     batch_size = request.batch_size or cfg.batch_size
     evalset = load_eval_set(
         request.dataset,
@@ -360,96 +298,105 @@ def run_eval(
         loaded = model
     with_image = bool(loaded.supports_images)
     _, template = render(TEMPLATE, question="", with_image=with_image, think=request.think)
-    request.max_tokens = max_tokens
-    key = _run_key(evalset, request, spec_key(choice, loaded), template)
-    options = {"max_tokens": max_tokens, "think": request.think, "batch_size": batch_size}
     warnings = [] if with_image else [TEXT_ONLY_WARNING]
     if choice.embedded and model is None:
         warnings.append(EMBEDDED_NOTE)
-    config = {"request": {**request.__dict__, "path": str(request.path)}, "key": key}
+    return _Plan(
+        evalset,
+        choice,
+        loaded,
+        template,
+        _run_key(evalset, request, spec_key(choice, loaded), template),
+        {"max_tokens": request.max_tokens, "think": request.think, "batch_size": batch_size},
+        warnings,
+    )
+
+
+def run_eval(
+    ws: Workspace,
+    request: EvalRequest,
+    *,
+    progress: Progress | None = None,
+    model: ChatModel | None = None,
+) -> dict[str, Any]:
+    """Evaluate (or resume); returns the run's summary with its metrics.
+
+    ``model`` replaces loading ``request.model`` (tests pass scripted models this way).
+    """
+    started = time.perf_counter()
+    plan = _plan(ws, request, model)
+    evalset, loaded = plan.evalset, plan.model
+    config = {"request": {**request.__dict__, "path": str(request.path)}, "key": plan.key}
     with RunRecorder(ws.db, "eval", config) as run:
-        eval_run_id = _eval_run_row(
-            ws, key, evalset, request, choice, loaded, template, options, run.run_id
+        fields = _run_fields(
+            evalset, request, plan.choice, loaded, plan.template, plan.options, run.run_id
         )
+        eval_run_id = data.open_run(ws.db, plan.key, request.name, fields)
         for source, reason in evalset.problems:
             record_reject(
                 ws.db, stage="eval", source=source, raw="", reason=reason, run_id=run.run_id
             )
-        done = {
-            row[0]
-            for row in ws.db.execute(
-                "SELECT qid FROM eval_predictions WHERE eval_run_id = ?", [eval_run_id]
-            )
-        }
+        done = data.answered(ws.db, eval_run_id)
         pending = [q for q in evalset.questions if q.qid not in done]
-        log = CallLog(ws.db, loaded, role="eval", run_id=run.run_id, retries=choice.role.retries)
+        choice = plan.choice
+        stage = Stage(ws.db, run.run_id, concurrency=_concurrency(loaded, plan.options))
+        log = stage.log("eval", loaded, retries=choice.role.retries)
         asker = _Asker(
             log,
             evalset,
-            template,
-            with_image=with_image,
+            plan.template,
+            with_image=bool(loaded.supports_images),
             think=request.think,
-            max_tokens=max_tokens,
+            max_tokens=int(request.max_tokens or 0),
         )
         try:
-            skipped, finished = _ask_all(
-                ws,
-                eval_run_id,
-                evalset,
-                pending,
-                asker,
-                _concurrency(loaded, batch_size),
-                run.run_id,
-                progress,
-            )
+            skipped, finished = _ask_all(ws, stage, eval_run_id, evalset, pending, asker, progress)
         except BaseException as exc:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            if isinstance(exc, Cancelled):
-                status = "cancelled"
-            with ws.db.conn:
-                ws.db.conn.execute(
-                    "UPDATE eval_runs SET status = ?, updated_at = ? WHERE id = ?",
-                    [status, utc_now(), eval_run_id],
-                )
+            data.set_status(ws.db, eval_run_id, run_status(exc))
             raise
-        selected = {q.qid for q in evalset.questions}
-        rows = [r for r in predictions(ws, eval_run_id) if r["qid"] in selected]
-        metrics = summarize(rows)
-        status = "done" if len(rows) == len(selected) else "partial"
-        with ws.db.conn:
-            ws.db.conn.execute(
-                "UPDATE eval_runs SET status = ?, metrics = ?, updated_at = ? WHERE id = ?",
-                [status, json.dumps(metrics), utc_now(), eval_run_id],
-            )
-        name = ws.db.execute("SELECT name FROM eval_runs WHERE id = ?", [eval_run_id]).fetchone()
-        summary = {
-            "eval_run_id": eval_run_id,
-            "name": name[0] or "",
-            "status": status,
-            "dataset": evalset.dataset,
-            "file": str(evalset.file),
-            "split": evalset.split,
-            "language": evalset.language,
-            "answer_type": request.answer_type,
-            "questions": len(selected),
-            "predicted": len(rows),
-            "asked_now": finished - len(skipped),
-            "resumed_from": len(done & selected),
-            "skipped": skipped,
-            "unusable_rows": [{"source": s, "reason": r} for s, r in evalset.problems],
-            "model_spec": choice.spec,
-            "backend": loaded.backend,
-            "model": loaded.model,
-            "images_seen": with_image,
-            "template": f"{template.name} v{template.version}",
-            "options": options,
-            "model_calls": log.model_calls,
-            "cache_hits": log.cache_hits,
-            "seconds": round(time.perf_counter() - started, 2),
-            "warnings": warnings,
-            "metrics": metrics,
-            "run_id": run.run_id,
-        }
+        summary = _finish(ws, plan, request, eval_run_id, done)
+        summary.update(
+            asked_now=finished - len(skipped),
+            skipped=skipped,
+            model_calls=log.model_calls,
+            cache_hits=log.cache_hits,
+            seconds=round(time.perf_counter() - started, 2),
+            run_id=run.run_id,
+        )
         run.summary = {k: summary[k] for k in ("eval_run_id", "status", "questions", "predicted")}
-        run.summary["overall"] = metrics["overall"]
+        run.summary["overall"] = summary["metrics"]["overall"]
     return summary
+
+
+def _finish(
+    ws: Workspace, plan: _Plan, request: EvalRequest, eval_run_id: int, done: set[str]
+) -> dict[str, Any]:
+    """Score the stored answers of the selected questions; the run's summary."""
+    evalset, loaded = plan.evalset, plan.model
+    selected = {q.qid for q in evalset.questions}
+    rows = [r for r in data.predictions(ws.db, eval_run_id) if r["qid"] in selected]
+    metrics = summarize(rows)
+    status = "done" if len(rows) == len(selected) else "partial"
+    data.set_status(ws.db, eval_run_id, status, metrics)
+    return {
+        "eval_run_id": eval_run_id,
+        "name": data.run_name(ws.db, eval_run_id),
+        "status": status,
+        "dataset": evalset.dataset,
+        "file": str(evalset.file),
+        "split": evalset.split,
+        "language": evalset.language,
+        "answer_type": request.answer_type,
+        "questions": len(selected),
+        "predicted": len(rows),
+        "resumed_from": len(done & selected),
+        "unusable_rows": [{"source": s, "reason": r} for s, r in evalset.problems],
+        "model_spec": plan.choice.spec,
+        "backend": loaded.backend,
+        "model": loaded.model,
+        "images_seen": bool(loaded.supports_images),
+        "template": f"{plan.template.name} v{plan.template.version}",
+        "options": plan.options,
+        "warnings": plan.warnings,
+        "metrics": metrics,
+    }

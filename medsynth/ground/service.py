@@ -10,8 +10,8 @@ run leaves no half-grounded record; a record that has matches rows is done and i
 time, and every model call is answered from the call log on a re-run. A record whose image cannot
 be read or whose extraction fails becomes a reject and counts as unmatched; it is tried again on
 the next run (an answer that failed the schema is then read back from the call log, not asked
-again). With concurrency 1 records are grounded on the calling thread; above it, through
-``run_bounded``, with one lock around every use of the database connection.
+again). Records go through :class:`medsynth.stage.Stage`: on the calling thread at concurrency 1, a
+bounded pool above it, with one lock around every use of the database connection.
 """
 
 from __future__ import annotations
@@ -19,14 +19,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
-from contextlib import closing
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from medsynth.backends.base import BackendError, ChatModel, InvalidOutput, TransientBackendError
-from medsynth.backends.calllog import CallLog
-from medsynth.backends.engine import run_bounded, run_inline
 from medsynth.errors import InputError
 from medsynth.ground.extract import Extractor, RecordImage, is_no_mention
 from medsynth.ground.fuzzy import EntityVectors, FuzzyMatcher, Verifier
@@ -35,13 +32,13 @@ from medsynth.ground.plausible import EXACT, REJECT_STAGE, MentionRules, Refusal
 from medsynth.ingest.datasets import find_dataset, selection_end
 from medsynth.kg.lookup import KINDS, ExactMatcher, Kind
 from medsynth.kg.paths import CHAIN_RELATIONS, entity_triples, paths_for
+from medsynth.stage import Stage
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.workspace import Workspace
 
 PAGE = 256
 ARTICLE = {"disease": "a", "organ": "an"}
 Progress = Callable[[int, int], Any]
-Outcomes = Generator[tuple[Any, "Grounded | Rejected | BaseException"], None, None]
 
 
 class TripleRetriever:
@@ -76,26 +73,23 @@ class Grounder:
     """The per-record work of a run; DB access from any thread goes through ``lock``."""
 
     def __init__(
-        self, ws: Workspace, run_id: int | None, extractor: ChatModel, verifier: ChatModel
+        self,
+        ws: Workspace,
+        run_id: int | None,
+        extractor: ChatModel,
+        verifier: ChatModel,
+        *,
+        stage: Stage | None = None,
     ) -> None:
         self.ws = ws
         self.cfg = ws.config.ground
-        self.lock = threading.Lock()
-        self.extract_log = CallLog(
-            ws.db,
-            extractor,
-            role="vision_generator",
-            run_id=run_id,
-            retries=ws.config.models.vision_generator.retries,
+        self.stage = stage or Stage(ws.db, run_id, concurrency=self.cfg.concurrency)
+        self.lock = self.stage.lock  # one lock for every use of the connection
+        models = ws.config.models
+        self.extract_log = self.stage.log(
+            "vision_generator", extractor, retries=models.vision_generator.retries
         )
-        self.verify_log = CallLog(
-            ws.db,
-            verifier,
-            role="verifier",
-            run_id=run_id,
-            retries=ws.config.models.verifier.retries,
-        )
-        self.extract_log.lock = self.verify_log.lock = self.lock  # one lock for the connection
+        self.verify_log = self.stage.log("verifier", verifier, retries=models.verifier.retries)
         self.extractor = Extractor(self.extract_log, max_tokens=self.cfg.max_tokens)
         self.verifier = Verifier(self.verify_log)
         self.exact = ExactMatcher(ws.db)
@@ -323,31 +317,16 @@ def ground(
             )
         if extractor is None and is_embedded(ws.config.models.vision_generator):
             report.warnings.append(EMBEDDED_WARNING)
-        rows = _pending(grounder, dataset_id, end)
-        stop = threading.Event()
-        work: Outcomes = (
-            run_inline(rows, grounder.ground_one, stop=stop)
-            if cfg.concurrency == 1
-            else cast(
-                Outcomes,
-                run_bounded(rows, grounder.ground_one, concurrency=cfg.concurrency, stop=stop),
-            )
-        )
-        fatal: BaseException | None = None
-        with closing(work):
-            for _row, result in work:
-                if isinstance(result, BaseException):
-                    # a transient backend failure or a bug stops the run: nothing new is
-                    # asked, the answers already on their way are written, then it is raised
-                    fatal = fatal or result
-                    stop.set()
-                    continue
-                grounder.write(result)
-                report.add(result)
-                if progress is not None:
-                    progress(report.records, total)
-        if fatal is not None:
-            raise fatal
+
+        def store(_row: dict[str, Any], result: Grounded | Rejected) -> None:
+            grounder.write(result)
+            report.add(result)
+            if progress is not None:
+                progress(report.records, total)
+
+        # ground_one turns a record's own failures into a Rejected: any error that reaches the
+        # runner (the server is down, a bug) stops the run once the answers in flight are written
+        grounder.stage.run(_pending(grounder, dataset_id, end), grounder.ground_one, store=store)
         weak = grounder.weak_image_encoder
         if weak is not None:
             report.warnings.append(

@@ -15,22 +15,20 @@ Seed and concurrency come from ``[synth]`` (``seed``, ``concurrency``).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from medsynth.backends.base import BackendError, ChatModel, InvalidOutput, TransientBackendError
+from medsynth.backends.base import ChatModel, InvalidOutput
 from medsynth.backends.calllog import CallLog, CallResult, Template
-from medsynth.backends.engine import run_bounded, run_inline
 from medsynth.errors import InputError
 from medsynth.prompts import render
 from medsynth.review import data
 from medsynth.review.data import CRITERIA
+from medsynth.stage import Stage
 from medsynth.store.runs import RunRecorder, record_reject
 from medsynth.synth.model import task_seed
 from medsynth.workspace import Workspace
@@ -126,10 +124,11 @@ def judge(
     with RunRecorder(ws.db, "judge", config) as run:
         report.run_id = run.run_id
         model = (models or {}).get(ROLE) or load_models(ws, {ROLE})[ROLE]
-        log = CallLog(ws.db, model, role=ROLE, run_id=run.run_id, retries=section.retries)
+        stage = Stage(ws.db, run.run_id, concurrency=ws.config.synth.concurrency)
+        log = stage.log(ROLE, model, retries=section.retries)
         _, template = render(TEMPLATE, **_values({}, with_image=False))
         report.model, report.template = model_name(model), f"{template.name}/{template.version}"
-        job = _Judging(ws, log, report, template)
+        job = _Judging(ws, stage, log, report, template)
         kept = [
             (r[0], r[1])
             for r in ws.db.execute(
@@ -174,13 +173,15 @@ def _values(sample: dict[str, Any], *, with_image: bool) -> dict[str, Any]:
 class _Judging:
     """One judge run in progress: builds each sample's call, asks, stores, counts."""
 
-    def __init__(self, ws: Workspace, log: CallLog, report: JudgeReport, template: Template):
+    def __init__(
+        self, ws: Workspace, stage: Stage, log: CallLog, report: JudgeReport, template: Template
+    ):
         self.ws = ws
+        self.stage = stage
         self.log = log
         self.report = report
         self.template = template
-        self.lock = threading.Lock()
-        log.lock = self.lock  # one lock for every use of the connection
+        self.lock = stage.lock  # one lock for every use of the connection (the log's too)
         self.sees_images = bool(getattr(log.model, "supports_images", False))
         self.seed = ws.config.synth.seed
         self.totals: dict[str, list[int]] = {c: [] for c in CRITERIA}
@@ -230,20 +231,19 @@ class _Judging:
     def run(
         self, todo: list[tuple[int, str]], progress: Progress | None, tick: Callable[[], Any] | None
     ) -> None:
-        concurrency = self.ws.config.synth.concurrency
-        items = self.items(todo)
-        outcomes = (
-            run_inline(items, self.ask)
-            if concurrency == 1
-            else run_bounded(items, self.ask, concurrency=concurrency)
-        )
-        with closing(cast(Any, outcomes)):
-            for done, (item, result) in enumerate(outcomes, 1):
-                self.store(item, result)
-                if progress is not None:
-                    progress(done, len(todo))
-                if tick is not None:
-                    tick()
+        finished = 0
+
+        def after(_item: _Item | tuple[int, str, str]) -> None:
+            nonlocal finished
+            finished += 1
+            if progress is not None:
+                progress(finished, len(todo))
+            if tick is not None:
+                tick()
+
+        # a sample the judge cannot score is a reject and the run goes on; a server that is
+        # down stops it, once the answers on their way are stored
+        self.stage.run(self.items(todo), self.ask, store=self.store, fail=self.fail, after=after)
         self.report.by_generator = dict(sorted(self.counts.items()))
         self.report.means = {
             c: round(sum(v) / len(v), 2) if v else None for c, v in self.totals.items()
@@ -273,16 +273,16 @@ class _Judging:
             self.counts[item.generator] += 1
             for criterion, score in scores.items():
                 self.totals[criterion].append(score)
-        elif isinstance(result, InvalidOutput):
-            self.reject(item.sample_id, result.message, result.raw)
-        elif isinstance(result, InputError):
-            self.reject(item.sample_id, result.message, result.source or "")
-        elif isinstance(result, TransientBackendError):
-            raise result  # the server is down: stop; finished samples are kept
-        elif isinstance(result, BackendError):
-            self.reject(item.sample_id, f"judging failed: {result.message}", "")
+
+    def fail(self, item: _Item | tuple[int, str, str], error: BaseException) -> None:
+        """A sample the judge could not score: a reject with the reason."""
+        sample_id = item.sample_id if isinstance(item, _Item) else item[0]
+        if isinstance(error, InvalidOutput):
+            self.reject(sample_id, error.message, error.raw)
+        elif isinstance(error, InputError):
+            self.reject(sample_id, error.message, error.source or "")
         else:
-            raise result
+            self.reject(sample_id, f"judging failed: {getattr(error, 'message', error)}", "")
 
     def reject(self, sample_id: int, reason: str, raw: str) -> None:
         with self.lock, self.ws.db.conn:

@@ -79,3 +79,21 @@ def test_synth_writes_the_tasks_in_flight_then_raises(tmp_path: Path) -> None:
     assert calls_ok == model.answered
     assert done == model.answered  # one call per multihop task: every finished task written
     ws.close()
+
+
+def test_judge_writes_the_scores_in_flight_then_raises(tmp_path: Path) -> None:
+    from medsynth.review.judge import judge
+    from tests.fakes.review import copy_workspace, judge_reply, synth_workspace
+
+    ws = copy_workspace(synth_workspace(tmp_path / "built", records=4), tmp_path / "ws")
+    ws.config.synth.concurrency = 4
+    kept = ws.db.execute("SELECT count(*) FROM samples WHERE status = 'kept'").fetchone()[0]
+    model = FirstCallFails(judge_reply)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        judge(ws, models={"verifier": ScriptedChat(model)})
+    judged = ws.db.execute("SELECT count(DISTINCT sample_id) FROM judgements").fetchone()[0]
+    assert kept > 12
+    assert model.answered >= 3
+    assert judged == model.answered  # every score the judge finished was written
+    assert model.calls < kept  # the queued samples were never asked
+    ws.close()
