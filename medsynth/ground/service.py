@@ -33,6 +33,7 @@ from medsynth.ingest.datasets import find_dataset, selection_end
 from medsynth.kg.lookup import KINDS, ExactMatcher, Kind
 from medsynth.kg.paths import CHAIN_RELATIONS, entity_triples, paths_for
 from medsynth.stage import Stage
+from medsynth.store.db import insert_rows
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.workspace import Workspace
 
@@ -208,29 +209,31 @@ class Grounder:
                 )
                 return
             conn = self.ws.db.conn
-            conn.execute(
-                "INSERT OR REPLACE INTO extractions (record_id, disease, organ, call_id, run_id, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [result.record_id, result.disease, result.organ, result.call_id, self.run_id, now],
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO matches (record_id, kind, mention, stage, entity_id, "
-                "candidates, text_only, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        result.record_id,
-                        m.kind,
-                        m.mention,
-                        m.stage,
-                        m.entity_id,
-                        json.dumps(m.candidates, ensure_ascii=False),
-                        int(m.text_only),
-                        self.run_id,
-                        now,
-                    )
-                    for m in result.matches
-                ],
-            )
+            record_id, run_id = result.record_id, self.run_id
+            extraction = {
+                "record_id": record_id,
+                "disease": result.disease,
+                "organ": result.organ,
+                "call_id": result.call_id,
+                "run_id": run_id,
+                "created_at": now,
+            }
+            insert_rows(conn, "extractions", [extraction], conflict="REPLACE")
+            matches = [
+                {
+                    "record_id": record_id,
+                    "kind": m.kind,
+                    "mention": m.mention,
+                    "stage": m.stage,
+                    "entity_id": m.entity_id,
+                    "candidates": json.dumps(m.candidates, ensure_ascii=False),
+                    "text_only": int(m.text_only),
+                    "run_id": run_id,
+                    "created_at": now,
+                }
+                for m in result.matches
+            ]
+            insert_rows(conn, "matches", matches, conflict="IGNORE")
             for m in result.matches:
                 if m.refusal is not None:
                     record_reject(
@@ -241,10 +244,8 @@ class Grounder:
                         reason=m.refusal.reason,
                         run_id=self.run_id,
                     )
-            conn.executemany(
-                "INSERT OR IGNORE INTO record_triples (record_id, triple_id) VALUES (?, ?)",
-                [(result.record_id, triple_id) for triple_id in result.triple_ids],
-            )
+            triples = [{"record_id": record_id, "triple_id": t} for t in result.triple_ids]
+            insert_rows(conn, "record_triples", triples, conflict="IGNORE")
 
 
 _PENDING = (

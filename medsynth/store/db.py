@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 import sqlite_utils
 
@@ -45,3 +47,32 @@ def open_database(path: Path, *, create: bool = False) -> sqlite_utils.Database:
     for suffix in ("", "-wal", "-shm"):
         secure_file(Path(f"{path}{suffix}"))
     return db
+
+
+def insert_rows(
+    conn: sqlite3.Connection,
+    table: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Literal["", "IGNORE", "REPLACE"] = "",
+) -> int:
+    """Insert dict rows (all with the same keys) inside the caller's transaction; returns how
+    many were inserted. Unlike sqlite-utils' ``insert_all`` it never commits on its own, so a caller
+    can write several tables in one transaction.
+
+    >>> conn = sqlite3.connect(":memory:")
+    >>> _ = conn.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
+    >>> insert_rows(conn, "t", [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}])
+    2
+    >>> insert_rows(conn, "t", [{"a": 1, "b": "z"}], conflict="IGNORE")
+    0
+    >>> conn.execute("SELECT b FROM t ORDER BY a").fetchall()
+    [('x',), ('y',)]
+    """
+    if not rows:
+        return 0
+    columns = list(rows[0])
+    verb = f"INSERT OR {conflict}" if conflict else "INSERT"
+    sql = f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    cursor = conn.executemany(sql, [[row[c] for c in columns] for row in rows])
+    return max(cursor.rowcount, 0)

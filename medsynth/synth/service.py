@@ -25,6 +25,7 @@ from medsynth.config import SynthConfig
 from medsynth.errors import ConfigError, InputError
 from medsynth.ingest.datasets import find_dataset, selection_end
 from medsynth.store import overview
+from medsynth.store.db import insert_rows
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.synth import checks
 from medsynth.synth.context import count_records, iter_records
@@ -47,13 +48,6 @@ STAGES = (("multihop", "hardneg", "describe"), ("keyanswer", "instruct"), ("reas
 Progress = Callable[[str, int, int], Any]  # generator, records planned, records total
 # ready later-stage tasks kept per call in flight before new records wait (bounds memory)
 BACKLOG_PER_SLOT = 8
-
-_SAMPLE_COLUMNS = (
-    "task_key, position, record_id, generator, sample_type, question, answer, key_answer, "
-    "ground_truth, path_triples, path_entities, images, system, meta, template, "
-    "template_version, model, seed, call_ids, question_key, status, reason, contamination, "
-    "run_id, created_at"
-)
 
 
 def make_generator(name: str) -> Generator:
@@ -108,38 +102,8 @@ class Writer:
     def done(self, task: Task, drafts: list[Draft]) -> None:
         """A finished task: its samples (kept, or rejected with reasons) and its ledger row."""
         now = utc_now()
-        rows = []
-        for position, d in enumerate(drafts):
-            status = "rejected" if d.problems else "kept"
-            rows.append(
-                (
-                    task.key,
-                    position,
-                    task.record_id,
-                    task.generator,
-                    d.sample_type,
-                    d.question,
-                    d.answer,
-                    d.key_answer,
-                    d.ground_truth,
-                    json.dumps(d.path_triples),
-                    json.dumps(d.path_entities, ensure_ascii=False),
-                    json.dumps(d.images, ensure_ascii=False),
-                    d.system,
-                    json.dumps(d.meta, ensure_ascii=False, default=str),
-                    d.template,
-                    d.template_version,
-                    d.model,
-                    task.seed,
-                    json.dumps(d.call_ids),
-                    checks.question_key(d.question),
-                    status,
-                    "; ".join(d.problems),
-                    "[]",
-                    self.rt.run_id,
-                    now,
-                )
-            )
+        rows = [self._row(task, position, d, now) for position, d in enumerate(drafts)]
+        for d in drafts:
             if d.problems:
                 self.report.rejected[task.generator] += 1
                 for problem in d.problems:
@@ -149,14 +113,39 @@ class Writer:
             else:
                 self.report.kept[task.generator] += 1
         with self.rt.lock, self.rt.db.conn:
-            conn = self.rt.db.conn
-            conn.executemany(
-                f"INSERT OR IGNORE INTO samples ({_SAMPLE_COLUMNS}) VALUES "
-                f"({', '.join('?' * len(_SAMPLE_COLUMNS.split(',')))})",
-                rows,
-            )
+            insert_rows(self.rt.db.conn, "samples", rows, conflict="IGNORE")
             self._ledger(task, "done", len(rows), "", now)
         self.report.tasks[task.generator] += 1
+
+    def _row(self, task: Task, position: int, d: Draft, now: str) -> dict[str, Any]:
+        """A draft as a ``samples`` row."""
+        return {
+            "task_key": task.key,
+            "position": position,
+            "record_id": task.record_id,
+            "generator": task.generator,
+            "sample_type": d.sample_type,
+            "question": d.question,
+            "answer": d.answer,
+            "key_answer": d.key_answer,
+            "ground_truth": d.ground_truth,
+            "path_triples": json.dumps(d.path_triples),
+            "path_entities": json.dumps(d.path_entities, ensure_ascii=False),
+            "images": json.dumps(d.images, ensure_ascii=False),
+            "system": d.system,
+            "meta": json.dumps(d.meta, ensure_ascii=False, default=str),
+            "template": d.template,
+            "template_version": d.template_version,
+            "model": d.model,
+            "seed": task.seed,
+            "call_ids": json.dumps(d.call_ids),
+            "question_key": checks.question_key(d.question),
+            "status": "rejected" if d.problems else "kept",
+            "reason": "; ".join(d.problems),
+            "contamination": "[]",
+            "run_id": self.rt.run_id,
+            "created_at": now,
+        }
 
     def failed(self, task: Task, reason: str, raw: str) -> None:
         """A task that produced nothing: a reject now, tried again on the next run."""
@@ -175,22 +164,19 @@ class Writer:
         self.report.reject_reasons[f"{task.generator}: {_category(reason)}"] += 1
 
     def _ledger(self, task: Task, status: str, samples: int, reason: str, now: str) -> None:
-        self.rt.db.conn.execute(
-            "INSERT OR REPLACE INTO synth_tasks (task_key, record_id, generator, unit, seed, "
-            "status, samples, reason, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                task.key,
-                task.record_id,
-                task.generator,
-                task.unit,
-                task.seed,
-                status,
-                samples,
-                reason,
-                self.rt.run_id,
-                now,
-            ],
-        )
+        row = {
+            "task_key": task.key,
+            "record_id": task.record_id,
+            "generator": task.generator,
+            "unit": task.unit,
+            "seed": task.seed,
+            "status": status,
+            "samples": samples,
+            "reason": reason,
+            "run_id": self.rt.run_id,
+            "created_at": now,
+        }
+        insert_rows(self.rt.db.conn, "synth_tasks", [row], conflict="REPLACE")
 
 
 def _category(reason: str) -> str:
