@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ from medsynth.tui.screens.ingest import IngestScreen
 from medsynth.tui.screens.kg import KGScreen
 from medsynth.tui.screens.synth import SynthScreen
 from medsynth.tui.screens.train import TrainScreen
+from medsynth.tui.widgets.image_view import preload
 from medsynth.tui.widgets.job_panel import JobPanel
 from medsynth.tui.widgets.nav import SCREENS
 from medsynth.workspace import Workspace
@@ -67,10 +69,16 @@ class MedSynthApp(App[None]):
 
     def _warm_imports(self) -> None:
         """After the first frame, import what the screens need on first use (PIL, the image
-        reader) on a worker thread, so the first image shown does not pause the interface."""
+        reader) on a worker thread, so the first image shown does not pause the interface.
+        textual-image too when there is no terminal to ask (a headless app: tests, benchmarks);
+        ``medsynth tui`` loads it before the app starts (see :func:`preload`)."""
 
         def load() -> None:
             import medsynth.files  # noqa: F401
+
+            stdout = sys.__stdout__
+            if not (stdout and stdout.isatty()):
+                preload()
 
         self.run_worker(load, thread=True, group="warm", exit_on_error=False)
 
