@@ -11,6 +11,7 @@ and SQLite's WAL mode lets both read while the job writes.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -91,6 +92,19 @@ def lower_priority(niceness: int = JOB_NICENESS) -> bool:
     except OSError:
         return False
     return True
+
+
+def freeze_heap() -> None:
+    """Move every object alive now (the app, loaded libraries, models and indexes an earlier job
+    left) out of the garbage collector's reach, so the full collections a job's allocations
+    trigger scan only the job's own objects. Measured: after grounding in the same process, a
+    full collection during synthesis held the GIL, and so the event loop, for 453 ms.
+
+    The cost: cyclic garbage that already exists when a job starts is never freed (most garbage
+    is freed by the young generations long before; ``gc.freeze`` is CPython's documented tool
+    for a long-lived heap); the young generations are collected first, which is cheap."""
+    gc.collect(1)
+    gc.freeze()
 
 
 class Job:

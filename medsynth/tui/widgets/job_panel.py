@@ -24,7 +24,7 @@ from textual.widgets import Button, Label, Log, ProgressBar, Static
 
 from medsynth.errors import Cancelled, MedsynthError
 from medsynth.files import open_private
-from medsynth.tui.jobs import Job, ProgressUpdate, clock, lower_priority
+from medsynth.tui.jobs import Job, ProgressUpdate, clock, freeze_heap, lower_priority
 
 JobFunction = Callable[[Job], Any]
 
@@ -125,6 +125,7 @@ class JobPanel(Vertical):
     @work(thread=True, exclusive=True, group="job")
     def _run(self, job: Job, fn: JobFunction, title: str) -> None:
         lower_priority()
+        freeze_heap()
         try:
             result = fn(job)
         except Cancelled:
