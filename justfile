@@ -38,6 +38,7 @@ bench *ARGS:
     {{python}} tests/bench/bench_ingest.py
     {{python}} tests/bench/bench_ground.py
     {{python}} tests/bench/bench_synth.py
+    {{python}} tests/bench/bench_served.py
     {{python}} tests/bench/bench_gate.py
     {{python}} tests/bench/bench_hardneg_slake.py
     {{python}} tests/bench/bench_tui.py
