@@ -253,6 +253,32 @@ def _scrubbed(message: str, path: Path, root: Path, label: str) -> str:
     return message
 
 
+def _frames_wanted(chosen: str | list[int], count: int) -> list[int]:
+    """Frame numbers to read from a file of ``count`` frames (a single frame: that one).
+
+    >>> _frames_wanted("middle", 5), _frames_wanted("all", 3), _frames_wanted([2], 1)
+    ([3], [1, 2, 3], [1])
+    """
+    if count == 1:
+        return [1]
+    if isinstance(chosen, str):
+        return [count // 2 + 1] if chosen == "middle" else list(range(1, count + 1))
+    return chosen
+
+
+def _size_problem(ds: Any, max_pixels: int) -> tuple[str, str] | None:
+    """Why the file's image cannot be read (reason, fix), or None."""
+    rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+    if not rows or not columns:
+        return "no image in this DICOM file (no Rows/Columns)", ""
+    if rows * columns > max_pixels:
+        return (
+            f"image too large ({columns}x{rows}; limit {max_pixels} px)",
+            "raise [images] max_pixels in medsynth.toml if the file is trusted",
+        )
+    return None
+
+
 def _items(
     root: Path,
     files: list[Path],
@@ -280,16 +306,9 @@ def _items(
             reason = _scrubbed(f"unreadable DICOM: {type(exc).__name__}: {exc}", path, root, label)
             yield BadItem(label, reason, hint="re-export the file from the PACS or remove it")
             continue
-        rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
-        if not rows or not columns:
-            yield BadItem(label, "no image in this DICOM file (no Rows/Columns)")
-            continue
-        if rows * columns > max_pixels:
-            yield BadItem(
-                label,
-                f"image too large ({columns}x{rows}; limit {max_pixels} px)",
-                hint="raise [images] max_pixels in medsynth.toml if the file is trusted",
-            )
+        problem = _size_problem(ds, max_pixels)
+        if problem is not None:
+            yield BadItem(label, problem[0], hint=problem[1])
             continue
         count = int(ds.get("NumberOfFrames") or 1)
         caption_file = f"{os.path.splitext(relative)[0]}.txt"
@@ -301,12 +320,7 @@ def _items(
                 source = caption_file if keep_filenames else f"{label} caption"
                 yield BadItem(source, exc.message, hint=exc.hint)
                 continue
-        if count == 1:
-            wanted: list[int] = [1]  # a single-frame file gives its one image
-        elif isinstance(chosen, str):
-            wanted = [count // 2 + 1] if chosen == "middle" else list(range(1, count + 1))
-        else:
-            wanted = chosen
+        wanted = _frames_wanted(chosen, count)
         tags = whitelisted(ds, CONTEXT_TAGS + text_tags)
         ids = identity(ds)
         for frame in wanted:

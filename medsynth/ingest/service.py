@@ -30,16 +30,13 @@ from medsynth.ingest.datasets import STAGE, IngestReport, dataset_id, dataset_to
 from medsynth.ingest.images import ImageInfo, inspect_image, store_png
 from medsynth.ingest.phi import PHI_MODES, PhiMode, count_kinds, describe, find_phi, redact
 from medsynth.ingest.sources import BadItem, Format, RawItem, Source, open_source
+from medsynth.store.db import insert_rows
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
 from medsynth.workspace import Workspace
 
 Progress = Callable[[int, int], Any]  # (items seen, items total; 0 when not known in advance)
 CHUNK = 64  # items decided together (their contexts are embedded in one call)
 DICOM_FOLDER = ("images", "dicom")
-_COLUMNS = (
-    "dataset_id, key, images, image_sha256, phash, width, height, context, context_derived, "
-    "meta, status, filter_reason, run_id, created_at"
-)
 
 
 @dataclass
@@ -81,7 +78,7 @@ class _Ingester:
         }
         self.seen: set[str] = set()
         self.phashes, self.texts = F.PhashIndex(), F.TextIndex()
-        self.rows: list[tuple[Any, ...]] = []
+        self.rows: list[dict[str, Any]] = []
         self.bad: list[BadItem] = []
         self.backlog: list[RawItem] = []  # stored kept records not embedded yet
 
@@ -234,35 +231,33 @@ class _Ingester:
                 self.texts.add(vector, item.key)
             self.backlog = []
 
-    def row(self, p: _Pending) -> tuple[Any, ...]:
+    def row(self, p: _Pending) -> dict[str, Any]:
+        """A ``records`` row (filtered items are kept too, with the reason)."""
         item, infos = p.item, p.infos
-        return (
-            self.report.dataset_id,
-            item.key,
-            json.dumps([i.path for i in infos]),
-            json.dumps([i.sha256 for i in infos]),
-            json.dumps([i.phash for i in infos]),
-            infos[0].width if infos else None,
-            infos[0].height if infos else None,
-            item.context,
-            int(item.context_derived),
-            json.dumps(item.meta, ensure_ascii=False, sort_keys=True, default=str),
-            "filtered" if p.failure else "kept",
-            p.failure,
-            self.run_id,
-            utc_now(),
-        )
+        return {
+            "dataset_id": self.report.dataset_id,
+            "key": item.key,
+            "images": json.dumps([i.path for i in infos]),
+            "image_sha256": json.dumps([i.sha256 for i in infos]),
+            "phash": json.dumps([i.phash for i in infos]),
+            "width": infos[0].width if infos else None,
+            "height": infos[0].height if infos else None,
+            "context": item.context,
+            "context_derived": int(item.context_derived),
+            "meta": json.dumps(item.meta, ensure_ascii=False, sort_keys=True, default=str),
+            "status": "filtered" if p.failure else "kept",
+            "filter_reason": p.failure,
+            "run_id": self.run_id,
+            "created_at": utc_now(),
+        }
 
     def flush(self) -> None:
         if not self.rows and not self.bad:
             return
         with self.db.conn:
             if self.rows:
-                cursor = self.db.conn.executemany(
-                    f"INSERT OR IGNORE INTO records ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                    self.rows,
-                )
-                self.report.records_new += max(cursor.rowcount, 0)
+                new = insert_rows(self.db.conn, "records", self.rows, conflict="IGNORE")
+                self.report.records_new += new
             for bad in self.bad:
                 raw = json.dumps({"dataset": self.report.dataset, "raw": bad.raw}, sort_keys=True)
                 record_reject(
@@ -278,6 +273,40 @@ class _Ingester:
 
 CAPTIONED_FORMATS = ("pubmedvision", "folder")
 PHI_FORMATS = ("pubmedvision", "folder", "dicom")  # formats whose text a person wrote
+
+
+def _format_options(
+    fmt: Format,
+    path: Path,
+    source: Source,
+    language: str,
+    split: str,
+    frames: str,
+    text_tags: tuple[str, ...],
+    keep_filenames: bool,
+) -> dict[str, Any]:
+    """What defines a dataset of ``fmt`` besides its filters (recorded with the dataset)."""
+    by_format: dict[str, dict[str, Any]] = {
+        "slake": {"language": language, "split": split},
+        "vqa-rad": {"split": split},
+        "dicom": {
+            "frames": frames,
+            "source": str(source.root),
+            "text_tags": list(text_tags),
+            "keep_filenames": keep_filenames,
+        },
+        "pubmedvision": {"file": str(path.expanduser().resolve())},
+    }
+    return by_format.get(fmt, {})
+
+
+def _phi_mode(fmt: Format, phi: PhiMode | None) -> PhiMode | None:
+    """The PHI check's mode for ``fmt`` (None: the format's text is not written by a person)."""
+    if phi is not None and phi not in PHI_MODES:
+        raise InputError(f"bad --phi {phi!r}", hint="use block or warn")
+    if fmt not in PHI_FORMATS:
+        return None
+    return phi or ("block" if fmt == "dicom" else "warn")
 
 
 def ingest(
@@ -312,11 +341,7 @@ def ingest(
 
     if filters is None:
         filters = fmt in CAPTIONED_FORMATS
-    if phi is not None and phi not in PHI_MODES:
-        raise InputError(f"bad --phi {phi!r}", hint="use block or warn")
-    phi_mode: PhiMode | None = None
-    if fmt in PHI_FORMATS:
-        phi_mode = phi or ("block" if fmt == "dicom" else "warn")
+    phi_mode = _phi_mode(fmt, phi)
     text_tags = parse_text_tags(dicom_text_tags)
     if batch_size < 1:
         raise InputError("--batch-size must be at least 1", hint="the default is 200")
@@ -334,18 +359,9 @@ def ingest(
     )
     settings = F.FilterSettings.from_config(ws.config.ingest) if filters else F.FilterSettings.off()
     options: dict[str, Any] = {"filters": settings.as_dict() if filters else None}
-    by_format: dict[str, dict[str, Any]] = {
-        "slake": {"language": language, "split": split},
-        "vqa-rad": {"split": split},
-        "dicom": {
-            "frames": frames,
-            "source": str(source.root),
-            "text_tags": list(text_tags),
-            "keep_filenames": keep_filenames,
-        },
-        "pubmedvision": {"file": str(path.expanduser().resolve())},
-    }
-    options |= by_format.get(fmt, {})
+    options |= _format_options(
+        fmt, path, source, language, split, frames, text_tags, keep_filenames
+    )
     if phi_mode is not None:
         options["phi"] = phi_mode
     dataset_root = ws.root if fmt == "dicom" else source.root
