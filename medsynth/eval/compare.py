@@ -133,6 +133,34 @@ def _value(array: Floats) -> float | None:
     return None if np.isnan(value) else round(value, 2)
 
 
+def _diffs(
+    metric: str,
+    cols: list[dict[str, Floats]],
+    mask: Floats,
+    idx: Any,
+    values: list[float | None],
+    quantiles: tuple[float, float],
+) -> list[dict[str, Any]]:
+    """Each run's difference from the baseline on one metric, with its bootstrap interval."""
+    base = _metric(metric, cols[0], mask, idx)
+    diffs: list[dict[str, Any]] = []
+    for c, value in zip(cols[1:], values[1:], strict=True):
+        resampled = _metric(metric, c, mask, idx) - base
+        finite = resampled[~np.isnan(resampled)]
+        if value is None or values[0] is None or finite.size == 0:
+            diffs.append({"diff": None, "ci": None, "excludes_zero": False})
+            continue
+        low, high = np.percentile(finite, list(quantiles))
+        diffs.append(
+            {
+                "diff": round(value - values[0], 2),
+                "ci": [round(float(low), 2), round(float(high), 2)],
+                "excludes_zero": bool(low > 0 or high < 0),
+            }
+        )
+    return diffs
+
+
 def compare(
     ws: Workspace,
     refs: list[str],
@@ -181,22 +209,7 @@ def compare(
     plan += [(f"type {label}", "score", mask) for label, mask in sorted(types.items())]
     for group, metric, mask in plan:
         values = [_value(_metric(metric, c, mask, None)) for c in cols]
-        base = _metric(metric, cols[0], mask, idx)
-        diffs: list[dict[str, Any]] = []
-        for c, value in zip(cols[1:], values[1:], strict=True):
-            resampled = _metric(metric, c, mask, idx) - base
-            finite = resampled[~np.isnan(resampled)]
-            if value is None or values[0] is None or finite.size == 0:
-                diffs.append({"diff": None, "ci": None, "excludes_zero": False})
-                continue
-            low, high = np.percentile(finite, [low_q, high_q])
-            diffs.append(
-                {
-                    "diff": round(value - values[0], 2),
-                    "ci": [round(float(low), 2), round(float(high), 2)],
-                    "excludes_zero": bool(low > 0 or high < 0),
-                }
-            )
+        diffs = _diffs(metric, cols, mask, idx, values, (low_q, high_q))
         n = int(
             (cols[0]["is_closed"] * mask).sum()
             if metric == "closed_accuracy"
