@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from medsynth.train import rewards
-from medsynth.train.settings import Settings
+from medsynth.train.settings import TrainSettings
 from medsynth.train.sft import common_args, lora_config, without_printer
 
 RewardFunc = Callable[..., list[float | None]]
 
 
-def reward_functions(settings: Settings) -> tuple[list[RewardFunc], list[float]]:
+def reward_functions(settings: TrainSettings) -> tuple[list[RewardFunc], list[float]]:
     """The reward functions in use and their weights."""
     funcs: list[RewardFunc] = []
     weights: list[float] = []
@@ -49,7 +49,7 @@ def build_trainer(
     model: Any,
     processor: Any,
     dataset: Any,
-    settings: Settings,
+    settings: TrainSettings,
     callbacks: list[Any],
     extra_rewards: list[RewardFunc] | None = None,
 ) -> Any:

@@ -12,27 +12,33 @@ TUI's cancel) saves a checkpoint at that step and is marked ``cancelled``; ``--r
 from __future__ import annotations
 
 import json
-import logging
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from medsynth.errors import Cancelled, InputError, MedsynthError
-from medsynth.store.runs import RunRecorder, record_reject
+from medsynth.errors import Cancelled, MedsynthError
+from medsynth.store.runs import RunRecorder, record_reject, run_status
 from medsynth.train import data as train_data
 from medsynth.train import locate, preflight
-from medsynth.train.modeling import (
-    bitsandbytes_usable,
-    fingerprint,
-    library_versions,
-    read_config,
-)
+from medsynth.train.modeling import library_versions
+from medsynth.train.plan import Prepared, measure_lengths, plan_for, prepare, quiet
 from medsynth.train.runs import StepCallback, StepHook, StepRecorder, TrainRuns
-from medsynth.train.settings import Settings, TrainOptions, resolve
+from medsynth.train.settings import TrainOptions
 from medsynth.workspace import Workspace
+
+__all__ = [
+    "Fit",
+    "Fitted",
+    "Prepared",
+    "TrainResult",
+    "TrainingRefused",
+    "measure_lengths",
+    "plan_for",
+    "prepare",
+    "quiet",
+    "train",
+]
 
 Echo = Callable[[str], None]
 
@@ -66,167 +72,30 @@ class TrainResult:
         return dict(self.__dict__)
 
 
-def quiet() -> None:
-    """Silence library chatter (progress bars, info logs, bitsandbytes' CPU kernel notice)."""
-    from medsynth.backends.encoders import quiet_model_loading
+@dataclass
+class Fit:
+    """One recorded run to fit: what ``prepare`` decided, where its steps go, and the caller's
+    hooks (an echo for each step, extra GRPO rewards, ``on_step``)."""
 
-    quiet_model_loading()
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
-    for name in ("bitsandbytes", "datasets", "peft", "trl", "accelerate"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        import datasets
-
-        datasets.disable_progress_bars()
-    except ImportError:  # pragma: no cover
-        pass
-
-
-def measure_lengths(rows: list[dict[str, Any]], processor: Any, image_tokens: int) -> int:
-    """Longest prompt (+ answer) in tokens, images included."""
-    tokenizer = getattr(processor, "tokenizer", processor)
-    images = max((len(r.get("images") or []) for r in rows), default=0)
-    return train_data.longest_text_tokens(rows, tokenizer) + images * image_tokens
-
-
-def plan_for(settings: Settings, shape: preflight.ModelShape, seq_tokens: int) -> Any:
-    runtime = None if settings.device.startswith("cuda") else preflight.current_rss()
-    return preflight.MemoryPlan(
-        kind=settings.kind,
-        device=settings.device,
-        quantized=settings.quantization == "nf4",
-        lora_rank=settings.lora_rank,
-        batch_size=settings.batch_size,
-        grad_accum=settings.grad_accum,
-        seq_tokens=seq_tokens,
-        images_per_sample=1 if shape.vision else 0,
-        image_tokens=settings.image_tokens,
-        gradient_checkpointing=settings.gradient_checkpointing,
-        lora_dropout=settings.lora_dropout > 0,
-        num_generations=settings.num_generations,
-        max_completion_length=settings.max_completion_length,
-        runtime_bytes=runtime,
-    )
+    prep: Prepared
+    runs: TrainRuns
+    train_run_id: int
+    echo: Echo = print
+    extra_rewards: list[Any] | None = None
+    on_step: StepCallback | None = None
 
 
 @dataclass
-class Prepared:
-    """A run decided before any weights load: model, data, settings, rows and the memory
-    estimate (what ``train`` would use; the TUI's preflight shows it)."""
+class Fitted:
+    """What fitting did: the steps reached, TRL's summary, the losses, the last step's fields,
+    and whether ``on_step`` cancelled the run (then only the checkpoint at that step is
+    written, no adapter)."""
 
-    device: str
-    smoke: bool
-    notes: list[str]
-    model_dir: Path
-    export: Any
-    quantization: str
-    name: str
-    output_dir: Path
-    resume_from: Path | None
-    settings: Settings
-    model_hash: str
-    vision: bool
-    rows: list[dict[str, Any]]
-    templates: dict[str, str]
-    processor: Any
-    estimate: Any  # preflight.Estimate
-
-
-def prepare(ws: Workspace, options: TrainOptions, *, echo: Echo = print) -> Prepared:
-    """Resolve everything ``train`` needs before loading weights, and estimate the memory."""
-    quiet()
-    import transformers  # noqa: F401  (imported before the CPU baseline is measured)
-    import trl  # noqa: F401
-
-    device = locate.pick_device(options.device)
-    notes: list[str] = []
-    smoke = options.smoke if options.smoke is not None else not device.startswith("cuda")
-    if options.smoke is None and smoke:
-        notes.append(
-            "no CUDA GPU: smoke mode (tiny model, a few steps); --no-smoke trains the configured "
-            "model on the CPU"
-        )
-    model_dir = locate.base_model(ws, options, smoke, echo)
-    config = read_config(model_dir)
-    data_dir = (
-        Path(options.data)
-        if options.data
-        else train_data.find_export(ws.path("exports"), options.kind)
-    )
-    export = train_data.load_export(data_dir, options.kind, limit=options.limit)
-    cfg = ws.config.train
-    requested = options.quantization or ("none" if smoke else cfg.quantization)
-    quant, why = locate.quantization(requested, device)
-    notes += why
-    name = locate.run_name(ws, options, model_dir)
-    output_dir = ws.path("adapters", name)
-    resume_from = locate.checkpoint_to_resume(output_dir, options.resume)
-    settings = resolve(
-        options,
-        cfg,
-        device=device,
-        smoke=smoke,
-        model=model_dir,
-        data=export.root,
-        name=name,
-        output_dir=output_dir,
-        quantization=quant,
-    )
-    settings.notes = notes
-    model_hash = fingerprint(model_dir)
-    if options.kind == "grpo":
-        settings.init_adapter = locate.sft_adapter(ws, options, model_hash, smoke)
-        if settings.init_adapter is None:
-            notes.append("GRPO starts from a fresh LoRA adapter (no SFT adapter)")
-
-    from medsynth.backends.hf import is_vision_config
-
-    vision = is_vision_config(config)
-    if options.kind == "sft":
-        rows, skipped = train_data.sft_rows(export, vision=vision)
-        templates: dict[str, str] = {}
-    else:
-        user_text, templates = train_data.think_instruction(settings.self_check)
-        rows, skipped = train_data.grpo_rows(export, vision=vision, user_text=user_text)
-    if skipped:
-        notes.append(f"{skipped} row(s) with images skipped: the model reads text only")
-    if not rows:
-        raise InputError(
-            "nothing left to train on",
-            source=str(export.path),
-            hint="a text-only model needs text-only rows; use a vision-language model folder",
-        )
-
-    shape = preflight.shape_from_config(config)
-    processor = _processor(model_dir, vision)
-    image_tokens = settings.image_tokens or shape.image_tokens
-    seq = measure_lengths(rows, processor, image_tokens)
-    if options.kind == "sft":
-        seq = min(seq, settings.max_length)
-    estimate = preflight.check(
-        shape,
-        plan_for(settings, shape, seq),
-        budget=preflight.device_budget(device, settings.memory_fraction),
-        can_quantize=device.startswith("cuda") and bitsandbytes_usable(),
-    )
-    return Prepared(
-        device=device,
-        smoke=smoke,
-        notes=notes,
-        model_dir=model_dir,
-        export=export,
-        quantization=quant,
-        name=name,
-        output_dir=output_dir,
-        resume_from=resume_from,
-        settings=settings,
-        model_hash=model_hash,
-        vision=vision,
-        rows=rows,
-        templates=templates,
-        processor=processor,
-        estimate=estimate,
-    )
+    steps: int
+    metrics: dict[str, Any]
+    losses: list[float]
+    last: dict[str, Any]
+    cancelled: bool = False
 
 
 def train(
@@ -246,206 +115,211 @@ def train(
     """
     started = time.perf_counter()
     prep = prepare(ws, options, echo=echo)
-    device, notes, model_dir, export = prep.device, prep.notes, prep.model_dir, prep.export
-    quant, name, output_dir, resume_from = (
-        prep.quantization,
-        prep.name,
-        prep.output_dir,
-        prep.resume_from,
-    )
-    settings, model_hash, vision, rows = prep.settings, prep.model_hash, prep.vision, prep.rows
-    templates, processor, estimate = prep.templates, prep.processor, prep.estimate
-    smoke = prep.smoke
+    echo(prep.estimate.describe())
+    config_record = run_config(prep)
     runs = TrainRuns(ws.db)
-    echo(estimate.describe())
-
-    versions = library_versions()
-    config_record = {
-        **settings.as_config(),
-        "templates": templates,
-        "vision": vision,
-        "rows": len(rows),
-        "export_counts": export.counts(),
-    }
     with RunRecorder(ws.db, f"train {options.kind}", config_record) as recorder:
-        for reject in export.rejects:
-            record_reject(
-                ws.db,
-                stage="train",
-                source=f"{export.path}:{reject.source.rsplit(':', 1)[-1]}",
-                raw=reject.raw,
-                reason=reject.reason,
-                run_id=recorder.run_id,
-            )
-        row_fields = {
-            "name": name,
-            "kind": options.kind,
-            "base_model": str(model_dir),
-            "base_model_hash": model_hash,
-            "init_adapter": str(settings.init_adapter or ""),
-            "data_path": str(export.path),
-            "data_hash": export.data_hash,
-            "samples": len(rows),
-            "config": config_record,
-            "versions": versions,
-            "device": _device_label(device),
-            "quantization": quant,
-            "smoke": int(smoke),
-            "preflight": estimate.as_dict(),
-            "estimate_bytes": estimate.total,
-            "budget_bytes": estimate.budget,
-            "output_dir": str(output_dir),
-            "resumed_from": str(resume_from or ""),
-            "run_id": recorder.run_id,
-        }
-        if not estimate.fits and not options.force:
-            train_run_id = runs.start(**row_fields, status="refused")
-            runs.finish(train_run_id, "refused", error="memory preflight")
-            recorder.summary = {"train_run_id": train_run_id, "status": "refused"}
-            raise TrainingRefused(
-                f"{estimate.describe()}",
-                hint=preflight.suggestion_text(estimate),
-            )
-        if not estimate.fits:
-            notes.append("preflight says this will not fit; running anyway (--force)")
-        if resume_from is not None:
-            locate.check_resume(output_dir, model_hash, export.data_hash, options.force)
-        locate.write_provenance(output_dir, row_fields)
-        train_run_id = runs.start(**row_fields)
-        recorder.summary = {"train_run_id": train_run_id, "name": name}
-        for note in notes:
+        record_rejects(ws, prep.export, recorder.run_id)
+        row = run_row(prep, config_record, recorder.run_id)
+        train_run_id = start_run(runs, recorder, prep, row, force=options.force)
+        for note in prep.notes:
             echo(f"note: {note}")
-        try:
-            result = _fit(
-                ws,
-                settings,
-                vision,
-                rows,
-                processor,
-                runs,
-                train_run_id,
-                resume_from,
-                echo,
-                extra_rewards,
-                on_step,
-            )
-        except BaseException as exc:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            if isinstance(exc, Cancelled):
-                status = "cancelled"
-            runs.finish(
-                train_run_id,
-                status,
-                error=f"{type(exc).__name__}: {exc}",
-                peak_bytes=preflight.peak_memory(device),
-            )
-            if _is_oom(exc):
-                raise MedsynthError(
-                    f"out of memory: {exc}".splitlines()[0],
-                    hint=preflight.suggestion_text(estimate)
-                    if estimate.suggestion
-                    else "lower --batch-size (raise --grad-accum), --max-length or use --quant nf4",
-                ) from exc
-            raise
-        recorder_step, metrics, losses, last, cancelled = result
-        peak = preflight.peak_memory(device)
-        if cancelled:
-            checkpoint = output_dir / f"checkpoint-{recorder_step}"
-            runs.finish(
-                train_run_id,
-                "cancelled",
-                peak_bytes=peak,
-                metrics=metrics,
-                error=f"cancelled at step {recorder_step}; checkpoint: {checkpoint}",
-            )
-            recorder.summary.update(
-                {"steps": recorder_step, "peak_bytes": peak, "status": "cancelled"}
-            )
-            raise Cancelled(
-                f"training cancelled at step {recorder_step}: {checkpoint.name} is saved; "
-                f"resume run {name} to go on from it"
-            )
-        runs.finish(train_run_id, "ok", peak_bytes=peak, metrics=metrics)
-        recorder.summary.update({"steps": recorder_step, "peak_bytes": peak})
+        fitted = fit_recorded(Fit(prep, runs, train_run_id, echo, extra_rewards, on_step))
+        peak = finish_run(runs, recorder, prep, train_run_id, fitted)
+    settings = prep.settings
     return TrainResult(
         train_run_id=train_run_id,
         run_id=int(recorder.run_id or 0),
-        name=name,
-        kind=options.kind,
+        name=settings.name,
+        kind=settings.kind,
         status="ok",
-        output_dir=str(output_dir),
-        adapter=str(output_dir / "adapter"),
-        steps=recorder_step,
-        losses=losses,
-        last=last,
-        estimate=estimate.as_dict(),
+        output_dir=str(settings.output_dir),
+        adapter=str(settings.output_dir / "adapter"),
+        steps=fitted.steps,
+        losses=fitted.losses,
+        last=fitted.last,
+        estimate=prep.estimate.as_dict(),
         peak_bytes=peak,
         seconds=round(time.perf_counter() - started, 2),
-        metrics=metrics,
+        metrics=fitted.metrics,
         settings=settings.as_config(),
-        notes=notes,
+        notes=prep.notes,
     )
 
 
-def _fit(
-    ws: Workspace,
-    settings: Settings,
-    vision: bool,
-    rows: list[dict[str, Any]],
-    processor: Any,
+def run_config(prep: Prepared) -> dict[str, Any]:
+    """The run's stored config: the settings, the prompt templates and what the data holds."""
+    return {
+        **prep.settings.as_config(),
+        "templates": prep.templates,
+        "vision": prep.vision,
+        "rows": len(prep.rows),
+        "export_counts": prep.export.counts(),
+    }
+
+
+def record_rejects(ws: Workspace, export: train_data.ExportData, run_id: int | None) -> None:
+    """The export's unusable rows, as rejects of this run."""
+    for reject in export.rejects:
+        record_reject(
+            ws.db,
+            stage="train",
+            source=f"{export.path}:{reject.source.rsplit(':', 1)[-1]}",
+            raw=reject.raw,
+            reason=reject.reason,
+            run_id=run_id,
+        )
+
+
+def run_row(prep: Prepared, config_record: dict[str, Any], run_id: int | None) -> dict[str, Any]:
+    """The ``train_runs`` row of the run (and its provenance file)."""
+    settings, export, estimate = prep.settings, prep.export, prep.estimate
+    return {
+        "name": settings.name,
+        "kind": settings.kind,
+        "base_model": str(settings.model),
+        "base_model_hash": prep.model_hash,
+        "init_adapter": str(settings.init_adapter or ""),
+        "data_path": str(export.path),
+        "data_hash": export.data_hash,
+        "samples": len(prep.rows),
+        "config": config_record,
+        "versions": library_versions(),
+        "device": _device_label(settings.device),
+        "quantization": settings.quantization,
+        "smoke": int(settings.smoke),
+        "preflight": estimate.as_dict(),
+        "estimate_bytes": estimate.total,
+        "budget_bytes": estimate.budget,
+        "output_dir": str(settings.output_dir),
+        "resumed_from": str(prep.resume_from or ""),
+        "run_id": run_id,
+    }
+
+
+def start_run(
     runs: TrainRuns,
-    train_run_id: int,
-    resume_from: Path | None,
-    echo: Echo,
-    extra_rewards: list[Any] | None,
-    on_step: StepCallback | None = None,
-) -> tuple[int, dict[str, Any], list[float], dict[str, Any], bool]:
-    """Load the model, build the trainer, train, save the adapter; returns (steps, TRL's
-    summary, losses, last step's fields, whether ``on_step`` cancelled the run: then only the
-    checkpoint at that step is written, no adapter)."""
+    recorder: RunRecorder,
+    prep: Prepared,
+    row: dict[str, Any],
+    *,
+    force: bool,
+) -> int:
+    """Refuse a run the preflight says will not fit (unless ``force``: then a note), check a
+    resumed run's checkpoint, write the provenance and start the ``train_runs`` row."""
+    estimate, output_dir = prep.estimate, prep.settings.output_dir
+    if not estimate.fits and not force:
+        train_run_id = runs.start(**row, status="refused")
+        runs.finish(train_run_id, "refused", error="memory preflight")
+        recorder.summary = {"train_run_id": train_run_id, "status": "refused"}
+        raise TrainingRefused(
+            f"{estimate.describe()}",
+            hint=preflight.suggestion_text(estimate),
+        )
+    if not estimate.fits:
+        prep.notes.append("preflight says this will not fit; running anyway (--force)")
+    if prep.resume_from is not None:
+        locate.check_resume(output_dir, prep.model_hash, prep.export.data_hash, force)
+    locate.write_provenance(output_dir, row)
+    train_run_id = runs.start(**row)
+    recorder.summary = {"train_run_id": train_run_id, "name": prep.settings.name}
+    return train_run_id
+
+
+def fit_recorded(fit: Fit) -> Fitted:
+    """:func:`_fit`; a run that raises is finished with the status the exception means (an
+    out-of-memory error becomes a :class:`MedsynthError` with a hint)."""
+    estimate = fit.prep.estimate
+    try:
+        return _fit(fit)
+    except BaseException as exc:
+        fit.runs.finish(
+            fit.train_run_id,
+            run_status(exc),
+            error=f"{type(exc).__name__}: {exc}",
+            peak_bytes=preflight.peak_memory(fit.prep.settings.device),
+        )
+        if _is_oom(exc):
+            raise MedsynthError(
+                f"out of memory: {exc}".splitlines()[0],
+                hint=preflight.suggestion_text(estimate)
+                if estimate.suggestion
+                else "lower --batch-size (raise --grad-accum), --max-length or use --quant nf4",
+            ) from exc
+        raise
+
+
+def finish_run(
+    runs: TrainRuns, recorder: RunRecorder, prep: Prepared, train_run_id: int, fitted: Fitted
+) -> int:
+    """Finish the ``train_runs`` row (``ok``, or ``cancelled``: then raise
+    :class:`~medsynth.errors.Cancelled` naming the checkpoint); returns the peak memory."""
+    peak = preflight.peak_memory(prep.settings.device)
+    steps = fitted.steps
+    if fitted.cancelled:
+        checkpoint = prep.settings.output_dir / f"checkpoint-{steps}"
+        runs.finish(
+            train_run_id,
+            "cancelled",
+            peak_bytes=peak,
+            metrics=fitted.metrics,
+            error=f"cancelled at step {steps}; checkpoint: {checkpoint}",
+        )
+        recorder.summary.update({"steps": steps, "peak_bytes": peak, "status": "cancelled"})
+        raise Cancelled(
+            f"training cancelled at step {steps}: {checkpoint.name} is saved; "
+            f"resume run {prep.settings.name} to go on from it"
+        )
+    runs.finish(train_run_id, "ok", peak_bytes=peak, metrics=fitted.metrics)
+    recorder.summary.update({"steps": steps, "peak_bytes": peak})
+    return peak
+
+
+def _fit(fit: Fit) -> Fitted:
+    """Load the model, build the trainer, train, save the adapter (not when ``on_step``
+    cancelled the run: then only the checkpoint at that step is written)."""
     from medsynth.train import grpo, sft
     from medsynth.train.modeling import load_base
 
+    prep, settings = fit.prep, fit.prep.settings
     loaded = load_base(
         settings.model, device=settings.device, quantize=settings.quantization == "nf4"
     )
-    dataset = train_data.to_dataset(rows)
-    recorder = StepRecorder(runs, train_run_id, settings.device, echo=_step_echo(echo))
-    hook = StepHook(recorder, on_step)
+    dataset = train_data.to_dataset(prep.rows)
+    recorder = StepRecorder(fit.runs, fit.train_run_id, settings.device, echo=_step_echo(fit.echo))
+    hook = StepHook(recorder, fit.on_step)
     callbacks = [recorder, hook]
     if settings.kind == "sft":
-        trainer = sft.build_trainer(loaded.model, processor, dataset, settings, callbacks)
+        trainer = sft.build_trainer(loaded.model, prep.processor, dataset, settings, callbacks)
     else:
         model = loaded.model
         if settings.init_adapter is not None:
             model = grpo.with_adapter(model, settings.init_adapter)
         trainer = grpo.build_trainer(
-            model, processor, dataset, settings, callbacks, extra_rewards=extra_rewards
+            model, prep.processor, dataset, settings, callbacks, extra_rewards=fit.extra_rewards
         )
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    steps = int(trainer.state.global_step)
-    if hook.cancelled:
-        return steps, recorder.summary, recorder.losses, recorder.last, True
-    adapter = settings.output_dir / "adapter"
+    trainer.train(resume_from_checkpoint=str(prep.resume_from) if prep.resume_from else None)
+    fitted = Fitted(
+        steps=int(trainer.state.global_step),
+        metrics=recorder.summary,
+        losses=recorder.losses,
+        last=recorder.last,
+        cancelled=hook.cancelled,
+    )
+    if not fitted.cancelled:
+        _save_adapter(trainer, prep, fit.train_run_id)
+    return fitted
+
+
+def _save_adapter(trainer: Any, prep: Prepared, train_run_id: int) -> None:
+    """``adapter/``: the peft weights, the processor and the provenance with the run's id."""
+    output_dir = prep.settings.output_dir
+    adapter = output_dir / "adapter"
     trainer.save_model(str(adapter))
-    processor.save_pretrained(str(adapter))
-    provenance = json.loads((settings.output_dir / locate.PROVENANCE).read_text(encoding="utf-8"))
+    prep.processor.save_pretrained(str(adapter))
+    provenance = json.loads((output_dir / locate.PROVENANCE).read_text(encoding="utf-8"))
     provenance["train_run_id"] = train_run_id
     (adapter / locate.PROVENANCE).write_text(json.dumps(provenance, indent=2, default=str))
-    return steps, recorder.summary, recorder.losses, recorder.last, False
-
-
-def _processor(folder: Path, vision: bool) -> Any:
-    if vision:
-        from transformers import AutoProcessor
-
-        return AutoProcessor.from_pretrained(folder, local_files_only=True)
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def _device_label(device: str) -> str:

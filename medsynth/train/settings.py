@@ -1,17 +1,34 @@
-"""Training settings: what the command line asked for (:class:`TrainOptions`), resolved against
-the workspace's ``[train]`` section and the machine into concrete values (:class:`Settings`)."""
+"""Training settings as one layered model, :class:`TrainSettings`.
+
+Every value a run uses is decided by ordered overrides, the later layer winning (nanoGPT's
+configurator, with pydantic checking the result):
+
+1. ``default``: the defaults of the ``[train]`` section (:class:`~medsynth.config.TrainConfig`);
+2. ``workspace``: the workspace's ``[train]`` section (medsynth.toml);
+3. ``smoke``: :data:`SMOKE`, in smoke mode only;
+4. ``cli``: what the invocation gave (:class:`TrainOptions`; ``None`` is "not given").
+
+:func:`layer` merges them and records which layer each value came from
+(``TrainSettings.sources``); :func:`resolve` adds what the run located (device, model, data,
+name, output folder) and checks the result.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medsynth.config import TrainConfig
 from medsynth.errors import ConfigError
 
+LAYERS = ("default", "workspace", "smoke", "cli")
+
 # Smoke mode: a tiny model for a few steps with short sequences, float32, no quantisation.
-SMOKE = {
+SMOKE: dict[str, Any] = {
     "max_steps": 4,
     "epochs": 1.0,
     "batch_size": 2,
@@ -26,11 +43,22 @@ SMOKE = {
     "learning_rate": 1e-3,
 }
 
+# Setting <- ``[train]`` key where the names differ (GRPO has its own epochs and learning rate).
+CONFIG_KEYS: dict[str, dict[str, str]] = {
+    "sft": {"reward_weights": "rewards"},
+    "grpo": {
+        "reward_weights": "rewards",
+        "epochs": "grpo_epochs",
+        "learning_rate": "grpo_learning_rate",
+    },
+}
+
 
 @dataclass
 class TrainOptions:
-    """What one ``medsynth train sft|grpo`` invocation asked for; ``None`` takes the workspace
-    setting (or the smoke value in smoke mode)."""
+    """What one ``medsynth train sft|grpo`` invocation (or the TUI's form) asked for: where to
+    find the model and data, and the ``cli`` layer of the settings, where ``None`` (and no
+    reward weights) means "not given"."""
 
     kind: str  # sft | grpo
     model: str | None = field(default=None, metadata={"help": "Base model folder."})
@@ -61,10 +89,16 @@ class TrainOptions:
     self_check: bool | None = None
     reward_weights: dict[str, float] = field(default_factory=dict)
 
+    def overrides(self) -> dict[str, Any]:
+        """The settings this invocation gave: the ``cli`` layer."""
+        given = {key: getattr(self, key, None) for key in LAYERED}
+        return {key: value for key, value in given.items() if value not in (None, {})}
 
-@dataclass
-class Settings:
-    """Every value a run uses, resolved (stored as the run's config)."""
+
+class TrainSettings(BaseModel):
+    """Every value a run uses, resolved (stored as the run's config, :meth:`as_config`)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     kind: str
     device: str
@@ -73,7 +107,7 @@ class Settings:
     data: Path
     name: str
     output_dir: Path
-    quantization: str  # nf4 | none
+    quantization: str  # as layered (auto | nf4 | none); prepare makes auto nf4 or none
     epochs: float
     max_steps: int | None
     batch_size: int
@@ -98,21 +132,76 @@ class Settings:
     memory_fraction: float
     image_tokens: int
     init_adapter: Path | None = None
-    notes: list[str] = field(default_factory=list)
+    sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     def as_config(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("notes")
+        """The settings as a run row's ``config`` (paths as text, no sources)."""
+        data = self.model_dump()
         return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
 
 
-def pick(option: Any, smoke: bool, key: str, default: Any) -> Any:
-    """The command-line value, else the smoke value (in smoke mode), else the workspace's."""
-    if option is not None:
-        return option
-    if smoke and key in SMOKE:
-        return SMOKE[key]
-    return default
+# What the run locates (the rest of TrainSettings comes from the layers).
+LOCATED = frozenset(
+    {"kind", "device", "smoke", "model", "data", "name", "output_dir", "limit", "init_adapter"}
+)
+LAYERED = tuple(k for k in TrainSettings.model_fields if k not in LOCATED | {"sources"})
+
+
+@dataclass
+class Layers:
+    """Setting values merged layer by layer, and the layer each value came from."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, layer: str, values: Mapping[str, Any]) -> None:
+        """Lay ``values`` over the current ones (a mapping, like the reward weights, is
+        updated key by key)."""
+        for key, value in values.items():
+            old = self.values.get(key)
+            self.values[key] = {**old, **value} if isinstance(old, dict) else value
+            self.sources[key] = layer
+
+
+def config_keys(kind: str) -> dict[str, str]:
+    """Setting -> ``[train]`` key, where they differ, for a ``kind`` run."""
+    return CONFIG_KEYS["grpo" if kind == "grpo" else "sft"]
+
+
+def config_layer(cfg: TrainConfig, kind: str, device: str) -> dict[str, Any]:
+    """The ``[train]`` section as settings of a ``kind`` run on ``device`` (gradient
+    checkpointing only on CUDA)."""
+    data = cfg.model_dump()
+    keys = config_keys(kind)
+    values = {k: data[keys.get(k, k)] for k in LAYERED if keys.get(k, k) in data}
+    values["gradient_checkpointing"] = values["gradient_checkpointing"] and device.startswith(
+        "cuda"
+    )
+    return values
+
+
+def layer(
+    kind: str,
+    cfg: TrainConfig,
+    *,
+    device: str,
+    smoke: bool,
+    overrides: Mapping[str, Any],
+) -> Layers:
+    """defaults -> workspace ``[train]`` -> smoke preset (in smoke mode) -> ``overrides``."""
+    defaults = {"max_steps": None, **config_layer(TrainConfig(), kind, device)}
+    keys = config_keys(kind)
+    workspace = {
+        k: v
+        for k, v in config_layer(cfg, kind, device).items()
+        if v != defaults[k] or keys.get(k, k) in cfg.model_fields_set
+    }
+    merged = Layers()
+    for name, values in zip(
+        LAYERS, (defaults, workspace, SMOKE if smoke else {}, overrides), strict=True
+    ):
+        merged.apply(name, values)
+    return merged
 
 
 def resolve(
@@ -125,73 +214,52 @@ def resolve(
     data: Path,
     name: str,
     output_dir: Path,
-    quantization: str,
-) -> Settings:
-    """Concrete settings; checks that GRPO's batch holds whole groups of completions."""
-    grpo = options.kind == "grpo"
-    weights = cfg.rewards.model_dump()
-    unknown = sorted(set(options.reward_weights) - set(weights))
+    init_adapter: Path | None = None,
+) -> TrainSettings:
+    """The layered settings of ``options`` with what the run located; checks the reward names
+    and that GRPO's batch holds whole groups of completions."""
+    check_rewards(options.reward_weights, cfg)
+    layers = layer(options.kind, cfg, device=device, smoke=smoke, overrides=options.overrides())
+    try:
+        settings = TrainSettings(
+            kind=options.kind,
+            device=device,
+            smoke=smoke,
+            model=model,
+            data=data,
+            name=name,
+            output_dir=output_dir,
+            limit=options.limit,
+            init_adapter=init_adapter,
+            sources=layers.sources,
+            **layers.values,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid training settings: {problems}") from exc
+    check_groups(settings)
+    return settings
+
+
+def check_rewards(weights: Mapping[str, float], cfg: TrainConfig) -> None:
+    """Only rewards that exist may be weighted."""
+    known = cfg.rewards.model_dump()
+    unknown = sorted(set(weights) - set(known))
     if unknown:
         raise ConfigError(
             f"unknown reward(s): {', '.join(unknown)}",
-            hint=f"name one of {', '.join(weights)} (e.g. --reward-weight path=0.5)",
+            hint=f"name one of {', '.join(known)} (e.g. --reward-weight path=0.5)",
         )
-    weights.update(options.reward_weights)
-    settings = Settings(
-        kind=options.kind,
-        device=device,
-        smoke=smoke,
-        model=model,
-        data=data,
-        name=name,
-        output_dir=output_dir,
-        quantization=quantization,
-        epochs=pick(options.epochs, smoke, "epochs", cfg.grpo_epochs if grpo else cfg.epochs),
-        max_steps=pick(options.max_steps, smoke, "max_steps", None),
-        batch_size=pick(options.batch_size, smoke, "batch_size", cfg.batch_size),
-        grad_accum=pick(options.grad_accum, smoke, "grad_accum", cfg.grad_accum),
-        learning_rate=pick(
-            options.learning_rate,
-            smoke,
-            "learning_rate",
-            cfg.grpo_learning_rate if grpo else cfg.learning_rate,
-        ),
-        lora_rank=pick(options.lora_rank, smoke, "lora_rank", cfg.lora_rank),
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        max_length=pick(options.max_length, smoke, "max_length", cfg.max_length),
-        gradient_checkpointing=pick(
-            options.gradient_checkpointing,
-            smoke,
-            "gradient_checkpointing",
-            cfg.gradient_checkpointing and device.startswith("cuda"),
-        ),
-        save_steps=pick(options.save_steps, smoke, "save_steps", cfg.save_steps),
-        save_total_limit=cfg.save_total_limit,
-        seed=cfg.seed,
-        limit=options.limit,
-        num_generations=pick(
-            options.num_generations, smoke, "num_generations", cfg.num_generations
-        ),
-        max_completion_length=pick(
-            options.max_completion_length,
-            smoke,
-            "max_completion_length",
-            cfg.max_completion_length,
-        ),
-        temperature=options.temperature if options.temperature is not None else cfg.temperature,
-        beta=options.beta if options.beta is not None else cfg.beta,
-        self_check=options.self_check if options.self_check is not None else cfg.self_check,
-        self_check_alpha=cfg.self_check_alpha,
-        reward_weights=weights,
-        memory_fraction=cfg.memory_fraction,
-        image_tokens=cfg.image_tokens,
-    )
-    if grpo and (settings.batch_size * settings.grad_accum) % settings.num_generations:
+
+
+def check_groups(settings: TrainSettings) -> None:
+    """GRPO samples ``num_generations`` completions per prompt: a batch holds whole groups."""
+    if settings.kind != "grpo":
+        return
+    if (settings.batch_size * settings.grad_accum) % settings.num_generations:
         raise ConfigError(
             f"GRPO samples {settings.num_generations} completions per prompt, but a batch of "
             f"{settings.batch_size} x {settings.grad_accum} accumulation steps does not hold "
             "whole groups",
             hint="make --batch-size x --grad-accum a multiple of --num-generations",
         )
-    return settings

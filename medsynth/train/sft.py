@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from medsynth.train.settings import Settings
+from medsynth.train.settings import TrainSettings
 
 
-def lora_config(settings: Settings, target_modules: str) -> Any:
+def lora_config(settings: TrainSettings, target_modules: str) -> Any:
     """LoRA on ``target_modules`` (a full-match regex over module names)."""
     from peft import LoraConfig
 
@@ -36,7 +36,7 @@ def checkpointing_arg() -> str:
     )
 
 
-def common_args(settings: Settings) -> dict[str, Any]:
+def common_args(settings: TrainSettings) -> dict[str, Any]:
     """TrainingArguments shared by SFT and GRPO."""
     on_cuda = settings.device.startswith("cuda")
     bf16 = False
@@ -65,7 +65,7 @@ def common_args(settings: Settings) -> dict[str, Any]:
 
 
 def build_trainer(
-    model: Any, processor: Any, dataset: Any, settings: Settings, callbacks: list[Any]
+    model: Any, processor: Any, dataset: Any, settings: TrainSettings, callbacks: list[Any]
 ) -> Any:
     """An ``SFTTrainer`` ready to ``train()``; LoRA is added here (model is the plain base)."""
     from trl import SFTConfig, SFTTrainer

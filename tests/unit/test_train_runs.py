@@ -87,7 +87,6 @@ def resolved(kind: str = "sft", smoke: bool = False, **options: Any) -> Any:
         data=Path("/d"),
         name="n",
         output_dir=Path("/o"),
-        quantization="none",
     )
 
 
