@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -87,10 +90,153 @@ SaveOpt = Annotated[
 ]
 
 
+FromSftOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from-sft",
+        help="SFT run name or adapter folder to start from (default: the newest finished "
+        "SFT run on this base model).",
+    ),
+]
+FreshLoraOpt = Annotated[
+    bool, typer.Option("--fresh-lora", help="Start from a new LoRA instead of an SFT adapter.")
+]
+GenerationsOpt = Annotated[
+    int | None, typer.Option("--num-generations", min=2, help="Completions per prompt.")
+]
+CompletionOpt = Annotated[
+    int | None,
+    typer.Option("--max-completion-length", min=4, help="Completion token limit."),
+]
+TemperatureOpt = Annotated[
+    float | None, typer.Option("--temperature", min=0.01, help="Sampling temperature.")
+]
+BetaOpt = Annotated[float | None, typer.Option("--beta", min=0.0, help="KL coefficient.")]
+SelfCheckOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--self-check/--no-self-check",
+        help="Ask for a <CHECK> review and add MEDSAGE's self-check bonus.",
+        show_default=False,
+    ),
+]
+RewardWeightOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--reward-weight",
+        help="NAME=W, repeatable (answer, path, full, format, structured, self_check).",
+    ),
+]
+
+
 def _check_quant(value: str | None) -> str | None:
     if value is not None and value not in {"auto", "nf4", "none"}:
         raise InputError(f"--quant {value}: unknown", hint="use auto, nf4 or none")
     return value
+
+
+def _weights(values: list[str] | None) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for item in values or []:
+        key, sep, number = item.partition("=")
+        try:
+            weights[key.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise InputError(
+                f"--reward-weight {item}: expected NAME=NUMBER",
+                hint="e.g. --reward-weight path=0.5 (names: answer path full format "
+                "structured self_check)",
+            )
+    return weights
+
+
+@dataclass(frozen=True)
+class TrainOpt:
+    """One option of ``train sft`` and ``train grpo``, declared once: the parameter, its typer
+    annotation and default, the :class:`TrainOptions` field it fills (``None``: none), how the
+    value is read, and the commands that have it."""
+
+    param: str
+    annotation: Any
+    default: Any = None
+    field: str | None = ""  # "": the parameter's name
+    read: Callable[[Any], Any] | None = None
+    kinds: tuple[str, ...] = ("sft", "grpo")
+
+    def parameter(self) -> inspect.Parameter:
+        return inspect.Parameter(
+            self.param,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=self.default,
+            annotation=self.annotation,
+        )
+
+
+SFT, GRPO = ("sft",), ("grpo",)
+# In the order --help lists them.
+TRAIN_OPTIONS: tuple[TrainOpt, ...] = (
+    TrainOpt("model", ModelOpt),
+    TrainOpt("data", DataOpt),
+    TrainOpt("name", NameOpt),
+    TrainOpt("resume", ResumeOpt, False),
+    TrainOpt("smoke", SmokeOpt),
+    TrainOpt("device", DeviceOpt),
+    TrainOpt("limit", LimitOpt),
+    TrainOpt("force", ForceOpt, False),
+    TrainOpt("from_sft", FromSftOpt, kinds=GRPO),
+    TrainOpt("fresh_lora", FreshLoraOpt, False, kinds=GRPO),
+    TrainOpt("epochs", EpochsOpt),
+    TrainOpt("max_steps", StepsOpt),
+    TrainOpt("batch_size", BatchOpt),
+    TrainOpt("grad_accum", AccumOpt),
+    TrainOpt("lr", LrOpt, field="learning_rate"),
+    TrainOpt("lora_rank", RankOpt),
+    TrainOpt("max_length", LengthOpt, kinds=SFT),
+    TrainOpt("quant", QuantOpt, field="quantization", read=_check_quant),
+    TrainOpt("gradient_checkpointing", CheckpointingOpt),
+    TrainOpt("save_steps", SaveOpt),
+    TrainOpt("num_generations", GenerationsOpt, kinds=GRPO),
+    TrainOpt("max_completion_length", CompletionOpt, kinds=GRPO),
+    TrainOpt("temperature", TemperatureOpt, kinds=GRPO),
+    TrainOpt("beta", BetaOpt, kinds=GRPO),
+    TrainOpt("self_check", SelfCheckOpt, kinds=GRPO),
+    TrainOpt("reward_weight", RewardWeightOpt, field="reward_weights", read=_weights, kinds=GRPO),
+    TrainOpt("wait", WaitOpt, False, field=None),
+    TrainOpt("workspace", WorkspaceOpt, field=None),
+    TrainOpt("as_json", JsonOpt, False, field=None),
+)
+
+
+def train_command(kind: str) -> Callable[[Callable[[], None]], Callable[..., None]]:
+    """A ``train sft|grpo`` command with the :data:`TRAIN_OPTIONS` of ``kind``: the decorated
+    function gives the name and the help; the options become its :class:`TrainOptions`."""
+    declared = [opt for opt in TRAIN_OPTIONS if kind in opt.kinds]
+
+    def decorate(doc: Callable[[], None]) -> Callable[..., None]:
+        def command(**values: Any) -> None:
+            from medsynth.train.settings import TrainOptions
+
+            fields = {}
+            for opt in declared:
+                if opt.field is not None:
+                    value = values[opt.param]
+                    fields[opt.field or opt.param] = opt.read(value) if opt.read else value
+            options = TrainOptions(kind=kind, **fields)
+            _run(options, values["workspace"], values["as_json"], values["wait"])
+
+        command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [opt.parameter() for opt in declared], return_annotation=None
+        )
+        command.__annotations__ = {opt.param: opt.annotation for opt in declared}
+        command.__annotations__["return"] = None
+        command.__name__ = command.__qualname__ = doc.__name__
+        command.__doc__ = doc.__doc__
+        command.__module__ = doc.__module__
+        return command
+
+    return decorate
 
 
 def _run(options: Any, workspace: Path | None, as_json: bool, wait: bool = False) -> None:
@@ -117,167 +263,17 @@ def _run(options: Any, workspace: Path | None, as_json: bool, wait: bool = False
 
 
 @app.command("sft")
-def sft(
-    model: ModelOpt = None,
-    data: DataOpt = None,
-    name: NameOpt = None,
-    resume: ResumeOpt = False,
-    smoke: SmokeOpt = None,
-    device: DeviceOpt = None,
-    limit: LimitOpt = None,
-    force: ForceOpt = False,
-    epochs: EpochsOpt = None,
-    max_steps: StepsOpt = None,
-    batch_size: BatchOpt = None,
-    grad_accum: AccumOpt = None,
-    lr: LrOpt = None,
-    lora_rank: RankOpt = None,
-    max_length: LengthOpt = None,
-    quant: QuantOpt = None,
-    gradient_checkpointing: CheckpointingOpt = None,
-    save_steps: SaveOpt = None,
-    wait: WaitOpt = False,
-    workspace: WorkspaceOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@train_command("sft")
+def sft() -> None:
     """Supervised fine-tuning (LoRA; QLoRA on CUDA) on the export's sft.jsonl, loss on the
     answers only. Prints the memory preflight first and refuses runs that will not fit."""
-    from medsynth.train.settings import TrainOptions
-
-    options = TrainOptions(
-        kind="sft",
-        model=model,
-        data=data,
-        name=name,
-        resume=resume,
-        smoke=smoke,
-        device=device,
-        limit=limit,
-        force=force,
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        learning_rate=lr,
-        lora_rank=lora_rank,
-        max_length=max_length,
-        quantization=_check_quant(quant),
-        gradient_checkpointing=gradient_checkpointing,
-        save_steps=save_steps,
-    )
-    _run(options, workspace, as_json, wait)
-
-
-def _weights(values: list[str] | None) -> dict[str, float]:
-    weights: dict[str, float] = {}
-    for item in values or []:
-        key, sep, number = item.partition("=")
-        try:
-            weights[key.strip()] = float(number)
-        except ValueError:
-            sep = ""
-        if not sep:
-            raise InputError(
-                f"--reward-weight {item}: expected NAME=NUMBER",
-                hint="e.g. --reward-weight path=0.5 (names: answer path full format "
-                "structured self_check)",
-            )
-    return weights
 
 
 @app.command("grpo")
-def grpo(
-    model: ModelOpt = None,
-    data: DataOpt = None,
-    name: NameOpt = None,
-    resume: ResumeOpt = False,
-    smoke: SmokeOpt = None,
-    device: DeviceOpt = None,
-    limit: LimitOpt = None,
-    force: ForceOpt = False,
-    from_sft: Annotated[
-        str | None,
-        typer.Option(
-            "--from-sft",
-            help="SFT run name or adapter folder to start from (default: the newest finished "
-            "SFT run on this base model).",
-        ),
-    ] = None,
-    fresh_lora: Annotated[
-        bool, typer.Option("--fresh-lora", help="Start from a new LoRA instead of an SFT adapter.")
-    ] = False,
-    epochs: EpochsOpt = None,
-    max_steps: StepsOpt = None,
-    batch_size: BatchOpt = None,
-    grad_accum: AccumOpt = None,
-    lr: LrOpt = None,
-    lora_rank: RankOpt = None,
-    quant: QuantOpt = None,
-    gradient_checkpointing: CheckpointingOpt = None,
-    save_steps: SaveOpt = None,
-    num_generations: Annotated[
-        int | None, typer.Option("--num-generations", min=2, help="Completions per prompt.")
-    ] = None,
-    max_completion_length: Annotated[
-        int | None,
-        typer.Option("--max-completion-length", min=4, help="Completion token limit."),
-    ] = None,
-    temperature: Annotated[
-        float | None, typer.Option("--temperature", min=0.01, help="Sampling temperature.")
-    ] = None,
-    beta: Annotated[float | None, typer.Option("--beta", min=0.0, help="KL coefficient.")] = None,
-    self_check: Annotated[
-        bool | None,
-        typer.Option(
-            "--self-check/--no-self-check",
-            help="Ask for a <CHECK> review and add MEDSAGE's self-check bonus.",
-            show_default=False,
-        ),
-    ] = None,
-    reward_weight: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--reward-weight",
-            help="NAME=W, repeatable (answer, path, full, format, structured, self_check).",
-        ),
-    ] = None,
-    wait: WaitOpt = False,
-    workspace: WorkspaceOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@train_command("grpo")
+def grpo() -> None:
     """GRPO on the export's grpo.jsonl with the think prompt and the KG-path rewards (answer,
     path, full, format; structured format for reasoning rows), starting from the SFT adapter."""
-    from medsynth.train.settings import TrainOptions
-
-    options = TrainOptions(
-        kind="grpo",
-        model=model,
-        data=data,
-        name=name,
-        resume=resume,
-        smoke=smoke,
-        device=device,
-        limit=limit,
-        force=force,
-        from_sft=from_sft,
-        fresh_lora=fresh_lora,
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        learning_rate=lr,
-        lora_rank=lora_rank,
-        quantization=_check_quant(quant),
-        gradient_checkpointing=gradient_checkpointing,
-        save_steps=save_steps,
-        num_generations=num_generations,
-        max_completion_length=max_completion_length,
-        temperature=temperature,
-        beta=beta,
-        self_check=self_check,
-        reward_weights=_weights(reward_weight),
-    )
-    _run(options, workspace, as_json, wait)
 
 
 @app.command("merge")
