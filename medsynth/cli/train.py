@@ -161,7 +161,7 @@ class TrainOpt:
     param: str
     annotation: Any
     default: Any = None
-    field: str | None = ""  # "": the parameter's name
+    field: str | None = ""  # "": the TrainOptions field of the same name; None: not one
     read: Callable[[Any], Any] | None = None
     kinds: tuple[str, ...] = ("sft", "grpo")
 
@@ -218,7 +218,7 @@ def train_command(kind: str) -> Callable[[Callable[[], None]], Callable[..., Non
         def command(**values: Any) -> None:
             from medsynth.train.settings import TrainOptions
 
-            fields = {}
+            fields: dict[str, Any] = {}
             for opt in declared:
                 if opt.field is not None:
                     value = values[opt.param]
