@@ -58,6 +58,35 @@ def _hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def call_params(
+    temperature: float, seed: int | None, max_tokens: int, schema: JsonSchema | None
+) -> dict[str, Any]:
+    """The parameters of a call, as logged and keyed."""
+    return {"temperature": temperature, "seed": seed, "max_tokens": max_tokens, "schema": schema}
+
+
+def cache_key(
+    backend: str, model: str, messages: list[Message], hashes: list[str], params: dict[str, Any]
+) -> str:
+    """The ``llm_calls.cache_key`` of a call (never change it: logged calls must stay hits)."""
+    return _hash([backend, model, _hash(messages), hashes, params])
+
+
+def _given_up(error: BackendError, attempts: int) -> BackendError:
+    """The error a failed call raises: a transient one says how often it was tried."""
+    if not isinstance(error, TransientBackendError):
+        return error
+    given_up = TransientBackendError(
+        f"gave up after {attempts} attempt(s): {error.message}",
+        hint=error.hint
+        or "check the server, then run the same command again: "
+        "finished calls are kept and not repeated",
+        source=error.source,
+    )
+    given_up.__cause__ = error
+    return given_up
+
+
 def image_hash(image: ImageInput) -> str:
     """SHA-256 of the image's RGB pixels and size: the same for the same pixels whatever the file
     format, and ~30x cheaper than re-encoding to PNG (it runs on every call, cached or not)."""
@@ -183,78 +212,28 @@ class CallLog:
         cacheable: bool,
     ) -> tuple[str, int, bool]:
         """One model call (or cache hit): ``(text, call_id, cached)``."""
-        params = {
+        params = call_params(temperature, seed, max_tokens, schema)
+        key = cache_key(self.model.backend, self.model.model, messages, hashes, params)
+        if cacheable:
+            hit = self._cached(key)
+            if hit is not None:
+                self.cache_hits += 1
+                return hit[1], hit[0], True
+        started = time.perf_counter()
+        request = {
+            "images": images,
+            "schema": schema,
             "temperature": temperature,
             "seed": seed,
             "max_tokens": max_tokens,
-            "schema": schema,
         }
-        prompt_hash = _hash(messages)
-        key = _hash([self.model.backend, self.model.model, prompt_hash, hashes, params])
-        if cacheable:
-            with self.lock:
-                row = self.db.execute(
-                    "SELECT id, raw_output FROM llm_calls WHERE cache_key = ? AND status IN "
-                    "('ok', 'invalid') ORDER BY id LIMIT 1",
-                    [key],
-                ).fetchone()
-            if row is not None:
-                self.cache_hits += 1
-                return row[1], row[0], True
-        started = time.perf_counter()
-        error: BackendError | None = None
-        output: Generation | None = None
-        attempts = 0
-        for attempt in range(self.retries + 1):
-            attempts = attempt + 1
-            try:
-                output = self.model.generate(
-                    messages,
-                    images=images,
-                    schema=schema,
-                    temperature=temperature,
-                    seed=seed,
-                    max_tokens=max_tokens,
-                )
-                self.model_calls += 1
-                error = None
-                break
-            except TransientBackendError as exc:
-                error = exc
-                if attempt < self.retries:
-                    self.sleep(self.backoff_s * 2**attempt)
-            except BackendError as exc:
-                error = exc
-                break
-        row = {
-            "run_id": self.run_id,
-            "role": self.role,
-            "backend": self.model.backend,
-            "model": self.model.model,
-            "template": template.name,
-            "template_version": template.version,
-            "cache_key": key,
-            "prompt_hash": prompt_hash,
-            "image_hashes": json.dumps(hashes),
-            "params": json.dumps(params, default=str),
-            "messages": json.dumps(messages, default=str),
-            "attempts": attempts,
-            "duration_s": round(time.perf_counter() - started, 4),
-            "created_at": utc_now(),
-        }
+        output, error, attempts = self._attempts(messages, request)
+        row = self._row(messages, template, key, hashes, params, attempts, started)
         if output is None:
             assert error is not None
             row.update(status="error", error=str(error))
             self._insert(row)
-            if isinstance(error, TransientBackendError):
-                raise TransientBackendError(
-                    f"gave up after {attempts} attempt(s): {error.message}",
-                    hint=error.hint
-                    or "check the server, then run the same command again: "
-                    "finished calls are kept and not repeated",
-                    source=error.source,
-                ) from error
-            raise error
+            raise _given_up(error, attempts)
         row.update(
             status="ok",
             raw_output=str(output),
@@ -262,6 +241,66 @@ class CallLog:
             completion_tokens=output.completion_tokens,
         )
         return str(output), self._insert(row), False
+
+    def _cached(self, key: str) -> tuple[int, str] | None:
+        """``(call_id, raw_output)`` of the first usable logged call with this key."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT id, raw_output FROM llm_calls WHERE cache_key = ? AND status IN "
+                "('ok', 'invalid') ORDER BY id LIMIT 1",
+                [key],
+            ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def _attempts(
+        self, messages: list[Message], request: dict[str, Any]
+    ) -> tuple[Generation | None, BackendError | None, int]:
+        """Call the model, retrying transient failures with doubling backoff:
+        ``(output or None, the last error or None, attempts made)``."""
+        error: BackendError | None = None
+        attempts = 0
+        for attempt in range(self.retries + 1):
+            attempts = attempt + 1
+            try:
+                output = self.model.generate(messages, **request)
+            except TransientBackendError as exc:
+                error = exc
+                if attempt < self.retries:
+                    self.sleep(self.backoff_s * 2**attempt)
+                continue
+            except BackendError as exc:
+                return None, exc, attempts
+            self.model_calls += 1
+            return output, None, attempts
+        return None, error, attempts
+
+    def _row(
+        self,
+        messages: list[Message],
+        template: Template,
+        key: str,
+        hashes: list[str],
+        params: dict[str, Any],
+        attempts: int,
+        started: float,
+    ) -> dict[str, Any]:
+        """The ``llm_calls`` row of a call (its outcome is added by the caller)."""
+        return {
+            "run_id": self.run_id,
+            "role": self.role,
+            "backend": self.model.backend,
+            "model": self.model.model,
+            "template": template.name,
+            "template_version": template.version,
+            "cache_key": key,
+            "prompt_hash": _hash(messages),
+            "image_hashes": json.dumps(hashes),
+            "params": json.dumps(params, default=str),
+            "messages": json.dumps(messages, default=str),
+            "attempts": attempts,
+            "duration_s": round(time.perf_counter() - started, 4),
+            "created_at": utc_now(),
+        }
 
     def _insert(self, row: dict[str, Any]) -> int:
         with self.lock, self.db.conn:

@@ -3,15 +3,18 @@ no config value selects them)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 from medsynth.backends.base import (
     Generation,
     ImageInput,
     JsonSchema,
     Message,
+    Response,
+    Usage,
 )
 
 Reply = str | BaseException
@@ -21,12 +24,15 @@ Script = Sequence[Reply] | Callable[[list[Message]], Reply]
 class ScriptedChat:
     """Answers from a queue of replies (or a function of the messages); exceptions are raised.
 
-    ``latency_s`` simulates a model's wall time; ``calls`` records every request.
+    ``latency_s`` simulates a model's wall time; ``calls`` records every request. ``stream``
+    yields the same reply word by word.
     """
 
     backend = "fake"
     supports_images = True
     supports_schema = True
+    max_concurrency = 1
+    max_batch = 1
 
     def __init__(self, script: Script, *, model: str = "scripted", latency_s: float = 0.0) -> None:
         self.model = model
@@ -47,6 +53,45 @@ class ScriptedChat:
         max_tokens: int = 512,
     ) -> Generation:
         """The next scripted reply."""
+        reply = self._next(messages, images, schema, temperature, seed)
+        if isinstance(reply, BaseException):
+            raise reply
+        return Generation(reply, *self._counts(messages, reply))
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        images: Sequence[ImageInput] | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_tokens: int = 512,
+    ) -> Response:
+        """The next scripted reply, word by word (an exception is raised when it is read)."""
+        reply = self._next(messages, images, None, temperature, seed)
+
+        def pieces() -> Generator[str, None, Usage]:
+            if isinstance(reply, BaseException):
+                raise reply
+            yield from re.findall(r"\S+\s*|\s+", reply)
+            return Usage(*self._counts(messages, reply))
+
+        return Response(pieces())
+
+    @staticmethod
+    def _counts(messages: list[Message], reply: str) -> tuple[int, int]:
+        """Made-up token counts: a quarter of the characters."""
+        return sum(len(str(m["content"])) for m in messages) // 4, max(1, len(reply) // 4)
+
+    def _next(
+        self,
+        messages: list[Message],
+        images: Sequence[ImageInput] | None,
+        schema: JsonSchema | None,
+        temperature: float,
+        seed: int | None,
+    ) -> Reply:
+        """Record the request; the next reply (after the simulated latency)."""
         with self._lock:
             self.calls.append(
                 {
@@ -65,10 +110,4 @@ class ScriptedChat:
                 raise AssertionError("ScriptedChat ran out of replies")
         if self.latency_s:
             time.sleep(self.latency_s)
-        if isinstance(reply, BaseException):
-            raise reply
-        return Generation(
-            reply,
-            prompt_tokens=sum(len(str(m["content"])) for m in messages) // 4,
-            completion_tokens=max(1, len(reply) // 4),
-        )
+        return reply

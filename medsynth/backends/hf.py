@@ -9,7 +9,7 @@ free text (``supports_schema`` is False): callers validate JSON themselves
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from medsynth.backends.base import (
     ImageInput,
     JsonSchema,
     Message,
+    Response,
+    Usage,
     load_image,
 )
 from medsynth.backends.encoders import quiet_model_loading
@@ -50,6 +52,8 @@ class HFChat:
 
     backend = "hf"
     supports_schema = False
+    max_concurrency = 1  # one generate at a time on this process's model
+    max_batch = 1  # eval's batching wrapper (medsynth.eval.batching) batches calls
 
     def __init__(
         self,
@@ -250,21 +254,27 @@ class HFChat:
         temperature: float = 0.0,
         seed: int | None = None,
         max_tokens: int = 512,
-    ) -> Iterator[str]:
+    ) -> Response:
         """The reply in pieces as they are generated (transformers' ``TextIteratorStreamer``;
-        generation runs on a helper thread)."""
+        generation runs on a helper thread); the token counts once it ends."""
+        inputs = self.prompt_inputs(self.conversation(messages, list(images or [])))
+        return Response(self._pieces(inputs, temperature, seed, max_tokens))
+
+    def _pieces(
+        self, inputs: Any, temperature: float, seed: int | None, max_tokens: int
+    ) -> Generator[str, None, Usage]:
         import torch
         from transformers import TextIteratorStreamer
 
-        inputs = self.prompt_inputs(self.conversation(messages, list(images or [])))
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         options = self.generation_options(temperature, seed, max_tokens) | {"streamer": streamer}
         failure: list[BaseException] = []
+        outputs: list[Any] = []
 
         def work() -> None:
             try:
                 with torch.inference_mode():
-                    self.hf_model.generate(**inputs, **options)
+                    outputs.append(self.hf_model.generate(**inputs, **options))
             except BaseException as exc:  # reported below, after the streamer is released
                 failure.append(exc)
                 streamer.end()
@@ -275,3 +285,5 @@ class HFChat:
         thread.join()
         if failure:
             raise BackendError(f"generation failed: {failure[0]}", source=self.model)
+        prompt_tokens = int(inputs["input_ids"].shape[1])
+        return Usage(prompt_tokens, int(outputs[0].shape[1]) - prompt_tokens)

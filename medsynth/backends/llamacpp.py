@@ -11,7 +11,7 @@ import atexit
 import importlib.util
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from medsynth.backends.base import (
     ImageInput,
     JsonSchema,
     Message,
+    Response,
+    Usage,
     with_images_in_last_user_turn,
 )
 from medsynth.errors import ConfigError
@@ -121,6 +123,8 @@ class LlamaCppChat:
 
     backend = "llamacpp"
     supports_schema = True
+    max_concurrency = 1  # one completion at a time (the lock)
+    max_batch = 1
 
     def __init__(
         self,
@@ -204,12 +208,22 @@ class LlamaCppChat:
         temperature: float = 0.0,
         seed: int | None = None,
         max_tokens: int = 512,
-    ) -> Iterator[str]:
-        """The reply in pieces as llama.cpp generates them (``stream=True``)."""
+    ) -> Response:
+        """The reply in pieces as llama.cpp generates them (``stream=True``); the token counts
+        once it ends (llama.cpp's stream does not report them: they are read off the context)."""
         if images and not self.supports_images:
             raise BackendError("this GGUF model has no vision projector", source=self.model)
         request = with_images_in_last_user_turn(messages, images) if images else messages
+        return Response(self._pieces(request, temperature, seed, max_tokens))
+
+    def _pieces(
+        self, request: list[Message], temperature: float, seed: int | None, max_tokens: int
+    ) -> Generator[str, None, Usage]:
+        from jinja2 import TemplateError
+
         with self._lock:
+            pieces: list[str] = []
+            finish = None
             try:
                 for part in self.llama.create_chat_completion(
                     messages=request,
@@ -218,13 +232,26 @@ class LlamaCppChat:
                     max_tokens=max_tokens,
                     stream=True,
                 ):
-                    delta = part["choices"][0].get("delta", {}).get("content")
+                    choice = part["choices"][0]
+                    finish = choice.get("finish_reason") or finish
+                    delta = choice.get("delta", {}).get("content")
                     if delta:
+                        pieces.append(delta)
                         yield delta
-            except (ValueError, RuntimeError) as exc:
+                return self._stream_usage("".join(pieces), finish)
+            except (ValueError, RuntimeError, TemplateError) as exc:
                 raise self._error(exc) from exc
             finally:
                 release_sampler(self.llama)
+
+    def _stream_usage(self, text: str, finish: str | None) -> Usage:
+        """Token counts of the stream that just ended: the completion's tokens, and the rest of
+        the context (llama.cpp evaluates every completion token but a last one cut by the
+        length limit)."""
+        completion = len(self.llama.tokenize(text.encode(), add_bos=False, special=True))
+        completion = completion if text else 0
+        unevaluated = 1 if finish == "length" and completion else 0
+        return Usage(self.llama.n_tokens - completion + unevaluated, completion)
 
     def _error(self, exc: Exception) -> BackendError:
         if "context window" in str(exc) or "exceed context" in str(exc):

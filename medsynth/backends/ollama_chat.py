@@ -3,22 +3,28 @@
 Ollama runs the model; we send ``/api/chat`` requests. A JSON schema goes in ``format`` (Ollama
 constrains decoding to it), images go base64-encoded in the last user message's ``images`` list,
 and temperature, seed and the token limit go in ``options``. Whether the model actually looks at
-the images is up to the model the user pulled (qwen2.5vl, llava, ...).
+the images is up to the model the user pulled (qwen2.5vl, llava, ...). ``stream`` sends
+``"stream": true`` and reads Ollama's NDJSON lines; the last one carries the token counts.
+``timeout_s`` bounds every wait for the server (connecting, and each read of a streamed reply).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from medsynth.backends.base import (
+    SERVER_CONCURRENCY,
     BackendError,
     Generation,
     ImageInput,
     JsonSchema,
     Message,
+    Response,
     TransientBackendError,
+    Usage,
     image_png_bytes,
 )
 
@@ -33,6 +39,8 @@ class OllamaChat:
     backend = "ollama"
     supports_images = True
     supports_schema = True
+    max_concurrency = SERVER_CONCURRENCY  # the server queues (OLLAMA_NUM_PARALLEL) what it gets
+    max_batch = 1
 
     def __init__(self, model: str, *, host: str = "", timeout_s: float = 180.0) -> None:
         import ollama
@@ -53,10 +61,8 @@ class OllamaChat:
         max_tokens: int = 512,
     ) -> Generation:
         """One non-streaming ``/api/chat`` call; the reply text with Ollama's token counts."""
-        options: dict[str, Any] = {"temperature": temperature, "num_predict": max_tokens}
-        if seed is not None:
-            options["seed"] = seed
         payload = _with_images(messages, images or ())
+        options = _options(temperature, seed, max_tokens)
         response = self._call(
             lambda: self._client.chat(
                 model=self.model,
@@ -69,6 +75,41 @@ class OllamaChat:
         return Generation(
             response.message.content or "", response.prompt_eval_count, response.eval_count
         )
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        images: Sequence[ImageInput] | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_tokens: int = 512,
+    ) -> Response:
+        """One streaming ``/api/chat`` call (NDJSON): the pieces as they come, then the counts
+        of Ollama's final ``done`` line."""
+        payload = _with_images(messages, images or ())
+        options = _options(temperature, seed, max_tokens)
+        return Response(self._pieces(payload, options))
+
+    def _pieces(
+        self, payload: list[Message], options: dict[str, Any]
+    ) -> Generator[str, None, Usage]:
+        usage = Usage()
+        with self._errors():
+            parts = self._client.chat(
+                model=self.model, messages=payload, options=options, stream=True
+            )
+            try:
+                for part in parts:
+                    if part.message.content:
+                        yield part.message.content
+                    if part.done:
+                        usage = Usage(part.prompt_eval_count, part.eval_count)
+            finally:  # a reply closed early: drop the connection now
+                close = getattr(parts, "close", None)
+                if callable(close):
+                    close()
+        return usage
 
     def list_models(self) -> list[str]:
         """Tags of the models this Ollama server has pulled."""
@@ -94,13 +135,19 @@ class OllamaChat:
 
     def _call(self, fn: Callable[[], T], *, tag: str | None = None) -> T:
         """Run a client call, turning client and transport errors into backend errors."""
+        with self._errors(tag):
+            return fn()
+
+    @contextmanager
+    def _errors(self, tag: str | None = None) -> Iterator[None]:
+        """Client and transport errors inside the block become backend errors."""
         import httpx
         import ollama
 
         tag = tag or self.model
         running = f"is `ollama serve` running at {self.host}? check with `medsynth models doctor`"
         try:
-            return fn()
+            yield
         except ollama.ResponseError as exc:
             status, error = exc.status_code, str(exc.error)
             if status == 404 and "model" in error.lower():
@@ -144,6 +191,14 @@ class OllamaChat:
             ) from exc
         except ollama.RequestError as exc:
             raise BackendError(f"bad request for Ollama: {exc.error}", source=self.host) from exc
+
+
+def _options(temperature: float, seed: int | None, max_tokens: int) -> dict[str, Any]:
+    """Ollama's ``options``: temperature, token limit and the seed when there is one."""
+    options: dict[str, Any] = {"temperature": temperature, "num_predict": max_tokens}
+    if seed is not None:
+        options["seed"] = seed
+    return options
 
 
 def _with_images(messages: list[Message], images: Sequence[ImageInput]) -> list[Message]:

@@ -1,7 +1,10 @@
 """Chat models on OpenAI-compatible servers (vLLM, llama.cpp server, LM Studio), one or several.
 
 The official ``openai`` client makes the calls with its own retries off: the engine retries
-:class:`TransientBackendError` (connection refused, timeout, HTTP 5xx / 429) itself.
+:class:`TransientBackendError` (connection refused, timeout, HTTP 5xx / 429) itself. ``stream``
+asks for server-sent events (``stream: true`` with ``stream_options.include_usage``: the last
+event carries the token counts, where the server reports them). ``timeout_s`` bounds every wait
+for the server (connecting, and each read of a streamed reply).
 """
 
 from __future__ import annotations
@@ -9,16 +12,21 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from medsynth.backends.base import (
+    SERVER_CONCURRENCY,
     BackendError,
+    DelegatingModel,
     Generation,
     ImageInput,
     JsonSchema,
     Message,
+    Response,
     TransientBackendError,
+    Usage,
     with_images_in_last_user_turn,
 )
 from medsynth.errors import ConfigError
@@ -52,11 +60,14 @@ class OpenAIChat:
     backend = "openai"
     supports_images = True
     supports_schema = True
+    max_concurrency = SERVER_CONCURRENCY  # the server queues or batches what it gets
+    max_batch = 1
 
     def __init__(self, model: str, base_url: str, *, timeout_s: float = 180.0) -> None:
         import openai
 
         self.model = model
+        self.timeout_s = timeout_s
         self.base_url = base_url.rstrip("/")
         self.client = openai.OpenAI(
             base_url=self.base_url,
@@ -79,15 +90,7 @@ class OpenAIChat:
         max_tokens: int = 512,
     ) -> Generation:
         """One chat completion; with ``schema`` the server constrains the output to it."""
-        chat = with_images_in_last_user_turn(messages, images) if images else messages
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": chat,
-            "temperature": temperature,
-            "max_tokens": max_tokens,
-        }
-        if seed is not None:
-            request["seed"] = seed
+        request = self._request(messages, images, temperature, seed, max_tokens)
         if schema is None:
             return self._create(request)
         if self.schema_form == "json_schema":
@@ -104,13 +107,78 @@ class OpenAIChat:
         self.schema_form = "json_object"
         return result
 
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        images: Sequence[ImageInput] | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_tokens: int = 512,
+    ) -> Response:
+        """One streamed chat completion (server-sent events); the counts come last."""
+        request = self._request(messages, images, temperature, seed, max_tokens)
+        request.update(stream=True, stream_options={"include_usage": True})
+        return Response(self._pieces(request))
+
+    def _request(
+        self,
+        messages: list[Message],
+        images: Sequence[ImageInput] | None,
+        temperature: float,
+        seed: int | None,
+        max_tokens: int,
+    ) -> dict[str, Any]:
+        chat = with_images_in_last_user_turn(messages, images) if images else messages
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": chat,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
+        if seed is not None:
+            request["seed"] = seed
+        return request
+
+    def _pieces(self, request: dict[str, Any]) -> Generator[str, None, Usage]:
+        usage = Usage()
+        with self._errors():
+            events = self.client.chat.completions.create(**request)
+            try:
+                for event in events:
+                    if event.usage is not None:
+                        usage = Usage(event.usage.prompt_tokens, event.usage.completion_tokens)
+                    if event.choices and event.choices[0].delta.content:
+                        yield event.choices[0].delta.content
+            finally:  # a reply closed early: drop the connection now
+                events.close()
+        return usage
+
     def _create(self, request: dict[str, Any], *, refusable: bool = False) -> Generation:
+        with self._errors(refusable=refusable):
+            response = self.client.chat.completions.create(**request)
+        if not response.choices:
+            raise BackendError("the server answered with no choices", source=self.base_url)
+        text = response.choices[0].message.content or ""
+        usage = response.usage
+        return Generation(
+            text,
+            usage.prompt_tokens if usage else None,
+            usage.completion_tokens if usage else None,
+        )
+
+    @contextmanager
+    def _errors(self, *, refusable: bool = False) -> Iterator[None]:
+        """Client and transport errors inside the block become backend errors (a streamed
+        reply's read errors come from httpx itself)."""
+        import httpx
         import openai
 
         try:
-            response = self.client.chat.completions.create(**request)
-        except openai.APIConnectionError as exc:  # APITimeoutError included
-            what = "timed out" if isinstance(exc, openai.APITimeoutError) else "failed"
+            yield
+        except (openai.APIConnectionError, httpx.TransportError) as exc:  # timeouts included
+            timed_out = isinstance(exc, openai.APITimeoutError | httpx.TimeoutException)
+            what = f"timed out after {self.timeout_s:g} s" if timed_out else "failed"
             raise TransientBackendError(
                 f"call to this OpenAI-compatible server {what} ({exc})",
                 source=self.base_url,
@@ -132,23 +200,13 @@ class OpenAIChat:
                 source=self.base_url,
                 hint=f"check the model name {self.model!r} and the request the server refused",
             ) from exc
-        if not response.choices:
-            raise BackendError("the server answered with no choices", source=self.base_url)
-        text = response.choices[0].message.content or ""
-        usage = response.usage
-        return Generation(
-            text,
-            usage.prompt_tokens if usage else None,
-            usage.completion_tokens if usage else None,
-        )
 
 
-class ServerPool:
+class ServerPool(DelegatingModel):
     """Several OpenAI-compatible servers behind one ChatModel: each call goes to the least-busy
     server (at most ``concurrency`` calls in flight on each); a transient failure is retried
-    once on another server, and a failed server is avoided for ``cooldown_s`` seconds."""
-
-    backend = "openai"
+    once on another server (for a stream: when it failed before its first piece), and a failed
+    server is avoided for ``cooldown_s`` seconds. ``inner`` is the first server."""
 
     def __init__(
         self, servers: Sequence[OpenAIChat], *, concurrency: int = 1, cooldown_s: float = 30.0
@@ -158,10 +216,13 @@ class ServerPool:
                 "a server pool needs at least one server",
                 hint="list base URLs in [models.*] servers",
             )
+        super().__init__(servers[0])
         self.servers = list(servers)
-        self.model = self.servers[0].model
+        self.backend = "openai"
         self.supports_images = all(s.supports_images for s in self.servers)
         self.supports_schema = all(s.supports_schema for s in self.servers)
+        self.max_concurrency = len(self.servers) * concurrency
+        self.max_batch = 1
         self.cooldown_s = cooldown_s
         self._slots = [threading.BoundedSemaphore(concurrency) for _ in self.servers]
         self._busy = [0] * len(self.servers)  # in flight or waiting for a slot
@@ -199,11 +260,52 @@ class ServerPool:
         }
         first = self._pick(exclude=None)
         try:
-            return self._call(first, messages, kwargs)
+            with self._slot(first):
+                return self.servers[first].generate(messages, **kwargs)
         except TransientBackendError:
             if len(self.servers) == 1:
                 raise
-        return self._call(self._pick(exclude=first), messages, kwargs)
+        second = self._pick(exclude=first)
+        with self._slot(second):
+            return self.servers[second].generate(messages, **kwargs)
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        images: Sequence[ImageInput] | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_tokens: int = 512,
+    ) -> Response:
+        """Route one streamed call; retried once on another server when the first failed
+        transiently before its first piece."""
+        kwargs: dict[str, Any] = {
+            "images": images,
+            "temperature": temperature,
+            "seed": seed,
+            "max_tokens": max_tokens,
+        }
+        return Response(self._pieces(messages, kwargs))
+
+    def _pieces(
+        self, messages: list[Message], kwargs: dict[str, Any]
+    ) -> Generator[str, None, Usage]:
+        tried: int | None = None
+        while True:
+            index = self._pick(exclude=tried)
+            started = False
+            try:
+                with self._slot(index):
+                    response = self.servers[index].stream(messages, **kwargs)
+                    for piece in response:
+                        started = True
+                        yield piece
+                    return Usage(response.prompt_tokens, response.completion_tokens)
+            except TransientBackendError:
+                if started or tried is not None or len(self.servers) == 1:
+                    raise
+                tried = index
 
     def stats(self) -> dict[str, int]:
         """Calls answered per server base URL."""
@@ -230,10 +332,13 @@ class ServerPool:
             self._busy[best] += 1
             return best
 
-    def _call(self, index: int, messages: list[Message], kwargs: dict[str, Any]) -> Generation:
+    @contextmanager
+    def _slot(self, index: int) -> Iterator[None]:
+        """One call on server ``index`` (picked, so counted busy): waits for a free slot there;
+        counts it answered, or failed (the server then cools down)."""
         try:
             with self._slots[index]:
-                result = self.servers[index].generate(messages, **kwargs)
+                yield
         except TransientBackendError:
             with self._lock:
                 self._errors[index] += 1
@@ -244,4 +349,3 @@ class ServerPool:
                 self._busy[index] -= 1
         with self._lock:
             self._calls[index] += 1
-        return result

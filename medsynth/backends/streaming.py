@@ -1,30 +1,28 @@
-"""Streaming chat replies: llama.cpp (``create_chat_completion(stream=True)``) and transformers
-(``TextIteratorStreamer``) models yield text as it is generated; any other backend yields its
-whole reply once. :class:`StreamingModel` makes a streaming call look like a plain
-``generate`` to the call log, handing each piece to a callback on the way.
+"""Streaming chat replies through the call log.
 
-Used by :mod:`medsynth.chat`. A backend streams by having a ``stream`` method with
-``generate``'s arguments (no schema) that yields text pieces.
+Every backend streams (``stream`` returns a :class:`~medsynth.backends.base.Response`):
+llama.cpp, transformers, Ollama and OpenAI-compatible servers yield text as it is generated.
+:class:`StreamingModel` makes a streaming call look like a plain ``generate`` to the call log,
+handing each piece to a callback on the way; the call log then logs one row, with the token
+counts the stream reported at its end.
+
+Used by :mod:`medsynth.chat`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from medsynth.backends.base import (
     ChatModel,
+    DelegatingModel,
     Generation,
     ImageInput,
     JsonSchema,
     Message,
+    Response,
 )
-
-
-def _innermost(model: Any) -> Any:
-    while hasattr(model, "inner"):
-        model = model.inner
-    return model
 
 
 def stream_text(
@@ -35,32 +33,20 @@ def stream_text(
     temperature: float = 0.0,
     seed: int | None = None,
     max_tokens: int = 512,
-) -> Iterator[str]:
-    """The model's reply in pieces as they are generated, where the backend can stream (it has
-    a ``stream`` method: llama.cpp, transformers); any other backend's reply as one piece."""
-    inner = _innermost(model)
-    stream = getattr(inner, "stream", None)
-    if callable(stream):
-        yield from stream(
-            messages, images=images, temperature=temperature, seed=seed, max_tokens=max_tokens
-        )
-    else:
-        yield str(
-            model.generate(
-                messages, images=images, temperature=temperature, seed=seed, max_tokens=max_tokens
-            )
-        )
+) -> Response:
+    """The model's reply in pieces as they are generated (iterate it; then ``text()`` and the
+    token counts)."""
+    return model.stream(
+        messages, images=images, temperature=temperature, seed=seed, max_tokens=max_tokens
+    )
 
 
-class StreamingModel:
-    """A chat model whose ``generate`` streams through ``sink`` (what the call log calls)."""
+class StreamingModel(DelegatingModel):
+    """A chat model whose ``generate`` streams through ``sink`` (what the call log calls); the
+    result keeps the stream's token counts."""
 
     def __init__(self, model: ChatModel, sink: Callable[[str], Any]) -> None:
-        self.inner = model
-        self.backend = model.backend
-        self.model = model.model
-        self.supports_images = model.supports_images
-        self.supports_schema = model.supports_schema
+        super().__init__(model)
         self.sink = sink
 
     def generate(
@@ -73,15 +59,16 @@ class StreamingModel:
         seed: int | None = None,
         max_tokens: int = 512,
     ) -> Generation:
-        pieces = []
-        for piece in stream_text(
-            self.inner,
-            messages,
-            images=images,
-            temperature=temperature,
-            seed=seed,
-            max_tokens=max_tokens,
-        ):
-            pieces.append(piece)
-            self.sink(piece)
-        return Generation("".join(pieces).strip())
+        """The streamed reply, each piece handed to ``sink`` (``schema`` is not sent: a streamed
+        reply is free text, as before)."""
+        response = self.inner.stream(
+            messages, images=images, temperature=temperature, seed=seed, max_tokens=max_tokens
+        )
+        try:
+            for piece in response:
+                self.sink(piece)
+        finally:
+            response.close()  # a sink that raised (a cancelled reply) ends the model's stream
+        return Generation(
+            response.text().strip(), response.prompt_tokens, response.completion_tokens
+        )

@@ -3,7 +3,8 @@
 :class:`BatchedHF` is a chat model: each ``generate`` call (from one of several threads, through
 the call log, so cached questions never reach it) waits in a queue; one worker thread takes up
 to ``batch_size`` waiting requests, pads them on the left and runs them through ``generate``
-together. Whatever cannot be batched (sampling, a failing batch) runs alone.
+together. Whatever cannot be batched (sampling, a failing batch) runs alone. Streamed calls go to
+the wrapped model as they are (:class:`~medsynth.backends.base.DelegatingModel`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from medsynth.backends.base import BackendError, Generation, ImageInput, JsonSchema, Message
+from medsynth.backends.base import (
+    BackendError,
+    DelegatingModel,
+    Generation,
+    ImageInput,
+    JsonSchema,
+    Message,
+)
 
 
 @dataclass
@@ -27,15 +35,16 @@ class _Request:
     error: BaseException | None = None
 
 
-class BatchedHF:
-    """Wraps an :class:`~medsynth.backends.hf.HFChat` (or a model with the same parts)."""
+class BatchedHF(DelegatingModel):
+    """Wraps an :class:`~medsynth.backends.hf.HFChat` (or a model with the same parts): up to
+    ``batch_size`` calls run as one batch, so that many are usefully in flight."""
+
+    inner: Any  # the wrapped HFChat: its tokenizer, processor and hf_model are used directly
 
     def __init__(self, chat: Any, *, batch_size: int = 8, wait_s: float = 0.05) -> None:
-        self.inner = chat  # the wrapped HFChat (every wrapper calls it `inner`)
-        self.backend = chat.backend
-        self.model = chat.model
-        self.supports_images = chat.supports_images
-        self.supports_schema = chat.supports_schema
+        super().__init__(chat)
+        self.max_batch = max(1, batch_size)
+        self.max_concurrency = max(1, batch_size)
         self.batch_size = batch_size
         self.wait_s = wait_s
         self.batches: list[int] = []  # size of every batch run (for reports and tests)

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
-from medsynth.backends.base import ChatModel, Generation, ImageInput, JsonSchema, Message
+from medsynth.backends.base import ChatModel, DelegatingModel
 from medsynth.backends.registry import CHAT_ROLES, build_chat_model, is_embedded, role_config
 from medsynth.config import ChatRole, Config
 from medsynth.errors import ConfigError
@@ -161,35 +161,13 @@ def weights_fingerprint(role: ChatRole) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
-class FingerprintedModel:
-    """A chat model whose ``model`` name carries its weights' fingerprint (for the call log)."""
+class FingerprintedModel(DelegatingModel):
+    """A chat model whose ``model`` name carries its weights' fingerprint (for the call log);
+    everything else is the inner model's."""
 
     def __init__(self, inner: ChatModel, fingerprint: str) -> None:
-        self.inner = inner
-        self.backend = inner.backend
+        super().__init__(inner)
         self.model = f"{inner.model}#{fingerprint}" if fingerprint else inner.model
-        self.supports_images = inner.supports_images
-        self.supports_schema = inner.supports_schema
-
-    def generate(
-        self,
-        messages: list[Message],
-        *,
-        images: Sequence[ImageInput] | None = None,
-        schema: JsonSchema | None = None,
-        temperature: float = 0.0,
-        seed: int | None = None,
-        max_tokens: int = 512,
-    ) -> Generation:
-        """The inner model's answer."""
-        return self.inner.generate(
-            messages,
-            images=images,
-            schema=schema,
-            temperature=temperature,
-            seed=seed,
-            max_tokens=max_tokens,
-        )
 
 
 def load_model(choice: ModelChoice) -> FingerprintedModel:
