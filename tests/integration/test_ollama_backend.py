@@ -15,6 +15,8 @@ from PIL import Image
 
 from medsynth.backends.base import BackendError, ChatModel, TransientBackendError
 from medsynth.backends.ollama_chat import OllamaChat
+from medsynth.chat import ChatSession
+from medsynth.workspace import Workspace
 from tests.fakes.ollama_server import DEFAULT_TAG, NOT_JSON, FakeOllama, serve
 
 SCHEMA = {
@@ -170,3 +172,42 @@ def test_fake_streams_ndjson_like_ollama(fake: FakeOllama) -> None:
     assert parts[-1].done and not any(p.done for p in parts[:-1])
     assert parts[-1].eval_count is not None and parts[-1].eval_count > 0
     assert "".join(p.message.content or "" for p in parts).strip()
+
+
+def test_stream_yields_pieces_then_ollamas_counts(fake: FakeOllama) -> None:
+    model = OllamaChat(DEFAULT_TAG, host=fake.url, timeout_s=30)
+    whole = model.generate(QUESTION, seed=7, max_tokens=24)
+    response = model.stream(QUESTION, seed=7, max_tokens=24)
+    pieces = list(response)
+    assert len(pieces) > 1 and "".join(pieces) == whole  # word by word, the same reply
+    assert (response.prompt_tokens, response.completion_tokens) == (
+        whole.prompt_tokens,
+        whole.completion_tokens,
+    )
+    streamed = chat_bodies(fake)[-1]
+    assert streamed["stream"] is True and streamed["options"]["seed"] == 7
+    assert "format" not in streamed
+
+
+def test_a_streamed_chat_turn_logs_ollamas_counts(fake: FakeOllama, ws: Workspace) -> None:
+    session = ChatSession(ws, OllamaChat(DEFAULT_TAG, host=fake.url, timeout_s=30), max_tokens=16)
+    chunks = list(session.send("Which organ does pneumonia affect?"))
+    assert len(chunks) > 1
+    (row,) = ws.db.execute("SELECT raw_output, prompt_tokens, completion_tokens FROM llm_calls")
+    assert row[0] == session.turns[-1].content
+    assert row[1] and row[1] > 10 and row[2] and 0 < row[2] <= 16
+    assert chat_bodies(fake)[-1]["stream"] is True
+
+
+@pytest.mark.parametrize("mode", ["hang", "stall"])
+def test_a_stream_that_stops_answering_times_out_after_timeout_s(mode: str) -> None:
+    with serve(mode=mode) as server:  # type: ignore[arg-type]
+        model = OllamaChat(DEFAULT_TAG, host=server.url, timeout_s=1)
+        started = time.monotonic()
+        response = model.stream(QUESTION)
+        with pytest.raises(TransientBackendError, match="within 1 s") as caught:
+            response.text()
+        elapsed = time.monotonic() - started
+    assert 0.9 <= elapsed < 5
+    assert server.url in str(caught.value)
+    assert response.chunks == ([] if mode == "hang" else ["The "])

@@ -1,5 +1,6 @@
 """OpenAIChat and ServerPool against real loopback servers: llama-cpp-python's own
-OpenAI-compatible server with the embedded SmolLM2 GGUF, and tiny stdlib servers that fail."""
+OpenAI-compatible server with the embedded SmolLM2 GGUF, and tiny stdlib servers that fail or
+stream server-sent events."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ import pytest
 from medsynth.backends.base import BackendError, ChatModel, TransientBackendError
 from medsynth.backends.llamacpp import embedded_gguf_path
 from medsynth.backends.openai_compat import OpenAIChat, ServerPool
+from medsynth.chat import ChatSession
 from medsynth.errors import ConfigError
+from medsynth.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 
@@ -90,13 +93,18 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
 
 
+received: list[object] = []  # the JSON bodies the stub servers were sent, in order
+
+
 @contextmanager
 def stub_server(respond: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
-    """A stdlib HTTP server on loopback whose every POST is answered by ``respond``."""
+    """A stdlib HTTP server on loopback whose every POST is answered by ``respond`` (the JSON
+    body joins ``received``)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append(json.loads(body or b"null"))
             respond(self)
 
         def log_message(self, *args: object) -> None:
@@ -255,3 +263,92 @@ def test_timeout_is_transient(server_slow: str) -> None:
     with pytest.raises(TransientBackendError, match="timed out"):
         OpenAIChat(MODEL, server_slow, timeout_s=1).generate(QUESTION, max_tokens=8)
     assert time.monotonic() - start < 5
+
+
+def sse(
+    pieces: list[str], *, stall: threading.Event | None = None
+) -> Callable[[BaseHTTPRequestHandler], None]:
+    """Answer with server-sent events as OpenAI streams: one chunk per piece, then a usage chunk
+    with no choices (``include_usage``) and ``[DONE]``; with ``stall`` it sends the first piece
+    and waits for the event."""
+
+    def chunk(delta: dict[str, str], usage: dict[str, int] | None = None) -> bytes:
+        choices = [{"index": 0, "delta": delta, "finish_reason": None}] if delta else []
+        event = {"id": "s", "object": "chat.completion.chunk", "created": 0, "model": MODEL,
+                 "choices": choices, "usage": usage}  # fmt: skip
+        return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        handler.wfile.write(chunk({"role": "assistant", "content": ""}))
+        for piece in pieces:
+            handler.wfile.write(chunk({"content": piece}))
+            handler.wfile.flush()
+            if stall is not None:
+                stall.wait(timeout=10)
+                return
+        usage = {"prompt_tokens": 21, "completion_tokens": len(pieces), "total_tokens": 21}
+        handler.wfile.write(chunk({}, usage) + b"data: [DONE]\n\n")
+
+    return respond
+
+
+def test_stream_reads_server_sent_events_and_the_usage_chunk() -> None:
+    with stub_server(sse(["The ", "liver", "."])) as url:
+        response = OpenAIChat(MODEL, url, timeout_s=5).stream(QUESTION, seed=3, max_tokens=8)
+        assert list(response) == ["The ", "liver", "."]
+    assert (response.text(), response.prompt_tokens, response.completion_tokens) == (
+        "The liver.",
+        21,
+        3,
+    )
+    body = received[-1]
+    assert isinstance(body, dict)
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert (body["seed"], body["max_tokens"]) == (3, 8)
+
+
+def test_a_streamed_chat_turn_logs_the_servers_counts(ws: Workspace) -> None:
+    with stub_server(sse(["It ", "is ", "the ", "liver."])) as url:
+        session = ChatSession(ws, OpenAIChat(MODEL, url, timeout_s=5))
+        chunks = list(session.send("Which organ?"))
+    assert len(chunks) == 4
+    rows = list(ws.db.execute("SELECT raw_output, prompt_tokens, completion_tokens FROM llm_calls"))
+    assert rows == [("It is the liver.", 21, 4)]
+
+
+@pytest.mark.parametrize("stalls", [False, True])
+def test_a_stream_that_stops_answering_times_out_after_timeout_s(
+    server_slow: str, stalls: bool
+) -> None:
+    released = threading.Event()
+    with stub_server(sse(["The "], stall=released)) as stalling:
+        url = stalling if stalls else server_slow
+        started = time.monotonic()
+        response = OpenAIChat(MODEL, url, timeout_s=1).stream(QUESTION, max_tokens=8)
+        with pytest.raises(TransientBackendError, match="timed out after 1 s") as caught:
+            response.text()
+        elapsed = time.monotonic() - started
+        released.set()
+    assert 0.9 <= elapsed < 5 and url in str(caught.value)
+    assert response.chunks == (["The "] if stalls else [])
+
+
+def test_pool_stream_moves_to_another_server_before_the_first_piece() -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with stub_server(sse(["a", "b"])) as alive:
+        pool = ServerPool.from_urls(MODEL, [dead, alive], timeout_s=5)
+        response = pool.stream(QUESTION)
+        assert response.text() == "ab" and response.completion_tokens == 2
+    assert pool.stats() == {dead: 0, alive: 1}
+    assert pool.errors() == {dead: 1, alive: 0}
+
+
+def test_stream_from_llama_cpp_server_is_the_same_reply(llama_server: str) -> None:
+    chat = OpenAIChat(MODEL, llama_server, timeout_s=60)
+    question = [{"role": "user", "content": "Name one organ of the chest."}]
+    whole = chat.generate(question, max_tokens=16, seed=0)
+    response = chat.stream(question, max_tokens=16, seed=0)
+    assert len(list(response)) > 1 and response.text() == whole
