@@ -73,6 +73,12 @@ def test_llamacpp_streams_token_by_token(ws: Workspace) -> None:
     assert reply.call_id is not None
     row = ws.db.execute("SELECT raw_output, role FROM llm_calls").fetchone()
     assert row == (reply.content, "chat")
+    # one row, with the streamed call's token counts (they were lost before: issue 15)
+    ((prompt_tokens, completion_tokens),) = list(
+        ws.db.execute("SELECT prompt_tokens, completion_tokens FROM llm_calls")
+    )
+    assert prompt_tokens and prompt_tokens > 10
+    assert completion_tokens and 0 < completion_tokens <= 24
 
 
 def test_vision_model_streams_and_sees_the_image(ws: Workspace, tiny_llava: Path) -> None:
@@ -83,6 +89,8 @@ def test_vision_model_streams_and_sees_the_image(ws: Workspace, tiny_llava: Path
     assert len(chunks) > 1
     second = session.ask("Where is it?")
     assert second.content
+    counts = list(ws.db.execute("SELECT prompt_tokens, completion_tokens FROM llm_calls"))
+    assert len(counts) == 2 and all(p > 16 and 0 < c <= 12 for p, c in counts)  # 16 image tokens
     hashes = json.loads(ws.db.execute("SELECT image_hashes FROM llm_calls").fetchone()[0])
     assert hashes == [f"file-sha256:{session.image_keys[0]}"]
 

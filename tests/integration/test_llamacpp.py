@@ -81,6 +81,18 @@ def test_generation_carries_token_counts(chat: LlamaCppChat) -> None:
     assert out.completion_tokens is not None and 0 < out.completion_tokens <= 16
 
 
+@pytest.mark.parametrize("max_tokens", [5, 64])  # cut by the limit, or ended by the model
+def test_stream_is_the_same_reply_with_the_same_counts(chat: LlamaCppChat, max_tokens: int) -> None:
+    messages = [{"role": "user", "content": "Écris une phrase: le foie, où est-il?"}]
+    whole = chat.generate(messages, max_tokens=max_tokens, seed=0)
+    response = chat.stream(messages, max_tokens=max_tokens, seed=0)
+    assert len(list(response)) > 1 and response.text() == whole
+    assert (response.prompt_tokens, response.completion_tokens) == (
+        whole.prompt_tokens,
+        whole.completion_tokens,
+    )
+
+
 def test_same_seed_at_temperature_zero_is_deterministic(chat: LlamaCppChat) -> None:
     messages = extraction(CAPTIONS[0])
     first = chat.generate(messages, temperature=0.0, seed=7, max_tokens=48)

@@ -99,6 +99,17 @@ def test_llava_generates_from_an_image(llava: Any) -> None:
     assert answer.prompt_tokens is not None and answer.prompt_tokens > 16  # 16 image tokens
 
 
+def test_llava_streams_the_same_reply_with_its_counts(llava: Any) -> None:
+    whole = llava.generate(QUESTION, images=[picture()], max_tokens=7)
+    response = llava.stream(QUESTION, images=[picture()], max_tokens=7)
+    pieces = list(response)
+    assert pieces and "".join(pieces).strip() == whole
+    assert (response.prompt_tokens, response.completion_tokens) == (
+        whole.prompt_tokens,
+        whole.completion_tokens,
+    )
+
+
 def test_llava_greedy_and_seeded_sampling_repeat(llava: Any) -> None:
     first = llava.generate(QUESTION, images=[picture()], temperature=0.0, max_tokens=8)
     again = llava.generate(QUESTION, images=[picture()], temperature=0.0, max_tokens=8)
