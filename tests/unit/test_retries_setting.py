@@ -1,14 +1,16 @@
 """Every ``[models.<role>]`` setting reaches the code that uses it.
 
 ``retries`` reaches the call logs that ground, synth, judge and eval build (with ``retries = 1`` a
-hanging server is tried exactly twice); the other settings reach the backend objects (heavy
-loaders are replaced by recorders, the HTTP clients are real and contact nothing here).
+hanging server is tried exactly twice); ``timeout_s`` bounds plain and streamed calls of every
+network backend; the other settings reach the backend objects (heavy loaders are replaced by
+recorders, the HTTP clients are real and contact nothing here).
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,6 +107,33 @@ def test_chat_takes_its_roles_retries(ws: Workspace, hanging: HangingServer) -> 
     assert hanging.accepted == 2
     (attempts,) = ws.db.execute("SELECT attempts FROM llm_calls WHERE role = 'chat'").fetchone()
     assert attempts == 2
+
+
+@pytest.mark.parametrize("kind", ["openai", "openai-pool", "ollama"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_timeout_s_bounds_plain_and_streamed_calls(
+    hanging: HangingServer, kind: str, streamed: bool
+) -> None:
+    backend = "ollama" if kind == "ollama" else "openai"
+    url = hanging.url if backend == "ollama" else f"{hanging.url}/v1"
+    role = ChatRole(
+        backend=backend,  # type: ignore[arg-type]
+        model="hung",
+        host=url,
+        servers=[url] if kind == "openai-pool" else [],
+        concurrency=2 if kind == "openai-pool" else 1,
+        timeout_s=0.5,
+    )
+    model = registry.build_chat_model(role, role_name="generator")
+    messages = [{"role": "user", "content": "hello"}]
+    started = time.monotonic()
+    with pytest.raises(TransientBackendError):
+        if streamed:
+            model.stream(messages).text()
+        else:
+            model.generate(messages)
+    assert 0.45 <= time.monotonic() - started < 3  # about timeout_s, not the 180 s default
+    assert hanging.accepted == 1
 
 
 def test_every_call_log_site_takes_its_roles_retries(ws: Workspace) -> None:
