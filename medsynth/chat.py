@@ -3,9 +3,9 @@
 :class:`ChatSession` keeps the images in use, the turns so far and any KG facts added; ``send``
 yields the reply as it is generated, split into its think and answer parts. Every turn is stored
 in ``chat_turns`` as it ends; ``save`` also writes the transcript under ``logs/`` (owner-only).
-Model calls go through the call log (one ``llm_calls`` row each; at temperature 0 a repeated
-conversation is answered from it). llama.cpp and transformers models stream token by token
-(:mod:`medsynth.backends.streaming`); other backends deliver their reply in one piece.
+Model calls go through the call log (one ``llm_calls`` row each, with the token counts the
+stream reported at its end; at temperature 0 a repeated conversation is answered from it). Every
+backend streams its reply as it is generated (:mod:`medsynth.backends.streaming`).
 """
 
 from __future__ import annotations
