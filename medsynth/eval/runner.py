@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medsynth.backends.base import ChatModel
+from medsynth.backends.base import ChatModel, concurrency_of
 from medsynth.backends.calllog import CallLog, CallResult, Template
 from medsynth.config import ChatRole
 from medsynth.errors import InputError
@@ -69,13 +69,6 @@ class EvalRequest:
     max_tokens: int | None = None
     think: bool = False
     batch_size: int | None = None
-
-
-def _concurrency(model: ChatModel, options: dict[str, Any]) -> int:
-    """Calls in flight: llama.cpp runs one at a time; transformers batches; servers take many."""
-    batch_size = int(options["batch_size"])
-    inner = getattr(model, "inner", model)
-    return 1 if getattr(inner, "backend", "") in ("llamacpp", "fake") else max(1, batch_size)
 
 
 def _batched(model: FingerprintedModel, batch_size: int) -> FingerprintedModel:
@@ -339,7 +332,9 @@ def run_eval(
         done = data.answered(ws.db, eval_run_id)
         pending = [q for q in evalset.questions if q.qid not in done]
         choice = plan.choice
-        stage = Stage(ws.db, run.run_id, concurrency=_concurrency(loaded, plan.options))
+        stage = Stage(
+            ws.db, run.run_id, concurrency=concurrency_of(loaded, int(plan.options["batch_size"]))
+        )
         log = stage.log("eval", loaded, retries=choice.role.retries)
         asker = _Asker(
             log,

@@ -35,3 +35,9 @@ def test_no_private_member_access_across_objects() -> None:
 def test_the_check_would_find_a_reach_in() -> None:
     assert REACH.search("inputs = chat._inputs(chat._conversation(m))")
     assert not REACH.search("self._lock = threading.Lock()")
+
+
+def test_eval_asks_the_model_how_many_calls_it_takes_not_its_backend_name() -> None:
+    runner = (Path(__file__).resolve().parents[2] / "medsynth" / "eval" / "runner.py").read_text()
+    assert "concurrency_of(" in runner
+    assert '"llamacpp"' not in runner and "'llamacpp'" not in runner
