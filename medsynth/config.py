@@ -483,13 +483,9 @@ def _render_table(model: BaseModel, path: list[str], lines: list[str]) -> None:
     tables = [n for n in fields if isinstance(getattr(model, n), BaseModel)]
     if path and scalars:
         lines += ["", f"[{'.'.join(path)}]"]
-        doc = " ".join((type(model).__doc__ or "").split())
-        if doc:
-            lines.append(f"# {doc}")
+        lines += [f"# {doc}" for doc in [" ".join((type(model).__doc__ or "").split())] if doc]
     for name in scalars:
-        description = fields[name].description
-        if description:
-            lines.append(f"# {description}")
+        lines += [f"# {d}" for d in [fields[name].description] if d]
         value: Any = getattr(model, name)
         lines.append(tomli_w.dumps({name: value}).strip())
     for name in tables:
