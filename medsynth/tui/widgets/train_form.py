@@ -48,26 +48,27 @@ def newest_export(exports: Path, kind: str) -> str:
     return str(max(candidates, key=lambda p: (p / name).stat().st_mtime))
 
 
-def defaults(cfg: TrainConfig, kind: str, smoke: bool) -> dict[str, Any]:
-    """What an empty field stands for (``settings.pick``'s rule: smoke value, else config)."""
-    from medsynth.train.settings import SMOKE
+FORM_FIELDS = (
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "grad_accum",
+    "learning_rate",
+    "lora_rank",
+    "max_length",
+    "num_generations",
+    "max_completion_length",
+    "beta",
+)
 
-    grpo = kind == "grpo"
-    base: dict[str, Any] = {
-        "epochs": cfg.grpo_epochs if grpo else cfg.epochs,
-        "max_steps": None,
-        "batch_size": cfg.batch_size,
-        "grad_accum": cfg.grad_accum,
-        "learning_rate": cfg.grpo_learning_rate if grpo else cfg.learning_rate,
-        "lora_rank": cfg.lora_rank,
-        "max_length": cfg.max_length,
-        "num_generations": cfg.num_generations,
-        "max_completion_length": cfg.max_completion_length,
-        "beta": cfg.beta,
-    }
-    if smoke:
-        base.update({k: SMOKE[k] for k in base if k in SMOKE})
-    return base
+
+def defaults(cfg: TrainConfig, kind: str, smoke: bool) -> dict[str, Any]:
+    """What an empty field stands for: the training settings' own layering (defaults ->
+    workspace ``[train]`` -> smoke preset) with no option given."""
+    from medsynth.train.settings import layer
+
+    values = layer(kind, cfg, device="cpu", smoke=smoke, overrides={}).values
+    return {name: values.get(name) for name in FORM_FIELDS}
 
 
 def options_from_run(row: dict[str, Any], *, force: bool = False) -> TrainOptions:
