@@ -2,8 +2,10 @@
 
 Every function here is pure. Answers are compared after :func:`normalize_answer`: lower case,
 punctuation turned into spaces, the articles *a*, *an*, *the* dropped and number words up to
-twenty written as digits. Words are compared whole, never as substrings, so "no" is not found
-in "not", "nodule" or "normal".
+twenty written as digits. Numbers stay whole: "3.4" is one word (not "3" and "4"), "1,000" is
+"1000", "2.50" is "2.5", and a unit glued to a number is split off ("2.5cm" is "2.5 cm").
+Words are compared whole, never as substrings, so "no" is not found in "not", "nodule" or
+"normal".
 
 - Closed questions (yes/no, or a choice such as left/right): :func:`closed_correct`.
 - Open questions: :func:`open_recall`, the share of ground-truth words found in the prediction
@@ -28,6 +30,16 @@ _NUMBERS = (
 NUMBER_WORDS = {word: str(value) for value, word in enumerate(_NUMBERS.split())}
 YES_NO = frozenset({"yes", "no"})
 _PUNCTUATION = re.compile(r"[^\w\s]|_", re.UNICODE)
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d)")
+_DECIMAL = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?![\d.])")
+# Units a report writes glued to a number; "3d", "1st" or "t2" are left alone.
+_UNIT_WORDS = (
+    "mm cm m km um nm ml l dl cc mg g kg ug mcg s sec ms min h hr hrs wk wks mo y yr yrs "
+    "hz khz mhz t kv kvp ma mas gy mgy msv hu bpm mmhg"
+)
+UNITS = frozenset(_UNIT_WORDS.split())
+_GLUED = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)([a-z]+)\b")
+_DOT = "\u01c2"  # a letter (so kept by _PUNCTUATION) standing for a decimal point
 _TAG = re.compile(r"<\s*(/?)\s*(think|answer)\s*>", re.IGNORECASE)
 
 
@@ -40,10 +52,23 @@ def normalize_answer(text: str) -> str:
     '2 nodules x ray'
     >>> normalize_answer("  ")
     ''
+    >>> normalize_answer("3.4 cm"), normalize_answer("3,4 cm"), normalize_answer("2.5cm x 1.70cm")
+    ('3.4 cm', '3 4 cm', '2.5 cm x 1.7 cm')
+    >>> normalize_answer("1,000 mL"), normalize_answer("eleven"), normalize_answer("T2, 3D, 1st")
+    ('1000 ml', '11', 't2 3d 1st')
     """
     text = unicodedata.normalize("NFKC", str(text)).casefold()
-    words = _PUNCTUATION.sub(" ", text).split()
+    text = _GLUED.sub(lambda m: f"{m[1]} {m[2]}" if m[2] in UNITS else m[0], text)
+    text = _THOUSANDS.sub(lambda m: m[0].replace(",", ""), text)
+    text = _DECIMAL.sub(_decimal, text)
+    words = _PUNCTUATION.sub(" ", text).replace(_DOT, ".").split()
     return " ".join(NUMBER_WORDS.get(w, w) for w in words if w not in ARTICLES)
+
+
+def _decimal(match: re.Match[str]) -> str:
+    """A decimal number without trailing zeros, its point protected from punctuation removal."""
+    whole, fraction = match[1] or "0", match[2].rstrip("0")
+    return f"{whole}{_DOT}{fraction}" if fraction else whole
 
 
 def answer_tokens(text: str) -> list[str]:
@@ -214,7 +239,7 @@ def score(prediction: str, truth: str, answer_type: str) -> dict[str, Any]:
     1.0
     """
     answer = extract_answer_part(prediction)
-    closed = answer_type.upper() == "CLOSED"
+    closed = str(answer_type).strip().upper() == "CLOSED"
     return {
         "scored_text": answer,
         "closed_correct": closed_correct(answer, truth) if closed else None,
@@ -284,7 +309,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     by_answer: dict[str, list[Mapping[str, Any]]] = {}
     by_question: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        by_answer.setdefault(str(row["answer_type"]).upper(), []).append(row)
+        by_answer.setdefault(str(row["answer_type"]).strip().upper(), []).append(row)
         for label in question_types(row["question_type"]):
             by_question.setdefault(label, []).append(row)
     return {

@@ -171,3 +171,44 @@ def test_readme_worked_run() -> None:
     assert overall["average"] == 70.84
     assert overall["exact_match"] == {"value": 40.0, "n": 5}
     assert overall["token_f1"] == {"value": 66.67, "n": 5}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3.4 cm", "3.4 cm"),  # a decimal is one number, not "3 4"
+        ("3,4 cm", "3 4 cm"),  # a comma between digits that is no thousands separator: a list
+        ("2.5cm x 1.7cm x 1.6cm", "2.5 cm x 1.7 cm x 1.6 cm"),  # units glued to numbers
+        ("1,000", "1000"),
+        ("1,000,000 mL", "1000000 ml"),
+        ("2.50 cm", "2.5 cm"),
+        ("3.0", "3"),
+        (".5 mm", "0.5 mm"),
+        ("size 3.", "size 3"),  # a full stop after a number
+        ("eleven", "11"),
+        ("Nineteen nodules", "19 nodules"),
+        ("3D CT, 1st rib, T2", "3d ct 1st rib t2"),  # not units: left whole
+        ("50%", "50"),
+    ],
+)
+def test_numbers_stay_whole(text: str, expected: str) -> None:
+    assert normalize_answer(text) == expected
+
+
+def test_decimals_are_not_split_into_matching_words() -> None:
+    assert open_recall("4 cm", "3.4 cm") == 0.5
+    assert open_recall("3,4 cm", "3.4 cm") == 0.5
+    assert open_recall("3.4cm", "3.4 cm") == 1.0
+    assert open_recall("1.5456 kg", "2.5cm x 1.7cm x 1.6cm") == 0.0
+    assert exact_match("1,000", "1000")
+    assert exact_match("2.5 cm", "2.5cm")
+    assert closed_correct("eleven", "11")
+
+
+@pytest.mark.parametrize("answer_type", ["CLOSED ", " closed", "Closed\n"])
+def test_untrimmed_answer_types_are_still_closed(answer_type: str) -> None:
+    scored = score("yes", "yes", answer_type)
+    assert scored["closed_correct"] is True and scored["open_recall"] is None
+    report = summarize([{**scored, "answer_type": answer_type, "question_type": "PRES"}])
+    assert list(report["by_answer_type"]) == ["CLOSED"]
+    assert report["overall"]["closed_accuracy"]["value"] == 100.0
