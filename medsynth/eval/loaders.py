@@ -6,6 +6,8 @@
   a per-split ``VQA_RAD_{split}.json``, or the common ``trainset.json`` / ``testset.json``,
   beside ``images/``; ``answer_type`` is trimmed; the question type is ``question_type``.
 
+PathVQA, PMC-VQA and OmniMedVQA load through :mod:`medsynth.eval.choice_sets`.
+
 Image paths are resolved inside the dataset root: a row naming a path that escapes it
 (``..``, an absolute path, a symlink pointing out) is refused.
 """
@@ -13,7 +15,7 @@ Image paths are resolved inside the dataset root: a row naming a path that escap
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,9 +24,9 @@ from medsynth.files import safe_child
 from medsynth.ingest.annotated import slake_file, vqa_rad_file
 from medsynth.ingest.sources import load_json
 
-Dataset = Literal["slake", "vqa-rad"]
+Dataset = Literal["slake", "vqa-rad", "pathvqa", "pmc-vqa", "omnimedvqa"]
 AnswerType = Literal["all", "open", "closed"]
-DATASETS: tuple[Dataset, ...] = ("slake", "vqa-rad")
+DATASETS: tuple[Dataset, ...] = ("slake", "vqa-rad", "pathvqa", "pmc-vqa", "omnimedvqa")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class EvalQuestion:
     question_type: str  # SLAKE content_type / VQA-RAD question_type
     language: str
     source: str  # file[row]
+    choices: tuple[str, ...] = ()  # multiple-choice options (the answer is one of them)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -53,6 +56,7 @@ class EvalQuestion:
             "question_type": self.question_type,
             "language": self.language,
             "source": self.source,
+            "choices": list(self.choices),
         }
 
 
@@ -127,7 +131,7 @@ def _question(
     )
 
 
-def _select(
+def select_questions(
     found: list[EvalQuestion], answer_type: AnswerType, limit: int | None
 ) -> list[EvalQuestion]:
     if answer_type != "all":
@@ -138,7 +142,7 @@ def _select(
         count = seen.get(question.qid, 0)
         seen[question.qid] = count + 1
         if count:
-            question = EvalQuestion(**{**question.as_dict(), "qid": f"{question.qid}#{count}"})
+            question = replace(question, qid=f"{question.qid}#{count}")
         unique.append(question)
     return unique[:limit] if limit is not None else unique
 
@@ -170,7 +174,7 @@ def load_slake(
             source=str(file),
             hint="SLAKE has 'en' and 'zh': pass --language",
         )
-    result.questions = _select(found, answer_type, limit)
+    result.questions = select_questions(found, answer_type, limit)
     return result
 
 
@@ -206,7 +210,7 @@ def load_vqa_rad(
             result.problems.append((source, item))
         else:
             found.append(item)
-    result.questions = _select(found, answer_type, limit)
+    result.questions = select_questions(found, answer_type, limit)
     return result
 
 
@@ -218,15 +222,27 @@ def load_eval_set(
     language: str = "en",
     answer_type: AnswerType = "all",
     limit: int | None = None,
+    image_cache: Path | None = None,
 ) -> EvalSet:
-    """The questions of ``dataset`` (``slake`` or ``vqa-rad``) at ``path``."""
+    """The questions of ``dataset`` at ``path`` (``image_cache``: where PathVQA's images,
+    stored inside its files, are written)."""
+    from medsynth.eval import choice_sets
+
+    if dataset in ("pathvqa", "pmc-vqa", "omnimedvqa") and language != "en":
+        raise InputError(f"{dataset} is English only", hint="drop --language or use 'en'")
+    if dataset == "pathvqa":
+        return choice_sets.load_pathvqa(path, split, answer_type, limit, image_cache=image_cache)
+    if dataset == "pmc-vqa":
+        return choice_sets.load_pmc_vqa(path, split, answer_type, limit)
+    if dataset == "omnimedvqa":
+        return choice_sets.load_omnimedvqa(path, split, answer_type, limit)
     if dataset == "slake":
         return load_slake(path, split, language, answer_type, limit)
     if dataset == "vqa-rad":
         if language != "en":
             raise InputError("VQA-RAD is English only", hint="drop --language or use 'en'")
         return load_vqa_rad(path, split, answer_type, limit)
-    raise InputError(f"unknown dataset {dataset!r}", hint="use --dataset slake or vqa-rad")
+    raise InputError(f"unknown dataset {dataset!r}", hint=f"use --dataset {' | '.join(DATASETS)}")
 
 
 def looks_like(file: Path) -> str | None:

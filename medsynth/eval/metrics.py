@@ -178,6 +178,40 @@ def closed_correct(prediction: str, truth: str) -> bool:
     return _contains(words, truth_words)
 
 
+_LETTER = re.compile(
+    r"^\s*(option|answer|choice)?\s*[:\-]?\s*(\()?\s*([a-z])\s*(\))?(?=$|[\s.:)])(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def chosen_option(prediction: str, choices: Sequence[str]) -> str | None:
+    """The option a multiple-choice answer picks: a leading letter ("B", "(B)", "B.", "Option B",
+    "B) Axial"), else the only option whose words appear in it; None when it picks none or
+    several.
+
+    >>> opts = ["CT", "MRI", "X-ray", "Ultrasound"]
+    >>> [chosen_option(p, opts) for p in ("B", "(c)", "Option D", "A. CT", "It is an MRI.")]
+    ['MRI', 'X-ray', 'Ultrasound', 'CT', 'MRI']
+    >>> chosen_option("A mass", ["mass", "cyst"]), chosen_option("CT or MRI", opts)
+    ('mass', None)
+    """
+    match = _LETTER.match(prediction)
+    if match:
+        word, opened, letter, closed, rest = match.groups()
+        index = ord(letter.upper()) - ord("A")
+        marked = bool(word or opened or closed) or rest[:1] in ("", ".", ":", ")")
+        if marked and 0 <= index < len(choices):
+            return choices[index]
+    words = answer_tokens(prediction)
+    found = [c for c in choices if _contains(words, answer_tokens(c))]
+    longest = [
+        c
+        for c in found
+        if not any(c != o and _contains(answer_tokens(o), answer_tokens(c)) for o in found)
+    ]
+    return longest[0] if len(longest) == 1 else None
+
+
 def open_recall(prediction: str, truth: str) -> float:
     """Share of the truth's words found in the prediction (each matched at most as often as it
     occurs in the truth); 0.0 when the truth has no words.
@@ -230,8 +264,11 @@ def token_f1(prediction: str, truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def score(prediction: str, truth: str, answer_type: str) -> dict[str, Any]:
-    """All scores of one raw model output (its answer part is scored).
+def score(
+    prediction: str, truth: str, answer_type: str, choices: Sequence[str] = ()
+) -> dict[str, Any]:
+    """All scores of one raw model output (its answer part is scored). With ``choices`` (a
+    multiple-choice question) the answer is the option it picks (:func:`chosen_option`).
 
     >>> score("<think>..</think><answer>No</answer>", "No", "CLOSED")["closed_correct"]
     True
@@ -240,9 +277,15 @@ def score(prediction: str, truth: str, answer_type: str) -> dict[str, Any]:
     """
     answer = extract_answer_part(prediction)
     closed = str(answer_type).strip().upper() == "CLOSED"
+    if choices:
+        picked = chosen_option(answer, choices)
+        answer = picked if picked is not None else answer
+        right = picked is not None and normalize_answer(picked) == normalize_answer(truth)
+    else:
+        right = closed_correct(answer, truth)
     return {
         "scored_text": answer,
-        "closed_correct": closed_correct(answer, truth) if closed else None,
+        "closed_correct": right if closed else None,
         "open_recall": None if closed else open_recall(answer, truth),
         "exact_match": exact_match(answer, truth),
         "token_f1": token_f1(answer, truth),
