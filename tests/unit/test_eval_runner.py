@@ -56,7 +56,7 @@ def test_every_prediction_is_stored_and_scored(ws: Workspace) -> None:
     stored = ws.db.execute(
         "SELECT template, template_version, model_spec, images_seen FROM eval_runs"
     ).fetchone()
-    assert stored[:2] == ("eval_vqa", "1") and stored[3] == 1
+    assert stored[:2] == ("eval_vqa", "2") and stored[3] == 1
     assert json.loads(stored[2])["spec"] == "fake"
     calls = ws.db.execute("SELECT COUNT(*) FROM llm_calls WHERE role = 'eval'").fetchone()[0]
     assert calls == SLAKE_N
