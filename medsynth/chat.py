@@ -236,8 +236,9 @@ class ChatSession:
         self._record(ChatTurn("event", f"images: {names}", images=list(keys)))
         return checked
 
-    def messages(self, text: str) -> tuple[list[Message], Any]:
-        """The messages sent for a new user turn ``text`` (system, history, the turn)."""
+    def messages(self, text: str, *, history: bool = True) -> tuple[list[Message], Any]:
+        """The messages sent for a new user turn ``text`` (system, history unless told not to,
+        the turn)."""
         count = len(self.images)
         subject = (
             "the medical image they have open"
@@ -253,24 +254,57 @@ class ChatSession:
             think=self.think,
             facts=self.kg.facts if self.kg else [],
         )
-        history: list[Message] = []
+        earlier: list[Message] = []
         asked: ChatTurn | None = None
-        for turn in self.turns:  # answered questions only: a failed turn leaves no trace
+        for turn in self.turns if history else []:  # answered questions only
             if turn.role == "user":
                 asked = turn
             elif turn.role == "assistant" and asked is not None:
-                history.append({"role": "user", "content": asked.content})
-                history.append({"role": "assistant", "content": turn.answer or turn.content})
+                earlier.append({"role": "user", "content": asked.content})
+                earlier.append({"role": "assistant", "content": turn.answer or turn.content})
                 asked = None
-        return [*system, *history, {"role": "user", "content": text}], template
+        return [*system, *earlier, {"role": "user", "content": text}], template
 
-    def send(self, text: str) -> Iterator[ChatChunk]:
-        """Ask ``text``; yields the reply's chunks; the turns are stored when it ends."""
+    def blank(self) -> Iterator[ChatChunk]:
+        """Ask the last question again with every image replaced by a black one of the same
+        size and no earlier turns (which would hold the first answer): an answer that does not
+        change comes from the words, not the pixels."""
+        from medsynth.eval.ablation import blank_image, image_size
+
+        question = next((t.content for t in reversed(self.turns) if t.role == "user"), "")
+        if not question:
+            raise InputError("no question to ask again yet", hint="ask a question first")
+        if not (self.sees_images and self.images):
+            raise InputError(
+                "the model is shown no image here, so a blank one changes nothing",
+                hint="use a vision model and /image PATH",
+            )
+        cache = self.ws.path("cache") / "ablation"
+        blanks = [blank_image(image_size(path), cache) for path in self.images]
+        self._record(ChatTurn("event", "blank: the last question again, on black images"))
+        yield from self.send(question, images=[(p, k) for p, k in blanks], history=False)
+
+    def send(
+        self,
+        text: str,
+        *,
+        images: Sequence[tuple[Path, str]] | None = None,
+        history: bool = True,
+    ) -> Iterator[ChatChunk]:
+        """Ask ``text``; yields the reply's chunks; the turns are stored when it ends.
+        ``images`` ((file, call-log key) pairs) replace the session's images for this turn."""
         text = text.strip()
         if not text:
             raise InputError("empty message", hint="type a question about the image")
-        messages, template = self.messages(text)
-        send_images = self.sees_images and bool(self.images)
+        messages, template = self.messages(text, history=history)
+        files = [p for p, _ in images] if images is not None else list(self.images)
+        keys = (
+            [k for _, k in images]
+            if images is not None
+            else [f"file-sha256:{k}" for k in self.image_keys]
+        )
+        turn_keys = keys if images is not None else list(self.image_keys)
+        send_images = self.sees_images and bool(files)
         pieces: queue.Queue[Any] = queue.Queue()
         stop = threading.Event()
 
@@ -288,10 +322,8 @@ class ChatSession:
                 outcome["result"] = log.call(
                     messages,
                     template=template,
-                    images=list(self.images) if send_images else None,
-                    image_keys=[f"file-sha256:{k}" for k in self.image_keys]
-                    if send_images
-                    else None,
+                    images=files if send_images else None,
+                    image_keys=keys if send_images else None,
                     temperature=self.temperature,
                     seed=0,
                     max_tokens=self.max_tokens,
@@ -302,7 +334,7 @@ class ChatSession:
                 pieces.put(_DONE)
 
         started = time.perf_counter()
-        self._record(ChatTurn("user", text, images=list(self.image_keys)))
+        self._record(ChatTurn("user", text, images=turn_keys))
         thread = threading.Thread(target=work, name="medsynth-chat", daemon=True)
         thread.start()
         splitter = StreamSplitter()
@@ -316,7 +348,7 @@ class ChatSession:
         thread.join()
         if "error" in outcome:
             error = outcome["error"]
-            self._record(ChatTurn("event", f"no reply: {error}", images=list(self.image_keys)))
+            self._record(ChatTurn("event", f"no reply: {error}", images=turn_keys))
             raise error
         result: CallResult = outcome["result"]
         if not streamed:  # answered from the call log
@@ -329,7 +361,7 @@ class ChatSession:
                 result.text,
                 think=think,
                 answer=answer,
-                images=list(self.image_keys),
+                images=turn_keys,
                 call_id=result.call_id,
                 cached=result.cached,
                 duration_s=round(time.perf_counter() - started, 3),

@@ -25,7 +25,8 @@ class ScriptedChat:
     """Answers from a queue of replies (or a function of the messages); exceptions are raised.
 
     ``latency_s`` simulates a model's wall time; ``calls`` records every request. ``stream``
-    yields the same reply word by word.
+    yields the same reply word by word. With ``with_images`` the script function is called with
+    the messages and the images sent (a model whose answer depends on what it is shown).
     """
 
     backend = "fake"
@@ -34,8 +35,16 @@ class ScriptedChat:
     max_concurrency = 1
     max_batch = 1
 
-    def __init__(self, script: Script, *, model: str = "scripted", latency_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        script: Script,
+        *,
+        model: str = "scripted",
+        latency_s: float = 0.0,
+        with_images: bool = False,
+    ) -> None:
         self.model = model
+        self.with_images = with_images
         self.latency_s = latency_s
         self._script = script
         self._queue = list(script) if not callable(script) else []
@@ -97,13 +106,16 @@ class ScriptedChat:
                 {
                     "messages": messages,
                     "images": len(images or []),
+                    "image_files": [str(i) for i in images or [] if not isinstance(i, bytes)],
                     "schema": schema,
                     "temperature": temperature,
                     "seed": seed,
                 }
             )
-            if callable(self._script):
-                reply: Reply = self._script(messages)
+            if callable(self._script) and self.with_images:
+                reply: Reply = self._script(messages, list(images or []))  # type: ignore[call-arg]
+            elif callable(self._script):
+                reply = self._script(messages)
             elif self._queue:
                 reply = self._queue.pop(0)
             else:

@@ -19,7 +19,8 @@ from medsynth.errors import MedsynthError
 
 HELP = (
     "commands: /image PATH [PATH...] switch images | /kg add KG facts about the images | "
-    "/save write the transcript | /help | /quit"
+    "/blank ask the last question again on black images | /save write the transcript | "
+    "/help | /quit"
 )
 
 
@@ -61,6 +62,9 @@ def _command(session: Any, line: str, quiet: bool) -> bool:
             _say(f"  {fact}\n", quiet=quiet)
         for note in context.notes:
             _say(f"  note: {note}\n", quiet=quiet)
+    elif name == "/blank":
+        _say("blank: the last question again, on black images\n", quiet=quiet)
+        _reply(session, "", quiet, blank=True)
     elif name == "/save":
         path = session.save()
         _say(f"saved {path} (and {path.with_suffix('.md').name})\n", quiet=quiet)
@@ -71,10 +75,11 @@ def _command(session: Any, line: str, quiet: bool) -> bool:
     return True
 
 
-def _reply(session: Any, line: str, quiet: bool) -> None:
-    """Stream one reply: the think part, then the answer part, each labelled."""
+def _reply(session: Any, line: str, quiet: bool, *, blank: bool = False) -> None:
+    """Stream one reply: the think part, then the answer part, each labelled (``blank``: the
+    last question asked again on black images)."""
     shown: str | None = None
-    for chunk in session.send(line):
+    for chunk in session.blank() if blank else session.send(line):
         if chunk.kind != shown:
             _say(("\n" if shown else "") + f"{chunk.kind}: ", quiet=quiet)
             shown = chunk.kind

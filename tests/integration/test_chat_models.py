@@ -31,6 +31,7 @@ def test_cli_session_through_stdin(tmp_path: Path) -> None:
         [
             "Which organ is shown in this image?",
             "Is it normal?",
+            "/blank",
             f"/image {shared_path('slake', 'imgs', 'xmlab1', 'source.jpg')}",
             "/kg",
             "/nonsense",
@@ -53,6 +54,7 @@ def test_cli_session_through_stdin(tmp_path: Path) -> None:
     assert "images: " in out and "xmlab1" in out
     assert "kg: 0 fact(s) from no knowledge graph" in out
     assert "unknown command /nonsense" in out
+    assert "a blank one changes nothing" in out  # /blank with a text-only model says why not
     assert "error: " in out and "no image file" in out  # the session goes on after an error
     assert f"saved {ws / 'logs'}" in out
     db = Workspace.open(ws).db
@@ -93,6 +95,9 @@ def test_vision_model_streams_and_sees_the_image(ws: Workspace, tiny_llava: Path
     assert len(counts) == 2 and all(p > 16 and 0 < c <= 12 for p, c in counts)  # 16 image tokens
     hashes = json.loads(ws.db.execute("SELECT image_hashes FROM llm_calls").fetchone()[0])
     assert hashes == [f"file-sha256:{session.image_keys[0]}"]
+    list(session.blank())  # the last question again, on a black image of the same size
+    last = ws.db.execute("SELECT image_hashes FROM llm_calls ORDER BY id DESC").fetchone()[0]
+    assert json.loads(last)[0].startswith("ablation:blank:") and session.turns[-1].answer
 
 
 def test_kg_retrieval_for_an_image_not_ingested(ws: Workspace) -> None:

@@ -179,3 +179,34 @@ def test_kg_facts_of_a_grounded_record(ws: Workspace, tmp_path: Path) -> None:
     assert session.kg is None
     empty = kg_context(ws, [], [], "")
     assert empty.facts == [] and empty.notes
+
+
+def test_blank_asks_the_last_question_again_on_black_images(ws: Workspace) -> None:
+    from PIL import Image
+
+    def looks(messages: list[Message], images: list[object]) -> str:
+        with Image.open(str(images[0])) as shown:
+            dark = shown.convert("L").getextrema()[1] == 0
+        return "I cannot see anything." if dark else "The liver."
+
+    model = ScriptedChat(looks, with_images=True)
+    session = ChatSession(ws, model, model_spec="fake", images=[shared_path(*IMAGE)])
+    with pytest.raises(InputError, match="no question"):
+        list(session.blank())
+    assert session.ask("Which organ is largest?").answer == "The liver."
+    for _ in session.blank():
+        pass
+    blank_turn = session.turns[-1]
+    assert blank_turn.answer == "I cannot see anything."
+    sent = model.calls[-1]
+    assert [m["role"] for m in sent["messages"]] == ["system", "user"]  # type: ignore[index]
+    blank_file = Path(str(sent["image_files"][0]))  # type: ignore[index]
+    with Image.open(shared_path(*IMAGE)) as real, Image.open(blank_file) as black:
+        assert black.size == real.size
+    assert stat.S_IMODE(blank_file.stat().st_mode) == 0o600
+    assert blank_turn.images[0].startswith("ablation:blank:")
+    assert session.images == [shared_path(*IMAGE).resolve()]  # the real image stays in use
+    text_only = ChatSession(ws, ScriptedChat(["x"]), images=[])
+    text_only.ask("Anything?")
+    with pytest.raises(InputError, match="changes nothing"):
+        list(text_only.blank())

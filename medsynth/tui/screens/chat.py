@@ -52,6 +52,9 @@ entities) and lists them. ctrl+x cancels a reply (the partial reply is kept and 
 ctrl+n starts a new chat, ctrl+s saves the transcript to `logs/chat-N.json` and `.md`
 (owner-only). Every turn is stored in the workspace (`chat_turns`).
 
+Type /blank to ask the last question again on a black image of the same size (no earlier
+turns): an answer that stays the same comes from the words, not the pixels.
+
 A text-only model (the embedded SmolLM2) does not see the image: the screen says so, and
 its replies rest on the question and the KG facts only."""
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from medsynth.chat import ChatChunk
 
 BATCH_S = 0.05  # a streaming reply reaches the UI in batches at most this often
+BLANK = "/blank"  # typed as the question: the last one again, on black images
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,10 @@ class ChatState:
     def ask(self, job: Job, request: ChatRequest, text: str, post: Post) -> Any:
         """Stream the reply to ``text`` to ``post`` in batches; the stored assistant turn.
 
-        Cancelling keeps the partial reply: it is stored as an event turn (the question stays
-        unanswered in the history the model sees) and :class:`Cancelled` goes on up.
+        ``/blank`` asks the last question again on black images
+        (:meth:`medsynth.chat.ChatSession.blank`). Cancelling keeps the partial reply: it is
+        stored as an event turn (the question stays unanswered in the history the model sees)
+        and :class:`Cancelled` goes on up.
         """
 
         session = self.prepare(request, post)
@@ -182,7 +185,7 @@ class ChatState:
         batch: list[ChatChunk] = []
         last = time.monotonic()
         count = 0
-        stream = session.send(text)
+        stream = session.blank() if text.strip() == BLANK else session.send(text)
         try:
             for chunk in stream:
                 before = parts[chunk.kind]
