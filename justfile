@@ -42,6 +42,7 @@ bench *ARGS:
     {{python}} tests/bench/bench_gate.py
     {{python}} tests/bench/bench_hardneg_slake.py
     {{python}} tests/bench/bench_tui.py
+    {{python}} tests/bench/bench_shapes.py
 
 # the TUI on a workspace (default: the demo's)
 tui WS="demo-workspace":

@@ -139,11 +139,41 @@ def shape_from_config(config: Any) -> ModelShape:
     )
 
 
-def model_shape(folder: Path) -> ModelShape:
-    """:func:`shape_from_config` of a model folder's ``config.json``."""
+def model_shape(folder: Path, max_pixels: int | None = None) -> ModelShape:
+    """:func:`shape_from_config` of a model folder's ``config.json``, with the tokens per image
+    its image processor allows (:func:`image_tokens_for`)."""
     from medsynth.train.modeling import read_config
 
-    return shape_from_config(read_config(folder))
+    shape = shape_from_config(read_config(folder))
+    tokens = image_tokens_for(folder, max_pixels) if shape.vision else 0
+    return replace(shape, image_tokens=tokens) if tokens else shape
+
+
+def image_tokens_for(folder: Path, max_pixels: int | None = None) -> int:
+    """The most language-model tokens one image can become: for dynamic-resolution processors
+    (Qwen2-VL / Qwen2.5-VL) ``max_pixels`` (given, else the processor's own limit) divided by
+    the pixels of one merged patch; for fixed-size processors, from the config. 0 when the
+    folder says nothing about it.
+    """
+    import json
+
+    from medsynth.train.modeling import read_config
+
+    path = Path(folder) / "preprocessor_config.json"
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+    limit = max_pixels or data.get("max_pixels") or (data.get("size") or {}).get("longest_edge")
+    config = read_config(folder)
+    if getattr(config, "model_type", "") in {"qwen2_vl", "qwen2_5_vl", "qwen3_vl"} and limit:
+        vision = config.vision_config
+        patch = int(data.get("patch_size") or getattr(vision, "patch_size", None) or 14)
+        merge = int(data.get("merge_size") or getattr(vision, "spatial_merge_size", None) or 2)
+        return int(limit) // (patch * merge) ** 2
+    return _image_tokens(config)
 
 
 @dataclass(frozen=True)
