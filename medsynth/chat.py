@@ -29,7 +29,7 @@ from medsynth.errors import Cancelled, InputError
 from medsynth.eval.metrics import split_think_answer
 from medsynth.files import open_image, sha256_file, write_private
 from medsynth.prompts import render
-from medsynth.store.runs import utc_now
+from medsynth.store.chat_log import ChatLog
 from medsynth.workspace import Workspace
 
 TEMPLATE = "chat_vqa"
@@ -173,14 +173,8 @@ class ChatSession:
                 f"{model.backend} model {Path(model.model.split('#')[0]).name} reads text only: "
                 "it does not see the images (use a vision model for real image questions)"
             )
-        now = utc_now()
-        with ws.db.conn:
-            cursor = ws.db.conn.execute(
-                "INSERT INTO chat_sessions (model_spec, backend, model, images, kg_context, "
-                "run_id, created_at, updated_at) VALUES (?, ?, ?, '[]', '[]', ?, ?, ?)",
-                [self.model_spec, model.backend, model.model, run_id, now, now],
-            )
-        self.id = int(cursor.lastrowid or 0)
+        self.log = ChatLog(ws.db)
+        self.id = self.log.open_session(self.model_spec, model.backend, model.model, run_id)
         if images:
             self.set_images(images)
 
@@ -191,32 +185,18 @@ class ChatSession:
 
     def _record(self, turn: ChatTurn) -> ChatTurn:
         self.turns.append(turn)
-        with self.ws.db.conn:
-            self.ws.db.conn.execute(
-                "INSERT INTO chat_turns (session_id, position, role, content, think, answer, "
-                "images, call_id, duration_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    self.id,
-                    len(self.turns),
-                    turn.role,
-                    turn.content,
-                    turn.think,
-                    turn.answer,
-                    json.dumps(turn.images),
-                    turn.call_id,
-                    turn.duration_s,
-                    utc_now(),
-                ],
-            )
-            self.ws.db.conn.execute(
-                "UPDATE chat_sessions SET images = ?, kg_context = ?, updated_at = ? WHERE id = ?",
-                [
-                    json.dumps([str(p) for p in self.images]),
-                    json.dumps(self.kg.as_dict() if self.kg else []),
-                    utc_now(),
-                    self.id,
-                ],
-            )
+        row = {
+            "position": len(self.turns),
+            "role": turn.role,
+            "content": turn.content,
+            "think": turn.think,
+            "answer": turn.answer,
+            "images": turn.images,
+            "call_id": turn.call_id,
+            "duration_s": turn.duration_s,
+        }
+        kg = self.kg.as_dict() if self.kg else []
+        self.log.add_turn(self.id, row, images=[str(p) for p in self.images], kg=kg)
         return turn
 
     def set_images(self, paths: Sequence[Path]) -> list[Path]:
@@ -412,11 +392,7 @@ class ChatSession:
         target = folder / f"chat-{self.id}.json"
         write_private(target, json.dumps(self.transcript(), indent=2, ensure_ascii=False) + "\n")
         write_private(target.with_suffix(".md"), _markdown(self.transcript()) + "\n")
-        with self.ws.db.conn:
-            self.ws.db.conn.execute(
-                "UPDATE chat_sessions SET transcript_path = ?, updated_at = ? WHERE id = ?",
-                [str(target.relative_to(self.ws.root)), utc_now(), self.id],
-            )
+        self.log.set_transcript(self.id, str(target.relative_to(self.ws.root)))
         return target
 
 
@@ -447,31 +423,19 @@ def kg_context(
     """KG facts for images: the triples grounded for an ingested record with the same file
     (``medsynth ground``), else those of the entities nearest to the image (entity-image index)
     and to the last question (entity-name index)."""
+    from medsynth.kg import queries
+
     db = ws.db
     notes: list[str] = []
-    if not db.execute("SELECT 1 FROM entities LIMIT 1").fetchone():
+    if not queries.has_entities(db):
         return KGContext([], [], [], "no knowledge graph", ["run `medsynth kg import` first"])
-    triple_sql = (
-        "SELECT t.id, e.name, t.relation, t.tail FROM triples t JOIN entities e ON e.id = "
-        "t.head_id "
-    )
     ids: list[int] = []
     facts: list[str] = []
     entities: list[str] = []
     records: list[str] = []
     for key in image_keys:
-        for record_id, dataset in db.execute(
-            "SELECT DISTINCT r.id, d.name FROM record_images ri JOIN records r ON r.id = "
-            "ri.record_id JOIN datasets d ON d.id = r.dataset_id WHERE ri.sha256 = ? ORDER BY r.id",
-            [key],
-        ):
-            rows = list(
-                db.execute(
-                    triple_sql + "JOIN record_triples rt ON rt.triple_id = t.id "
-                    "WHERE rt.record_id = ? AND t.language = 'en' ORDER BY t.id",
-                    [record_id],
-                )
-            )
+        for record_id, dataset in queries.records_with_image(db, key):
+            rows = queries.record_facts(db, record_id)
             if not rows:
                 notes.append(f"record {record_id} ({dataset}) has no grounded triples yet")
                 continue
@@ -488,7 +452,7 @@ def kg_context(
 
     hits = []
     sources = []
-    if images and db.execute("SELECT 1 FROM entity_images LIMIT 1").fetchone():
+    if images and queries.has_entity_images(db):
         weak = ws.config.models.image_encoder.backend == "thumbnail"
         for path in images:
             with open_image(path, ws.config.images.max_pixels) as image:
@@ -503,10 +467,7 @@ def kg_context(
         if hit.name in entities:
             continue
         entities.append(hit.name)
-        for triple_id, head, relation, tail in db.execute(
-            triple_sql + "WHERE t.head_id = ? AND t.language = 'en' ORDER BY t.id LIMIT 10",
-            [hit.entity_id],
-        ):
+        for triple_id, head, relation, tail in queries.entity_facts(db, hit.entity_id):
             if triple_id not in ids:
                 ids.append(triple_id)
                 facts.append(_fact(head, relation, tail))

@@ -114,3 +114,53 @@ def entity_triples(db: sqlite_utils.Database, entity_id: int) -> list[tuple[str,
         [entity_id, entity_id, TRIPLE_LIMIT],
     ).fetchall()
     return [(str(h), str(r), str(t)) for h, r, t in rows]
+
+
+_FACTS = (
+    "SELECT t.id, e.name, t.relation, t.tail FROM triples t JOIN entities e ON e.id = t.head_id "
+)
+
+
+def has_entities(db: sqlite_utils.Database) -> bool:
+    """Whether a KG was imported."""
+    return db.execute("SELECT 1 FROM entities LIMIT 1").fetchone() is not None
+
+
+def has_entity_images(db: sqlite_utils.Database) -> bool:
+    """Whether entity images were linked (the entity-image index can be searched)."""
+    return db.execute("SELECT 1 FROM entity_images LIMIT 1").fetchone() is not None
+
+
+def records_with_image(db: sqlite_utils.Database, sha256: str) -> list[tuple[int, str]]:
+    """``(record id, dataset name)`` of the ingested records holding an image file."""
+    return [
+        (int(r[0]), str(r[1]))
+        for r in db.execute(
+            "SELECT DISTINCT r.id, d.name FROM record_images ri JOIN records r ON r.id = "
+            "ri.record_id JOIN datasets d ON d.id = r.dataset_id WHERE ri.sha256 = ? ORDER BY r.id",
+            [sha256],
+        )
+    ]
+
+
+def record_facts(db: sqlite_utils.Database, record_id: int) -> list[tuple[int, str, str, str]]:
+    """The English triples grounded for a record: ``(triple id, head, relation, tail)``."""
+    return list(
+        db.execute(
+            _FACTS + "JOIN record_triples rt ON rt.triple_id = t.id "
+            "WHERE rt.record_id = ? AND t.language = 'en' ORDER BY t.id",
+            [record_id],
+        )
+    )
+
+
+def entity_facts(
+    db: sqlite_utils.Database, entity_id: int, limit: int = 10
+) -> list[tuple[int, str, str, str]]:
+    """An entity's first English triples as head: ``(triple id, head, relation, tail)``."""
+    return list(
+        db.execute(
+            _FACTS + "WHERE t.head_id = ? AND t.language = 'en' ORDER BY t.id LIMIT ?",
+            [entity_id, limit],
+        )
+    )
