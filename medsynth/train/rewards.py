@@ -7,10 +7,11 @@ apply to that row (TRL turns ``None`` into NaN and leaves it out of the sum).
 
 MedKInstruct's four rewards:
 
-- :func:`answer_reward`: 1 when the key answer appears in the ``<answer>`` part;
+- :func:`answer_reward`: 1 when the key answer appears in the ``<answer>`` (or ``<ans>``) part;
 - :func:`path_reward`: r / |path| for the r KG path entities the whole output mentions;
 - :func:`full_path_reward`: 1 more when every path entity is mentioned;
-- :func:`format_reward`: 0.5 for ``<think>...</think><answer>...</answer>``.
+- :func:`format_reward`: 0.5 for ``<think>...</think><answer>...</answer>`` (MedKInstruct
+  writes ``<ans>...</ans>``; both count).
 
 MEDSAGE's, for reasoning data (``reasoning`` column true):
 
@@ -18,6 +19,19 @@ MEDSAGE's, for reasoning data (``reasoning`` column true):
   (the paper's long tag names ``<VISUAL> <KNOWLEDGE> <ANSWER>`` count too);
 - :func:`self_check_reward`: alpha (0.2) when a wrong first answer is followed by a
   ``<CHECK>...</CHECK>`` span and a corrected answer.
+
+The self-check rule cannot be gamed inside one completion: the answer reward is judged on the
+*first* answer (and lost when a check turns a right answer wrong), so a deliberately wrong answer
+that is then "corrected" earns only alpha, never the 1.0 of a right first answer:
+
+=========================  ======  ==========  ====================
+completion                 answer  self-check  total (+0.5 format)
+=========================  ======  ==========  ====================
+right first                1.0     0.0         1.5
+wrong, check, then right   0.0     0.2         0.7
+wrong, check, still wrong  0.0     0.0         0.5
+right, check, then wrong   0.0     0.0         0.5
+=========================  ======  ==========  ====================
 
 Matching is on normalised text (:func:`medsynth.kg.normalize.normalize`: case, punctuation and
 simple plurals), whole words only: "lungs" mentions *Lung*, "pulmonary" does not.
@@ -43,9 +57,9 @@ FORMAT_REWARD = 0.5
 STRUCTURED_FORMAT_REWARD = 0.5
 SELF_CHECK_ALPHA = 0.2
 
-_NO_TAG = r"((?:(?!</?(?:think|answer)>).)*)"  # text holding no think/answer tag
+_NO_TAG = r"((?:(?!</?(?:think|answer|ans)>).)*)"  # text holding no think/answer tag
 _THINK_FORMAT = re.compile(
-    rf"\s*<think>{_NO_TAG}</think>\s*<answer>{_NO_TAG}</answer>\s*", re.DOTALL
+    rf"\s*<think>{_NO_TAG}</think>\s*<(answer|ans)>{_NO_TAG}</\2>\s*", re.DOTALL
 )
 _ANSWER = re.compile(r"<(answer|ans)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
 _CHECK = re.compile(r"<(check|self-check|self_check)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
@@ -108,14 +122,20 @@ def answer_reward(
     ground_truth: Sequence[Any] | None = None,
     **_: Any,
 ) -> list[float | None]:
-    """1.0 when the key answer (else the ground truth) appears in the last answer block; rows with
-    neither get ``None``.
+    """1.0 when the key answer (else the ground truth) appears in the first answer block and in
+    the last (a self-check that turns a right answer wrong loses it; one that corrects a wrong
+    first answer earns :func:`self_check_reward`'s bonus, not this); rows with neither get
+    ``None``.
 
     >>> answer_reward(["<answer>Chest pain</answer>", "<answer>cough</answer>", "chest pain"],
     ...               key_answer=["chest pain"] * 3)
     [1.0, 0.0, 0.0]
     >>> answer_reward(["<ANS>A lung nodule.</ANS>"], key_answer=[""], ground_truth=["lung nodule"])
     [1.0]
+    >>> answer_reward(["<ANS>cyst</ANS><CHECK>dense</CHECK><ANS>nodule</ANS>",
+    ...                "<ANS>nodule</ANS><CHECK>hmm</CHECK><ANS>cyst</ANS>"],
+    ...               key_answer=["nodule"] * 2)
+    [0.0, 0.0]
     """
     rewards: list[float | None] = []
     for row, completion in enumerate(completions):
@@ -124,7 +144,8 @@ def answer_reward(
             rewards.append(None)
             continue
         found = answers(completion_text(completion))
-        rewards.append(1.0 if found and mentions(found[-1], target) else 0.0)
+        right = bool(found) and mentions(found[0], target) and mentions(found[-1], target)
+        rewards.append(1.0 if right else 0.0)
     return rewards
 
 
@@ -184,10 +205,15 @@ def full_path_reward(
 
 
 def is_think_format(text: str) -> bool:
-    """``<think>...</think><answer>...</answer>``, both parts non-empty, nothing else around.
+    """``<think>...</think><answer>...</answer>`` (or ``<ans>...</ans>``, as MedKInstruct
+    writes it), both parts non-empty, nothing else around.
 
     >>> is_think_format("<think>a</think>\\n<answer>b</answer>")
     True
+    >>> is_think_format("<think>a</think><ans>b</ans>")
+    True
+    >>> is_think_format("<think>a</think><ans>b</answer>")
+    False
     >>> is_think_format("<think> </think><answer>b</answer>")
     False
     >>> is_think_format("<answer>b</answer>")
@@ -196,7 +222,7 @@ def is_think_format(text: str) -> bool:
     False
     """
     match = _THINK_FORMAT.fullmatch(text)
-    return bool(match and match.group(1).strip() and match.group(2).strip())
+    return bool(match and match.group(1).strip() and match.group(3).strip())
 
 
 def format_reward(

@@ -157,7 +157,46 @@ def test_self_check_bonus_only_for_a_corrected_wrong_answer() -> None:
     assert self_check_reward([corrected], key_answer=["hemoperitoneum"], alpha=0.15) == [0.15]
     # the corrected trajectory still counts as structured (the first trajectory is complete)
     assert structured_format_reward([corrected], reasoning=[True]) == [0.5]
-    assert answer_reward([corrected], key_answer=["hemoperitoneum"]) == [1.0]
+    # the answer reward is judged on the first answer: the correction earns alpha, not 1.0
+    assert answer_reward([corrected], key_answer=["hemoperitoneum"]) == [0.0]
+
+
+def test_a_wrong_first_answer_never_out_scores_a_right_one() -> None:
+    """Issue 16: every case of the self-check rule, with the totals a GRPO step adds up
+    (answer + structured format + self-check, weights 1)."""
+    first_wrong = MEDSAGE.replace(
+        "Findings are consistent with acute intraperitoneal hemorrhage (hemoperitoneum).",
+        "A simple splenic cyst.",
+    )
+    check = "<CHECK>The fluid is 40-60 HU, too dense for a cyst: it is blood.</CHECK>"
+    cases = {
+        "right first": MEDSAGE,
+        "wrong then right": first_wrong + check + "<ANSWER>Hemoperitoneum.</ANSWER>",
+        "wrong then wrong": first_wrong + check + "<ANSWER>A splenic cyst.</ANSWER>",
+        "right then wrong": MEDSAGE + check + "<ANSWER>A splenic cyst.</ANSWER>",
+    }
+    names, completions = list(cases), list(cases.values())
+    key, reasoning = ["hemoperitoneum"] * 4, [True] * 4
+    parts = [
+        answer_reward(completions, key_answer=key),
+        structured_format_reward(completions, reasoning=reasoning),
+        self_check_reward(completions, key_answer=key),
+    ]
+    total = {n: sum(float(p[i] or 0.0) for p in parts) for i, n in enumerate(names)}
+    assert total == {
+        "right first": 1.5,
+        "wrong then right": 0.7,
+        "wrong then wrong": 0.5,
+        "right then wrong": 0.5,
+    }
+    assert total["right first"] > total["wrong then right"] > total["wrong then wrong"]
+
+
+def test_medkinstructs_ans_tag_counts_for_the_format() -> None:
+    assert format_reward(["<think>the lung</think><ans>nodule</ans>"]) == [0.5]
+    assert format_reward(["<think>the lung</think><answer>nodule</answer>"]) == [0.5]
+    assert format_reward(["<think>the lung</think><ans>nodule</answer>"]) == [0.0]
+    assert answer_reward(["<think>x</think><ans>Nodule</ans>"], key_answer=["nodule"]) == [1.0]
 
 
 def test_rows_without_a_target_or_path_are_not_applicable() -> None:
