@@ -1,0 +1,174 @@
+"""Three ways to score the same predictions, so a number can be placed next to a paper's.
+
+- ``strict`` (the default and the headline): :mod:`medsynth.eval.metrics`; whole words, yes/no
+  read from the first yes/no word, numbers kept whole.
+- ``llava-med``: the scoring script LLaVA-Med published (``llava/eval/run_eval.py``), which most
+  medical VQA papers report, reproduced with its quirks, because they move the numbers:
+
+  1. *Its normalisation* (:func:`vqa_normalize`): lower case; each punctuation mark of its list
+     is deleted when that mark touches a space somewhere in the text (or when the text holds a
+     digit-comma-digit), else replaced by a space, so "x-ray" is "x ray" but "x-ray - ct" is
+     "xray ct"; a full stop is deleted unless a digit follows
+     (at most 32 of them); "none", "zero" ... "ten" become digits (so "none" is "0"); articles
+     are dropped; a few apostrophe-less contractions get their apostrophe; commas go.
+  2. *Closed questions by substring*: when the normalised prediction contains the letters "yes"
+     or "no" anywhere ("no" is in "normal", "nodule", "not"), it is right if the normalised
+     truth is a substring of it; without either it is wrong - even when it names the right
+     side or organ of a non yes/no closed question.
+  3. *Wrong closed answers are skipped*: a prediction that contains "yes" or "no" but not the
+     truth is left out of the closed accuracy altogether (neither right nor counted), which is
+     what raises closed accuracy most.
+  4. *Open questions by a recall that counts repeated words*: each distinct word shared with
+     the truth adds how often it occurs in the *prediction*, so "lung lung lung" recalls 3/4 of
+     "left lung"; recall is 0 when no word is shared.
+- ``multimedeval``: MultiMedEval's VQA scoring: the same normalisation; a question is closed
+  when its truth is "yes" or "no" (whatever the dataset's answer type says); a closed answer is
+  right when at least 40 % of the truth's words are in the prediction's word set (for "no",
+  "not" counts too); open questions score the share of the truth's distinct words found
+  (set recall), and an open answer counts as accurate at a recall of 0.75 or more.
+
+Every scorer reads the same scored text (the ``<answer>`` part when the output has one), and
+:func:`rescore` returns prediction rows whose ``closed_correct`` / ``open_recall`` follow the
+chosen scorer, so the same summary, comparison and report code serves all three.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from medsynth.eval.metrics import extract_answer_part
+
+Scorer = Literal["strict", "llava-med", "multimedeval"]
+SCORERS: tuple[Scorer, ...] = ("strict", "llava-med", "multimedeval")
+
+_WORDS_TO_DIGITS = (
+    "none:0 zero:0 one:1 two:2 three:3 four:4 five:5 six:6 seven:7 eight:8 nine:9 ten:10"
+)
+_NUMBER_WORDS = dict(pair.split(":") for pair in _WORDS_TO_DIGITS.split())
+_ARTICLES = frozenset({"a", "an", "the"})
+_MARKS: tuple[str, ...] = tuple(';/[]"{}()=+\\_-><@`,?!')  # the original's list, in order
+_DIGIT_COMMA = re.compile(r"\d,\d")
+_FULL_STOP = re.compile(r"\.(?!\d)")
+_CONTRACTIONS = (
+    "ain't aren't can't could've couldn't didn't doesn't don't hadn't hasn't haven't he'd "
+    "he's how'd how'll how's isn't it'd it'll mightn't might've mustn't must've needn't "
+    "o'clock shan't should've shouldn't that's there'd there're there's they'd they'll "
+    "they're they've wasn't we've weren't what'll what're what's what've when's where'd "
+    "where's where've who'd who'll who's who've why'll why're why's won't would've "
+    "wouldn't y'all you'd you'll you're you've"
+)
+_APOSTROPHES = {word.replace("'", ""): word for word in _CONTRACTIONS.split()}
+
+
+def vqa_normalize(text: str) -> str:
+    """The normalisation LLaVA-Med and MultiMedEval share (quirk 1 of the module text).
+
+    >>> vqa_normalize("The Left-Lung."), vqa_normalize("x-ray - ct"), vqa_normalize("None")
+    ('left lung', 'xray ct', '0')
+    >>> vqa_normalize("3.4 cm, dont"), vqa_normalize("x-ray (1,000)")
+    ("3.4 cm don't", 'xray 1000')
+    """
+    lowered = str(text).lower()
+    digit_comma = bool(_DIGIT_COMMA.search(lowered))
+    out = lowered
+    for mark in _MARKS:  # decided per mark, on the whole text
+        deleted = f"{mark} " in lowered or f" {mark}" in lowered or digit_comma
+        out = out.replace(mark, "" if deleted else " ")
+    out = _FULL_STOP.sub("", out, count=32)
+    words = [_NUMBER_WORDS.get(w, w) for w in out.split()]
+    words = [_APOSTROPHES.get(w, w) for w in words]
+    return " ".join(w for w in words if w not in _ARTICLES).replace(",", "")
+
+
+def llava_med_closed(prediction: str, truth: str) -> bool | None:
+    """LLaVA-Med's closed rule: True / False, or None when the answer is skipped (quirks 2-3).
+
+    >>> llava_med_closed("Yes, it is.", "yes"), llava_med_closed("normal", "no")
+    (True, True)
+    >>> llava_med_closed("yes", "no") is None, llava_med_closed("left", "left")
+    (True, False)
+    """
+    pred, gold = vqa_normalize(prediction), vqa_normalize(truth)
+    if "yes" in pred or "no" in pred:
+        return True if gold in pred else None
+    return False
+
+
+def llava_med_recall(prediction: str, truth: str) -> float:
+    """LLaVA-Med's open recall, repeated prediction words counted (quirk 4).
+
+    >>> llava_med_recall("lung lung lung", "left lung"), llava_med_recall("liver", "left lung")
+    (0.75, 0.0)
+    """
+    pred = Counter(vqa_normalize(prediction).split())
+    gold = Counter(vqa_normalize(truth).split())
+    if not pred or not gold:
+        return 0.0
+    hits = sum(pred[w] for w in gold if w in pred)
+    missed = sum(gold[w] for w in gold if w not in pred)
+    return hits / (hits + missed) if hits else 0.0
+
+
+def multimedeval_closed(prediction: str, truth: str) -> bool | None:
+    """MultiMedEval's closed rule (None: the truth is not yes/no, so the question is open).
+
+    >>> multimedeval_closed("It is not.", "no"), multimedeval_closed("maybe yes", "yes")
+    (True, True)
+    >>> multimedeval_closed("normal", "no"), multimedeval_closed("left", "left") is None
+    (False, True)
+    """
+    gold_text = vqa_normalize(truth)
+    if gold_text not in ("yes", "no"):
+        return None
+    gold = set(gold_text.split()) | ({"not"} if gold_text == "no" else set())
+    pred = set(vqa_normalize(prediction).split())
+    return len(pred & gold) / len(gold) >= 0.4
+
+
+def multimedeval_recall(prediction: str, truth: str) -> float:
+    """MultiMedEval's open recall: the share of the truth's distinct words found.
+
+    >>> multimedeval_recall("lung lung lung", "left lung"), multimedeval_recall("", "x")
+    (0.5, 0.0)
+    """
+    gold = set(vqa_normalize(truth).split())
+    pred = set(vqa_normalize(prediction).split())
+    return len(pred & gold) / len(gold) if gold else 0.0
+
+
+def rescore(rows: Iterable[Mapping[str, Any]], scorer: Scorer) -> list[dict[str, Any]]:
+    """Prediction rows with ``closed_correct`` and ``open_recall`` as ``scorer`` gives them
+    (strict: as stored). A skipped LLaVA-Med closed answer has neither, so it counts nowhere;
+    a MultiMedEval question is closed only when its truth is yes/no.
+    """
+    out = []
+    for row in rows:
+        new = dict(row)
+        if scorer != "strict":
+            text = extract_answer_part(str(row.get("prediction") or ""))
+            truth = str(row["answer"])
+            closed = str(row["answer_type"]).strip().upper() == "CLOSED"
+            if scorer == "llava-med":
+                verdict = llava_med_closed(text, truth) if closed else None
+                recall = None if closed else llava_med_recall(text, truth)
+            else:
+                verdict = multimedeval_closed(text, truth)
+                recall = multimedeval_recall(text, truth) if verdict is None else None
+            new["closed_correct"] = None if verdict is None else int(verdict)
+            new["open_recall"] = recall
+        out.append(new)
+    return out
+
+
+def skipped(rows: Iterable[Mapping[str, Any]]) -> int:
+    """How many closed questions LLaVA-Med's rule leaves out (quirk 3) among scored rows."""
+    return sum(
+        1
+        for row in rows
+        if str(row["answer_type"]).strip().upper() == "CLOSED"
+        and llava_med_closed(extract_answer_part(str(row.get("prediction") or "")), row["answer"])
+        is None
+    )
