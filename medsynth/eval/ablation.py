@@ -90,7 +90,7 @@ def shuffle_map(images: Sequence[str], seed: int) -> dict[str, str]:
 
 
 def replacement(
-    kind: Ablation,
+    kind: str,
     image: Path,
     *,
     cache: Path,
@@ -108,10 +108,10 @@ def replacement(
     return other, f"file-sha256:{sha256_file(other)}"
 
 
-def visual_reliance(comparison: dict[str, Any]) -> list[dict[str, Any]]:
-    """The drop from a run (the comparison's first) to its ablated twin (the second), per
-    answer type: both scores, the drop in points with its interval, and the share of the score
-    kept without the real image.
+def visual_reliance(comparison: dict[str, Any], index: int = 0) -> list[dict[str, Any]]:
+    """The drop from a run (the comparison's first) to its ablated twin (the comparison's
+    run ``index + 1``), per answer type: both scores, the drop in points with its interval, and
+    the share of the score kept without the real image.
 
     >>> rows = [{"group": "overall", "metric": "closed_accuracy", "n": 10,
     ...   "values": [80.0, 60.0], "diffs": [{"diff": -20.0, "ci": [-30.0, -10.0],
@@ -124,8 +124,8 @@ def visual_reliance(comparison: dict[str, Any]) -> list[dict[str, Any]]:
         for metric, answer_type in RELIANCE_METRICS:
             if row["group"] != "overall" or row["metric"] != metric:
                 continue
-            base, ablated = row["values"][0], row["values"][1]
-            diff = row["diffs"][0]
+            base, ablated = row["values"][0], row["values"][index + 1]
+            diff = row["diffs"][index]
             if base is None or ablated is None or diff["diff"] is None:
                 continue
             found.append(
@@ -142,3 +142,31 @@ def visual_reliance(comparison: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+class Ablated:
+    """The replacement images of one ablated eval run (``None`` from :meth:`of` when the run
+    is not ablated)."""
+
+    def __init__(self, kind: str, cache: Path, shuffled: dict[str, Path]) -> None:
+        self.kind = kind
+        self.cache = cache
+        self.shuffled = shuffled
+
+    @classmethod
+    def of(cls, ws: Any, evalset: Any, kind: str) -> Ablated | None:
+        """For an eval set (``ws``: the workspace, for its cache folder); None without ``kind``."""
+        if not kind:
+            return None
+        if kind not in ABLATIONS:
+            raise ValueError(f"unknown image ablation {kind!r}: one of {', '.join(ABLATIONS)}")
+        shuffled: dict[str, Path] = {}
+        if kind == "shuffled":
+            paths = {str(evalset.image_path(q)): evalset.image_path(q) for q in evalset.questions}
+            moved = shuffle_map(list(paths), seed=0)
+            shuffled = {source: paths[target] for source, target in moved.items()}
+        return cls(kind, ws.path("cache") / "ablation", shuffled)
+
+    def instead_of(self, image: Path, qid: str) -> tuple[Path, str]:
+        """The file sent instead of ``image`` and its call-log key."""
+        return replacement(self.kind, image, cache=self.cache, qid=qid, shuffled=self.shuffled)

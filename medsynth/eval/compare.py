@@ -18,8 +18,10 @@ import numpy as np
 import numpy.typing as npt
 
 from medsynth.errors import InputError
+from medsynth.eval.ablation import visual_reliance
 from medsynth.eval.metrics import question_types
 from medsynth.eval.runner import predictions
+from medsynth.eval.scorers import Scorer, rescore
 from medsynth.workspace import Workspace
 
 Floats = npt.NDArray[np.float64]
@@ -168,8 +170,11 @@ def compare(
     samples: int | None = None,
     confidence: float | None = None,
     seed: int = 0,
+    scorer: Scorer = "strict",
 ) -> dict[str, Any]:
-    """The comparison table of eval runs ``refs`` (the first is the baseline)."""
+    """The comparison table of eval runs ``refs`` (the first is the baseline), scored by
+    ``scorer``; a later run that is an image ablation of the first also gets its visual
+    reliance (:func:`medsynth.eval.ablation.visual_reliance`)."""
     if len(refs) < 2:
         raise InputError("compare needs at least two eval runs", hint="pass two or more ids")
     samples = samples or ws.config.eval.bootstrap_samples
@@ -182,7 +187,7 @@ def compare(
             source=", ".join(f"{r['id']}: {r['dataset']}" for r in runs),
             hint="compare runs of the same dataset and split",
         )
-    rows = [predictions(ws, r["id"]) for r in runs]
+    rows = [rescore(predictions(ws, r["id"]), scorer) for r in runs]
     common_ids = set.intersection(*({p["qid"] for p in run_rows} for run_rows in rows))
     order = [p["qid"] for p in rows[0] if p["qid"] in common_ids]
     if not order:
@@ -218,11 +223,13 @@ def compare(
             else mask.sum()
         )
         table.append({"group": group, "metric": metric, "n": n, "values": values, "diffs": diffs})
-    return {
+    result = {
         "runs": [
             {k: r[k] for k in ("id", "name", "model_spec", "model", "images_seen", "status")}
+            | {"image_ablation": _ablation(r)}
             for r in runs
         ],
+        "scorer": scorer,
         "dataset": runs[0]["dataset"],
         "split": runs[0]["split"],
         "questions_compared": len(order),
@@ -230,3 +237,14 @@ def compare(
         "rows": table,
         "notes": notes,
     }
+    result["visual_reliance"] = [
+        {"run": run["id"], "ablation": _ablation(run), "rows": visual_reliance(result, i)}
+        for i, run in enumerate(runs[1:])
+        if _ablation(run) and not _ablation(runs[0])
+    ]
+    return result
+
+
+def _ablation(run: dict[str, Any]) -> str:
+    """The image ablation an eval run was made with ("" for the real images)."""
+    return str((run.get("options") or {}).get("image_ablation") or "")

@@ -21,7 +21,9 @@ import jinja2
 
 from medsynth.errors import InputError
 from medsynth.eval.compare import compare, resolve_run
+from medsynth.eval.metrics import summarize
 from medsynth.eval.runner import predictions
+from medsynth.eval.scorers import SCORERS, rescore, skipped
 from medsynth.files import private_dir, safe_child, write_private
 from medsynth.workspace import Workspace
 
@@ -177,15 +179,24 @@ def report_data(ws: Workspace, refs: list[str], *, samples: int | None = None) -
         run = resolve_run(ws, ref)
         if not run["metrics"]:
             raise InputError(f"eval run {run['id']} has no scored answers yet", hint="run it first")
-        rows = sorted(predictions(ws, run["id"]), key=lambda r: (-_badness(r), r["qid"]))
+        stored = predictions(ws, run["id"])
+        rows = sorted(stored, key=lambda r: (-_badness(r), r["qid"]))
         worst = [
             {**{k: r[k] for k in ("qid", "question", "answer", "scored_text")},
              "badness": round(_badness(r), 3), "thumbnail": _thumbnail(run, r["image"])}
             for r in rows[:WORST] if _badness(r) > 0
         ]  # fmt: skip
         label = f"run {run['id']}" + (f" ({run['name']})" if run["name"] else "")
+        scorers = {name: summarize(rescore(stored, name))["overall"] for name in SCORERS}
         runs.append(
-            {**run, "label": label, "worst": worst, "chart": bar_chart(run["metrics"], label)}
+            {
+                **run,
+                "label": label,
+                "worst": worst,
+                "chart": bar_chart(run["metrics"], label),
+                "scorers": scorers,
+                "skipped": skipped(stored),
+            }
         )
     comparison = None
     if len(runs) > 1 and len({r["dataset"] for r in runs}) == 1:

@@ -21,6 +21,7 @@ from medsynth.backends.calllog import CallLog, CallResult, Template
 from medsynth.config import ChatRole
 from medsynth.errors import InputError
 from medsynth.eval import predictions as data
+from medsynth.eval.ablation import Ablated
 from medsynth.eval.loaders import AnswerType, EvalQuestion, EvalSet, load_eval_set
 from medsynth.eval.metrics import score, summarize
 from medsynth.eval.models import (
@@ -69,6 +70,8 @@ class EvalRequest:
     max_tokens: int | None = None
     think: bool = False
     batch_size: int | None = None
+    image_ablation: str = ""  # "" | blank | shuffled | noise (medsynth.eval.ablation)
+    choices: bool = False  # closed questions put as multiple choice (PubMedVision's way)
 
 
 def _batched(model: FingerprintedModel, batch_size: int) -> FingerprintedModel:
@@ -96,6 +99,10 @@ def _run_key(evalset: EvalSet, request: EvalRequest, model_key: str, template: T
         "max_tokens": request.max_tokens,
         "think": request.think,
     }
+    if request.image_ablation:  # only when set: the keys of earlier runs stay as they were
+        data["image_ablation"] = request.image_ablation
+    if request.choices:
+        data["choices"] = True
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -111,7 +118,9 @@ class _Asker:
         with_image: bool,
         think: bool,
         max_tokens: int,
+        ablation: Ablated | None = None,
     ) -> None:
+        self.ablation = ablation
         self.log = log
         self.evalset = evalset
         self.template = template
@@ -134,11 +143,17 @@ class _Asker:
 
     def __call__(self, question: EvalQuestion) -> CallResult:
         messages, _ = render(
-            TEMPLATE, question=question.question, with_image=self.with_image, think=self.think
+            TEMPLATE,
+            question=question.question,
+            with_image=self.with_image,
+            think=self.think,
+            choices=question.choices,
         )
         images, keys = None, None
         if self.with_image:
             path, key = self._image(question)
+            if self.ablation is not None:
+                path, key = self.ablation.instead_of(path, question.qid)
             images, keys = [path], [key]
         return self.log.call(
             messages,
@@ -184,7 +199,7 @@ def _prediction(
     eval_run_id: int, question: EvalQuestion, result: CallResult, run_id: int | None
 ) -> dict[str, Any]:
     """A scored answer as stored."""
-    scores = score(result.text, question.answer, question.answer_type)
+    scores = score(result.text, question.answer, question.answer_type, question.choices)
     closed = scores["closed_correct"]
     return {
         "eval_run_id": eval_run_id,
@@ -276,7 +291,12 @@ def _plan(ws: Workspace, request: EvalRequest, model: ChatModel | None) -> _Plan
         language=request.language,
         answer_type=request.answer_type,
         limit=request.limit,
+        image_cache=ws.path("cache") / "eval-images",
     )
+    if request.choices:
+        from medsynth.eval.choice_sets import as_choices
+
+        evalset.questions = as_choices(evalset.questions)
     if not evalset.questions:
         raise InputError(
             "no questions selected",
@@ -290,6 +310,12 @@ def _plan(ws: Workspace, request: EvalRequest, model: ChatModel | None) -> _Plan
         choice = ModelChoice(request.model or model.model, "given", ChatRole())
         loaded = model
     with_image = bool(loaded.supports_images)
+    if request.image_ablation and not with_image:
+        raise InputError(
+            f"--image-ablation {request.image_ablation} needs a model that sees images",
+            source=choice.spec,
+            hint="pick a vision model (an mmproj, a VLM folder or server), or drop the option",
+        )
     _, template = render(TEMPLATE, question="", with_image=with_image, think=request.think)
     warnings = [] if with_image else [TEXT_ONLY_WARNING]
     if choice.embedded and model is None:
@@ -300,7 +326,13 @@ def _plan(ws: Workspace, request: EvalRequest, model: ChatModel | None) -> _Plan
         loaded,
         template,
         _run_key(evalset, request, spec_key(choice, loaded), template),
-        {"max_tokens": request.max_tokens, "think": request.think, "batch_size": batch_size},
+        {
+            "max_tokens": request.max_tokens,
+            "think": request.think,
+            "batch_size": batch_size,
+            "image_ablation": request.image_ablation,
+            "choices": request.choices,
+        },
         warnings,
     )
 
@@ -343,6 +375,7 @@ def run_eval(
             with_image=bool(loaded.supports_images),
             think=request.think,
             max_tokens=int(request.max_tokens or 0),
+            ablation=Ablated.of(ws, evalset, request.image_ablation),
         )
         try:
             skipped, finished = _ask_all(ws, stage, eval_run_id, evalset, pending, asker, progress)
