@@ -14,6 +14,7 @@ import typer
 from medsynth import netguard
 from medsynth.cli import chat as chat_commands
 from medsynth.cli import eval as eval_commands
+from medsynth.cli import eval_files  # noqa: F401  (registers eval score, export and report)
 from medsynth.cli import export as export_commands
 from medsynth.cli import ground as ground_commands
 from medsynth.cli import ingest as ingest_commands

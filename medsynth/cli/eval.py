@@ -7,13 +7,24 @@ training export for overlap with a test set.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
 from medsynth.cli.common import JsonOpt, WaitOpt, WorkspaceOpt, console, emit_json, open_workspace
+
+DatasetName = Literal["slake", "vqa-rad", "pathvqa", "pmc-vqa", "omnimedvqa"]
+ScorerName = Literal["strict", "llava-med", "multimedeval", "all"]
+ScorerOpt = Annotated[
+    ScorerName,
+    typer.Option(
+        "--scorer",
+        help="strict (MedSynth's, the default), llava-med (the script most papers report, with "
+        "its quirks), multimedeval, or all side by side.",
+    ),
+]
 
 
 class DefaultRunGroup(TyperGroup):
@@ -43,7 +54,8 @@ class DefaultRunGroup(TyperGroup):
 
 app = typer.Typer(
     cls=DefaultRunGroup,
-    help="Evaluate on SLAKE / VQA-RAD, compare runs, check training data for test overlap.",
+    help="Evaluate on SLAKE, VQA-RAD, PathVQA, PMC-VQA, OmniMedVQA; score outside predictions; "
+    "compare runs; report; check training data for test overlap.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -55,7 +67,7 @@ def run(
         Path, typer.Argument(help="Dataset folder (or its question file).", show_default=False)
     ],
     dataset: Annotated[
-        Literal["slake", "vqa-rad"],
+        DatasetName,
         typer.Option("--dataset", "-d", help="Dataset format.", show_default=False),
     ],
     model: Annotated[
@@ -103,6 +115,22 @@ def run(
     show: Annotated[
         int, typer.Option("--show", min=0, help="Also print the first N predictions.")
     ] = 0,
+    image_ablation: Annotated[
+        Literal["", "blank", "noise", "shuffled"],
+        typer.Option(
+            "--image-ablation",
+            help="Ask with the image replaced (black, noise, another question's image): a run "
+            "of its own; `eval compare REAL ABLATED` reports the visual reliance.",
+        ),
+    ] = "",
+    choices: Annotated[
+        bool,
+        typer.Option(
+            "--choices",
+            help="Put closed questions as multiple choice (the answers the set gives to the "
+            "same question, or yes/no), as PubMedVision evaluates them.",
+        ),
+    ] = False,
     wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
@@ -127,6 +155,8 @@ def run(
         max_tokens=max_tokens,
         think=think,
         batch_size=batch_size,
+        image_ablation=image_ablation,
+        choices=choices,
     )
 
     def progress(done: int, total: int) -> None:
@@ -173,6 +203,21 @@ def print_metrics(metrics: dict[str, Any]) -> None:
             _value(block["token_f1"]),
         )
     console.print(table)
+
+
+def print_scorers(scorers: dict[str, dict[str, Any]], skipped: int) -> None:
+    """The overall figures under each scorer, side by side."""
+    table = Table(box=None, pad_edge=False, title="the same answers under each scorer")
+    for column in ("scorer", "closed acc", "open recall", "avg"):
+        table.add_column(column, justify="left" if column == "scorer" else "right")
+    for name, block in scorers.items():
+        average = "-" if block["average"] is None else f"{block['average']:.2f}"
+        table.add_row(name, _pct(block["closed_accuracy"]), _pct(block["open_recall"]), average)
+    console.print(table)
+    console.print(
+        f"llava-med left {skipped} wrong closed answer(s) out of its closed accuracy; compare a "
+        "paper's number with the scorer it used (most report LLaVA-Med's)"
+    )
 
 
 def _value(block: dict[str, Any]) -> str:
@@ -237,15 +282,25 @@ def show_run(
     predictions_shown: Annotated[
         int, typer.Option("--predictions", "-p", min=0, help="Also print N predictions.")
     ] = 0,
+    scorer: ScorerOpt = "strict",
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """One eval run's settings and metrics."""
+    """One eval run's settings and metrics (under one scorer, or all three side by side)."""
     from medsynth.eval.compare import resolve_run
+    from medsynth.eval.metrics import summarize
     from medsynth.eval.runner import predictions
+    from medsynth.eval.scorers import SCORERS, Scorer, rescore, skipped
 
     ws = open_workspace(workspace)
     data = resolve_run(ws, run_ref)
+    stored = predictions(ws, data["id"])
+    if scorer in ("llava-med", "multimedeval") and stored:
+        data["metrics"] = summarize(rescore(stored, cast(Scorer, scorer)))
+    data["scorer"] = scorer
+    if scorer == "all":
+        data["scorers"] = {s: summarize(rescore(stored, s))["overall"] for s in SCORERS}
+        data["llava_med_skipped"] = skipped(stored)
     if predictions_shown:
         data["predictions"] = predictions(ws, data["id"])[:predictions_shown]
     if as_json:
@@ -258,6 +313,8 @@ def show_run(
     )
     if data["metrics"]:
         print_metrics(data["metrics"])
+    if "scorers" in data:
+        print_scorers(data["scorers"], data["llava_med_skipped"])
     for row in data.get("predictions", []):
         console.print(
             f"  [{row['qid']}] {row['question']} | {row['answer']} | {row['scored_text']!r}"
@@ -273,22 +330,33 @@ def compare_runs(
         int | None, typer.Option("--samples", min=100, help="Bootstrap resamples.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    scorer: ScorerOpt = "strict",
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Runs side by side on their shared questions, each minus the first, with a paired
-    bootstrap confidence interval."""
+    bootstrap confidence interval; an image-ablated run of the first shows its visual
+    reliance."""
     from medsynth.eval.compare import compare
+    from medsynth.eval.scorers import SCORERS
 
     ws = open_workspace(workspace)
-    data = compare(ws, runs, samples=samples, seed=seed)
+    chosen = list(SCORERS) if scorer == "all" else [scorer]
+    tables = [compare(ws, runs, samples=samples, seed=seed, scorer=s) for s in chosen]
     if as_json:
-        emit_json(data)
+        emit_json(tables[0] if len(tables) == 1 else {"scorers": tables})
         return
+    for data in tables:
+        print_comparison(data)
+
+
+def print_comparison(data: dict[str, Any]) -> None:
+    """One comparison table (and the visual reliance of ablated runs)."""
     labels = [f"{r['id']} {r['name']}".strip() for r in data["runs"]]
     boot = data["bootstrap"]
     console.print(
-        f"{data['dataset']} {data['split']}: {data['questions_compared']} shared question(s); "
+        f"[{data['scorer']}] {data['dataset']} {data['split']}: "
+        f"{data['questions_compared']} shared question(s); "
         f"differences vs run {labels[0]} with {round(100 * boot['confidence'])} % bootstrap "
         f"interval ({boot['samples']} resamples)"
     )
@@ -318,6 +386,16 @@ def compare_runs(
     for r in data["runs"]:
         if not r["images_seen"]:
             console.print(f"note: run {r['id']} used a text-only model (images not seen)")
+    for reliance in data["visual_reliance"]:
+        console.print(f"visual reliance of run {reliance['run']} ({reliance['ablation']} images):")
+        for row in reliance["rows"]:
+            mark = " *" if row["excludes_zero"] else ""
+            kept = "-" if row["kept"] is None else f"{row['kept']:.1f} %"
+            console.print(
+                f"  {row['answer_type']:<6} {row['score']:6.2f} -> {row['ablated']:6.2f}: drop "
+                f"{row['drop']:+.2f} [{row['ci'][0]:+.2f}, {row['ci'][1]:+.2f}]{mark}, "
+                f"kept {kept} (n={row['n']})"
+            )
 
 
 @app.command("contamination")
