@@ -63,6 +63,7 @@ def export(
         typer.Option("--out", "-o", help="File to write (.jsonl or .csv).", show_default=False),
     ],
     workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a run's predictions (qid, image, question, prediction), the format `eval score`
     reads."""
@@ -72,6 +73,9 @@ def export(
     ws = open_workspace(workspace)
     run = resolve_run(ws, run_ref)
     count = export_predictions(ws, run["id"], out)
+    if as_json:
+        emit_json({"eval_run_id": run["id"], "file": str(out), "predictions": count})
+        return
     console.print(f"wrote {count} prediction(s) of eval run {run['id']} to {out} (owner-only)")
 
 
@@ -85,11 +89,16 @@ def report(
         int | None, typer.Option("--samples", min=100, help="Bootstrap resamples.")
     ] = None,
     workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """A self-contained HTML page (charts, comparison, visual reliance, worst questions with
     their images) and its Markdown twin."""
     from medsynth.eval.report import write_report
 
     ws = open_workspace(workspace)
-    for path in write_report(ws, runs, out, samples=samples):
+    written = write_report(ws, runs, out, samples=samples)
+    if as_json:
+        emit_json({"files": [str(path) for path in written]})
+        return
+    for path in written:
         console.print(f"wrote {path} (owner-only)")
