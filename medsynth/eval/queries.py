@@ -67,3 +67,16 @@ def known_paths(db: sqlite_utils.Database, limit: int = 50) -> dict[str, str]:
     ):
         paths.setdefault(dataset, data_file or "")
     return paths
+
+
+def scorer_overview(db: sqlite_utils.Database, eval_run_id: int) -> dict[str, dict[str, Any]]:
+    """The run's overall figures under each scorer (strict, llava-med, multimedeval), from its
+    stored predictions; empty before any answer."""
+    from medsynth.eval.metrics import summarize
+    from medsynth.eval.predictions import predictions
+    from medsynth.eval.scorers import SCORERS, rescore
+
+    rows = predictions(db, eval_run_id)
+    if not rows:
+        return {}
+    return {name: summarize(rescore(rows, name))["overall"] for name in SCORERS}

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, ProgressBar
 
+from medsynth.eval.queries import scorer_overview
 from medsynth.tui.app import MedSynthApp
 from medsynth.tui.jobs import Job
 from medsynth.tui.screens.evaluate import EvaluateScreen
-from medsynth.tui.widgets.eval_tables import compare_table, metric_rows
+from medsynth.tui.widgets.eval_tables import compare_table, metric_rows, scorer_rows
 from medsynth.tui.widgets.job_panel import JobPanel
 from medsynth.workspace import Workspace
 from tests.conftest import shared_path
@@ -78,6 +79,13 @@ async def test_run_shows_the_stored_metrics_and_compares_two_runs(tui_ws: Path) 
         assert shown == metric_rows(json.loads(run["metrics"]))
         assert {"overall", "OPEN", "CLOSED"} & {r[0] for r in shown} >= {"overall"}
         assert "4/4 predicted" in str(screen.query_one("#eval-summary").render())
+        scorers = cells(screen.query_one("#eval-scorers", DataTable))
+        assert [r[0] for r in scorers] == ["strict", "llava-med", "multimedeval"]
+        ws = Workspace.open(tui_ws)
+        try:
+            assert scorers == scorer_rows(scorer_overview(ws.db, run["id"]))
+        finally:
+            ws.close()
 
         # a second run on the first three questions (answers come from the call log)
         screen.query_one("#ef-limit", Input).value = "3"

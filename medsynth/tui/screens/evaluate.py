@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Log, Static
 
 from medsynth.errors import MedsynthError
-from medsynth.eval.queries import eval_run_list, eval_run_metrics, known_paths
+from medsynth.eval.queries import eval_run_list, eval_run_metrics, known_paths, scorer_overview
 from medsynth.train.queries import finished_adapters
 from medsynth.tui.jobs import Job
 from medsynth.tui.screens.base import MedScreen
@@ -19,10 +19,12 @@ from medsynth.tui.widgets.eval_form import EvalForm, EvalSettings
 from medsynth.tui.widgets.eval_tables import (
     METRIC_COLUMNS,
     RUN_COLUMNS,
+    MetricBars,
     compare_table,
     metric_rows,
     model_specs,
     run_cells,
+    scorer_rows,
 )
 from medsynth.tui.widgets.job_panel import JobPanel
 
@@ -33,15 +35,22 @@ class EvaluateScreen(MedScreen):
     MODE = "eval"
     TITLE = "Evaluate"
     CSS_PATH = "evaluate.tcss"
-    HELP = """Evaluate a model on **SLAKE** or **VQA-RAD** (point *path* at the dataset folder or
-its question file). *model* is a role of `medsynth.toml` (`base_model`, `generator`...) or a spec:
+    HELP = """Evaluate a model on **SLAKE**, **VQA-RAD**, **PathVQA**, **PMC-VQA** or **OmniMedVQA**
+(point *path* at the dataset folder or its question file). *model* is a role of
+`medsynth.toml` (`base_model`, `generator`...) or a spec:
 `llamacpp:embedded`, `llamacpp:/m.gguf`, `hf:/folder,adapter=/adapter`,
 `ollama:TAG@http://127.0.0.1:11434`. Answers are greedy and stored per question: running the same
 settings again resumes the run. The metrics table shows closed-question accuracy and open-question
 recall (percent, questions in brackets) overall, by answer type and by question type.
 
 Mark two or more runs in the runs table (enter, space or click) and **Compare**: each run minus
-the first on their shared questions, with a paired bootstrap interval (* = excludes 0)."""
+the first on their shared questions, with a paired bootstrap interval (* = excludes 0).
+
+*images* asks the same questions with the image replaced (blank, noise, another question's
+image): compare a run with its ablated twin to see the **visual reliance** (the drop per answer
+type). *closed as multiple choice* lists the options of closed questions. **Each scorer** shows
+the highlighted run under MedSynth's strict scoring, LLaVA-Med's published script (what most
+papers report) and MultiMedEval's, so a paper's number can be placed."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "run", "run eval"),
         Binding("ctrl+o", "compare", "compare marked"),
@@ -69,6 +78,9 @@ the first on their shared questions, with a paired bootstrap interval (* = exclu
             with Vertical(id="eval-right"):
                 yield DataTable(id="eval-metrics", cursor_type="row", zebra_stripes=True)
                 yield Static("no eval run shown yet", id="eval-summary")
+                with Horizontal(id="eval-views"):
+                    yield DataTable(id="eval-scorers", cursor_type="row", zebra_stripes=True)
+                    yield MetricBars(id="eval-bars")
                 yield DataTable(id="eval-compare", cursor_type="row", zebra_stripes=True)
                 yield JobPanel(self.root, "questions", id="eval-job")
 
@@ -80,6 +92,9 @@ the first on their shared questions, with a paired bootstrap interval (* = exclu
         runs.add_columns(*RUN_COLUMNS)
         runs.border_title = "Eval runs (enter/space marks, ^o compares)"
         self.query_one("#eval-compare", DataTable).border_title = "Compare"
+        scorers = self.query_one("#eval-scorers", DataTable)
+        scorers.add_columns("scorer", "closed", "open", "avg")
+        scorers.border_title = "Each scorer"
         self.action_refresh()
 
     def on_screen_resume(self) -> None:
@@ -159,6 +174,11 @@ the first on their shared questions, with a paired bootstrap interval (* = exclu
         for row in metric_rows(metrics) if metrics else []:
             table.add_row(*row)
         self.query_one("#eval-summary", Static).update(summary)
+        scorers = self.query_one("#eval-scorers", DataTable)
+        scorers.clear()
+        for row in scorer_rows(scorer_overview(self.ws.db, run_id)):
+            scorers.add_row(*row)
+        self.query_one("#eval-bars", MetricBars).show(metrics)
 
     def on_job_panel_finished(self, message: JobPanel.Finished) -> None:
         result = message.result
@@ -210,6 +230,8 @@ def _eval_job(settings: EvalSettings) -> Any:
             answer_type=settings.answer_type,  # type: ignore[arg-type]
             limit=settings.limit,
             name=settings.name,
+            image_ablation=settings.image_ablation,
+            choices=settings.choices,
         )
         job.progress(0, 0, "loading the questions and the model")
         with job.workspace() as ws:

@@ -1,6 +1,6 @@
 """The Evaluate screen's form: dataset, path, model spec, split, language, answer type, limit,
-name; read into :class:`EvalSettings` (the job turns it into an ``EvalRequest``, so opening the
-screen does not import the evaluation code)."""
+name, image ablation, closed questions as choices; read into :class:`EvalSettings` (the job
+turns it into an ``EvalRequest``, so opening the screen does not import the evaluation code)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,17 @@ from textual.widgets import Button, Input, Label, Select
 
 from medsynth.tui.widgets.form import FormError
 
-SPLITS = {"slake": ("test", "validate", "train"), "vqa-rad": ("test", "train")}
+SPLITS = {
+    "slake": ("test", "validate", "train"),
+    "vqa-rad": ("test", "train"),
+    "pathvqa": ("test", "validation", "train"),
+    "pmc-vqa": ("test", "train"),
+    "omnimedvqa": ("test",),
+}
+DATASETS = [("SLAKE", "slake"), ("VQA-RAD", "vqa-rad"), ("PathVQA", "pathvqa")]
+DATASETS += [("PMC-VQA", "pmc-vqa"), ("OmniMedVQA", "omnimedvqa")]
+ABLATIONS = [("real images", ""), ("blank", "blank"), ("noise", "noise")]
+ABLATIONS += [("shuffled", "shuffled")]
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,8 @@ class EvalSettings:
     answer_type: str
     limit: int | None
     name: str
+    image_ablation: str = ""
+    choices: bool = False
 
 
 def _field(label: str, widget: Any) -> Horizontal:
@@ -51,7 +63,7 @@ class EvalForm(Vertical):
         yield _field(
             "dataset",
             Select(
-                [("SLAKE", "slake"), ("VQA-RAD", "vqa-rad")],
+                DATASETS,
                 value="slake",
                 allow_blank=False,
                 id="ef-dataset",
@@ -93,6 +105,19 @@ class EvalForm(Vertical):
         )
         yield _field("limit", Input(type="integer", placeholder="all questions", id="ef-limit"))
         yield _field("name", Input(placeholder="label for compare (base, sft...)", id="ef-name"))
+        yield _field(
+            "images",
+            Select(ABLATIONS, value="", allow_blank=False, id="ef-ablation"),
+        )
+        yield _field(
+            "closed as",
+            Select(
+                [("free text", "free"), ("multiple choice", "choices")],
+                value="free",
+                allow_blank=False,
+                id="ef-choices",
+            ),
+        )
         with Horizontal(id="ef-buttons"):
             yield Button("Run ^r", id="ef-run", variant="primary")
             yield Button("Compare ^o", id="ef-compare")
@@ -155,4 +180,6 @@ class EvalForm(Vertical):
             answer_type=str(self.query_one("#ef-type", Select).value),
             limit=limit,
             name=self.query_one("#ef-name", Input).value.strip(),
+            image_ablation=str(self.query_one("#ef-ablation", Select).value),
+            choices=self.query_one("#ef-choices", Select).value == "choices",
         )

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from textual_plotext import PlotextPlot
+
 from medsynth.train.queries import Adapter
 
 METRIC_COLUMNS = ("", "n", "closed acc", "open recall", "avg", "EM", "F1")
@@ -87,7 +89,54 @@ def compare_table(data: dict[str, Any]) -> tuple[list[str], list[tuple[str, ...]
                 cells.append(f"{diff['diff']:+.2f} [{low:+.2f}, {high:+.2f}]{mark}")
         name = row["metric"] if row["group"] == "overall" else f"{row['group']} score"
         rows.append((name, str(row["n"]), *cells))
+    for reliance in data.get("visual_reliance", []):
+        for item in reliance["rows"]:
+            mark = " *" if item["excludes_zero"] else ""
+            cells = ["" for _ in columns[2:]]
+            cells[-1] = (
+                f"drop {item['drop']:+.2f} [{item['ci'][0]:+.2f}, {item['ci'][1]:+.2f}]{mark}"
+            )
+            label = f"reliance {item['answer_type']} ({reliance['ablation']})"
+            rows.append((label, str(item["n"]), *cells))
     return columns, rows
+
+
+def scorer_rows(overview: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
+    """One row per scorer: closed accuracy, open recall (with questions), average."""
+    return [
+        (
+            name,
+            _pct(block["closed_accuracy"]),
+            _pct(block["open_recall"]),
+            "-" if block["average"] is None else f"{block['average']:.2f}",
+        )
+        for name, block in overview.items()
+    ]
+
+
+class MetricBars(PlotextPlot):
+    """Closed accuracy and open recall per answer type of the shown run, as bars."""
+
+    def show(self, metrics: dict[str, Any] | None) -> None:
+        """Draw ``metrics`` (nothing when None)."""
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        labels: list[str] = []
+        values: list[float] = []
+        groups = [("all", (metrics or {}).get("overall") or {})]
+        groups += list(((metrics or {}).get("by_answer_type") or {}).items())
+        for group, block in groups:
+            for key, short in (("closed_accuracy", "acc"), ("open_recall", "rec")):
+                value = (block.get(key) or {}).get("value")
+                if value is not None:
+                    labels.append(f"{group.lower()} {short}")
+                    values.append(float(value))
+        if values:
+            plt.bar(labels, values)
+            plt.ylim(0, 100)
+        plt.title("percent")
+        self.refresh()
 
 
 def model_specs(adapters: Iterable[Adapter]) -> list[str]:
