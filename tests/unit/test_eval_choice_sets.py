@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from medsynth.backends.base import Message
 from medsynth.errors import InputError
 from medsynth.eval.choice_sets import as_choices
 from medsynth.eval.loaders import EvalQuestion, load_eval_set
 from medsynth.eval.metrics import chosen_option, score
 from medsynth.prompts import render
+from medsynth.workspace import Workspace
 
 
 def _png(path: Path, shade: int = 40) -> bytes:
@@ -206,3 +208,23 @@ def test_closed_questions_as_choices_and_the_prompt_lists_them() -> None:
     )
     assert "A. CT\nB. MRI" in messages[-1]["content"]
     assert "letter" in messages[0]["content"]
+
+
+def test_multiple_choice_runs_end_to_end(ws: Workspace, tmp_path: Path) -> None:
+    from medsynth.backends.fake import ScriptedChat
+    from medsynth.eval.runner import EvalRequest, run_eval
+
+    def letter_b(messages: list[Message]) -> str:
+        assert "A. " in str(messages[-1]["content"]) and "letter" in str(messages[0]["content"])
+        return "B"
+
+    root = tmp_path / "pmc"
+    root.mkdir()
+    request = EvalRequest(dataset="pmc-vqa", path=_pmc(root), model="b")
+    result = run_eval(ws, request, model=ScriptedChat(letter_b))
+    assert result["metrics"]["overall"]["closed_accuracy"] == {"value": 50.0, "n": 2}  # B, A
+    data, _ = _pathvqa(tmp_path / "pvqa" / "data")
+    request = EvalRequest(dataset="pathvqa", path=data, model="yes")
+    result = run_eval(ws, request, model=ScriptedChat(lambda m: "yes"))
+    assert result["metrics"]["overall"]["closed_accuracy"] == {"value": 100.0, "n": 1}
+    assert any((ws.path("cache") / "eval-images" / "pathvqa").iterdir())
