@@ -45,6 +45,9 @@ DEMO_SYNTH = {
     "reasoning_rois": 2,
     "reasoning_knowledge": 1,
     "max_tokens": 256,
+    "reformat_max_tokens": 384,
+    # the embedded SmolLM2 reads text only: describe / instruct are written blind, and say so
+    "allow_blind": True,
 }
 
 
@@ -153,7 +156,7 @@ def run_pipeline(
         },
         "ground": {k: v for k, v in grounded.as_dict().items() if k != "reject_reasons"}
         | {"record_matches": grounded_records(ws)},
-        "synth": synth.as_dict() | {"totals": sample_counts(ws)},
+        "synth": synth.as_dict() | {"totals": sample_counts(ws), "blinded": blinded_counts(ws)},
         "examples": example_samples(ws),
         "exports": exports,
     }
@@ -176,6 +179,15 @@ def grounded_records(ws: Workspace) -> list[dict[str, Any]]:
         }
         rows.append({"record": record_id, "caption": context, "matches": found})
     return rows
+
+
+def blinded_counts(ws: Workspace) -> dict[str, int]:
+    """Kept samples per generator that were written without seeing the image (marked blinded)."""
+    rows = ws.db.execute(
+        "SELECT generator, count(*) FROM samples WHERE status = 'kept' AND "
+        "json_extract(meta, '$.blinded') = 1 GROUP BY generator ORDER BY generator"
+    )
+    return {str(g): int(n) for g, n in rows}
 
 
 def example_samples(ws: Workspace) -> list[dict[str, Any]]:

@@ -118,6 +118,29 @@ def _make_handler(llama_cpp: Any, mmproj: Path, chat_handler: str) -> Any:
         ) from exc
 
 
+GRAMMAR_MAX_LENGTH = 512  # longer string caps are checked after decoding, not in the grammar
+
+
+def grammar_schema(schema: Any) -> Any:
+    """``schema`` for llama.cpp's grammar: a string ``maxLength`` above
+    :data:`GRAMMAR_MAX_LENGTH` is left out, because the converter spells it as that many
+    nested optional characters and long caps (1,600 characters) crash the sampler. The call log
+    still validates every reply against the full schema, so the cap holds.
+
+    >>> grammar_schema({"a": {"type": "string", "maxLength": 1600}, "b": {"maxLength": 90}})
+    {'a': {'type': 'string'}, 'b': {'maxLength': 90}}
+    """
+    if isinstance(schema, dict):
+        return {
+            key: grammar_schema(value)
+            for key, value in schema.items()
+            if not (key == "maxLength" and isinstance(value, int) and value > GRAMMAR_MAX_LENGTH)
+        }
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    return schema
+
+
 class LlamaCppChat:
     """A GGUF chat model in this process (llama-cpp-python); calls are serialised by a lock."""
 
@@ -181,7 +204,9 @@ class LlamaCppChat:
                 "[models.vision_generator], or use a vision model on ollama / an openai server",
             )
         chat = with_images_in_last_user_turn(messages, images) if images else messages
-        response_format = {"type": "json_object", "schema": schema} if schema else None
+        response_format = (
+            {"type": "json_object", "schema": grammar_schema(schema)} if schema else None
+        )
         from jinja2 import TemplateError
 
         try:

@@ -63,6 +63,14 @@ def synth(
             "matches are flagged and left out of exports.",
         ),
     ] = None,
+    allow_blind: Annotated[
+        bool,
+        typer.Option(
+            "--allow-blind",
+            help="describe / instruct: accept a text-only vision_generator (samples marked "
+            "blinded); without it they are refused.",
+        ),
+    ] = False,
     wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
@@ -80,6 +88,7 @@ def synth(
         "negatives": negatives,
         "negatives_mode": negatives_mode,
         "concurrency": concurrency,
+        "allow_blind": True if allow_blind else None,
     }
     options = ws.config.synth.model_validate(
         ws.config.synth.model_dump() | {k: v for k, v in updates.items() if v is not None}

@@ -205,6 +205,12 @@ def print_demo(result: dict[str, Any]) -> None:
         console.print(f"       A: {example['answer'][:150]}")
     for warning in synth["warnings"]:
         console.print(f"  note: {warning}")
+    if synth.get("blinded"):
+        console.print(
+            "  written WITHOUT the image (the embedded model reads text only; allowed here with "
+            "allow_blind, marked blinded in each sample's meta): "
+            + ", ".join(f"{g} {n}" for g, n in synth["blinded"].items())
+        )
     console.print("\nexports (dataset card and manifest beside each):")
     for fmt, info in result["exports"].items():
         console.print(f"  {fmt}: {info['samples']} sample(s) in {info['out']}")

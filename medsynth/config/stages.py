@@ -100,6 +100,18 @@ class SynthConfig(_Section):
     check_reasoning: bool = Field(
         True, description="reasoning: the verifier rejects self-contradicting trajectories."
     )
+    reformat_max_tokens: int = Field(
+        1024,
+        ge=64,
+        description="describe / instruct: token limit of the one reformatting call (description, "
+        "question and answer together; PubMedVision's published answers run to 1,100 characters).",
+    )
+    allow_blind: bool = Field(
+        False,
+        description="describe / instruct: let a text-only vision_generator write them from the "
+        "record text alone (PubMedVision's reformatting is meant to see the image; such samples "
+        "are marked blinded). Off: those generators are refused and say why.",
+    )
     duplicate_similarity: float = Field(
         0.85,
         ge=0,

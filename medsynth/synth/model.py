@@ -140,6 +140,7 @@ class SynthReport:
     model_calls: dict[str, int] = field(default_factory=dict)
     cache_hits: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # generator: why it did not run
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -155,6 +156,7 @@ class SynthReport:
             "rejected_by_detector": dict(self.detectors.most_common()),
             "duplicates": self.duplicates,
             "contaminated": self.contaminated,
+            "refused": self.refused,
             "model_calls": self.model_calls,
             "cache_hits": self.cache_hits,
             "warnings": self.warnings,

@@ -21,12 +21,16 @@ from medsynth.synth.model import Draft, RecordContext, Task, task_seed
 from medsynth.synth.runtime import Runtime
 
 CONTEXT_MAX_CHARS = 2000
+# PubMedVision's published answers run to 717-1,132 characters: the caps leave room above that
+DESCRIPTION_MAX_CHARS = 1600
+QUESTION_MAX_CHARS = 400
+ANSWER_MAX_CHARS = 1600
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "description": {"type": "string", "maxLength": 700},
-        "question": {"type": "string", "maxLength": 250},
-        "answer": {"type": "string", "maxLength": 600},
+        "description": {"type": "string", "maxLength": DESCRIPTION_MAX_CHARS},
+        "question": {"type": "string", "maxLength": QUESTION_MAX_CHARS},
+        "answer": {"type": "string", "maxLength": ANSWER_MAX_CHARS},
     },
     "required": ["description", "question", "answer"],
     "additionalProperties": False,
@@ -67,75 +71,90 @@ class Scenario:
 SCENARIOS = (
     Scenario(
         "standard_qa",
-        "a user",
-        "a medical expert",
-        "Ask and answer plainly.",
-        "You are a medical imaging assistant. Answer questions about the image accurately.",
+        "someone checking how well a model understands the image, asking simply",
+        "a medical imaging expert",
+        "The question is short and conversational. The answer is professional and detailed: "
+        "it reports what the image shows and analyses it, with as much useful detail as the "
+        "image and the text support.",
+        "You are a medical imaging expert. Answer questions about the image in professional, "
+        "detailed terms.",
     ),
     Scenario(
         "doctor_doctor",
-        "a physician asking a colleague for a second opinion",
-        "the consulting radiologist",
-        "Use professional clinical language between peers.",
-        "You are a radiologist consulted by a fellow physician about this image.",
+        "a doctor discussing the image with a colleague",
+        "the colleague, also a doctor",
+        "Both speak as clinicians. The answer is detailed and rich in findings from the image.",
+        "You are a doctor discussing this image with a colleague.",
     ),
     Scenario(
         "senior_intern",
-        "an intern presenting the case to a senior doctor",
-        "the senior doctor, teaching as they answer",
-        "The answer explains the reasoning so that the intern learns from it.",
-        "You are a senior doctor supervising an intern who asks about this image.",
+        "a senior doctor testing an intern's observation and analysis of the image",
+        "the intern, saying what they see and what they make of it",
+        "The question probes whether the intern notices and interprets the key findings; the "
+        "answer walks through the intern's observations and reasoning.",
+        "You are an intern answering your senior doctor's question about this image.",
     ),
     Scenario(
         "intern_specialist",
-        "a junior doctor unsure about a finding",
-        "a specialist",
-        "The answer is precise and points to the decisive visual signs.",
-        "You are a specialist answering a junior doctor's question about this image.",
+        "an intern",
+        "a specialist doctor",
+        "The answer gives a detailed analysis with rich, useful information from the image.",
+        "You are a specialist doctor answering an intern's question about this image.",
     ),
     Scenario(
         "teacher_student",
-        "a medical student",
-        "a teacher of radiology",
-        "The answer is didactic and defines the terms it uses.",
-        "You are a radiology teacher answering a student's question about this image.",
+        "a medical teacher asking the student to analyse the image and suggest possible diagnoses",
+        "the student, explaining the observations and the reasoning behind the diagnoses",
+        "The question sets a task; the answer shows the student's observations, then the "
+        "reasoning that leads to the possible diagnoses.",
+        "You are a medical student answering your teacher's question about this image.",
     ),
     Scenario(
         "doctor_family",
-        "a worried family member of the patient",
+        "a family member of the patient asking about the cause, severity or treatment",
         "the doctor",
-        "The answer is kind, avoids jargon and explains what happens next.",
+        "The answer explains the findings in everyday words, patiently, until the family "
+        "member understands the condition.",
         "You are a doctor explaining this image to a patient's family member.",
     ),
     Scenario(
         "difficult_patient",
-        "an anxious, sceptical patient",
-        "a calm, patient doctor",
-        "The answer stays calm, factual and reassuring without overpromising.",
-        "You are a doctor answering a distressed patient's question about their image.",
+        "a patient who doubts the diagnosis and asks a pointed question",
+        "the doctor",
+        "The answer uses the image patiently to explain the condition in plain words and to "
+        "address the doubt, so that the patient can trust the explanation.",
+        "You are a doctor answering a sceptical patient's question about their image.",
     ),
     Scenario(
         "evaluator_ai",
-        "an examiner testing an AI system's knowledge",
-        "the AI system",
-        "The question is exacting; the answer is complete and exact.",
-        "You are an AI system being evaluated on medical image understanding.",
+        "a member of a quality-control team probing an AI model's vision with a question "
+        "about a subtle detail of the image",
+        "the AI model",
+        "The question targets a fine detail that is easy to miss; the answer describes it "
+        "precisely.",
+        "You are an AI model whose reading of medical images is being assessed.",
     ),
     Scenario(
         "ai_assists_doctor",
-        "a doctor using an AI assistant during reporting",
-        "the AI assistant",
-        "The answer is concise and structured for a busy clinician.",
-        "You are an AI assistant helping a doctor read this image.",
+        "a doctor asking an AI model about specific structures, abnormalities and their "
+        "possible clinical significance",
+        "the AI model",
+        "The answer is a detailed analysis that helps the doctor decide; it does not give a "
+        "final diagnosis.",
+        "You are an AI model helping a doctor analyse this image; the diagnosis is the doctor's.",
     ),
     Scenario(
         "ai_assists_patient",
-        "a patient using an AI assistant to understand their scan",
-        "the AI assistant",
-        "The answer is in plain language and suggests talking to their doctor.",
-        "You are an AI assistant helping a patient understand their medical image.",
+        "a patient curious or confused about a structure or mark on their image",
+        "the AI model",
+        "The answer explains details such as density, shape or an abnormal area in simple words "
+        "and says that the final reading belongs to their doctor.",
+        "You are an AI model helping a patient understand their medical image.",
     ),
 )
+"""PubMedVision's ten role-play settings (its Appendix D), in our own words: who asks, who
+answers, and how; the paper's order of asker and answerer is kept (the senior doctor and the
+teacher ask, the intern and the student answer)."""
 
 
 def scenario_for(position: int, dataset_id: int, seed: int) -> Scenario:
@@ -164,8 +183,22 @@ def pubmedvision_call(ctx: RecordContext, rt: Runtime) -> tuple[dict[str, Any], 
         with_image=rt.sees_images(role),
     )
     seed = task_seed(rt.options.seed, f"pubmedvision:r{ctx.id}")
-    result = rt.call(role, messages, template, seed=seed, schema=SCHEMA, ctx=ctx, max_tokens=640)
+    result = rt.call(
+        role,
+        messages,
+        template,
+        seed=seed,
+        schema=SCHEMA,
+        ctx=ctx,
+        max_tokens=rt.options.reformat_max_tokens,
+    )
     return result.parsed, template, result
+
+
+def blinded(rt: Runtime) -> dict[str, Any]:
+    """``{"blinded": True}`` for the meta of a sample the model wrote without seeing the image
+    (allowed with ``--allow-blind``), else nothing."""
+    return {} if rt.sees_images("vision_generator") else {"blinded": True}
 
 
 class Describe:
@@ -190,7 +223,7 @@ class Describe:
             answer=description,
             ground_truth=description,
             images=[str(p) for p in ctx.image_paths()],
-            meta={"question_set": "multi" if len(ctx.images) > 1 else "single"},
+            meta={"question_set": "multi" if len(ctx.images) > 1 else "single", **blinded(rt)},
         )
         draft.problems = checks.word_count(description, rt.options.description_words)
         rt.provenance(draft, "vision_generator", template, result)
@@ -221,7 +254,11 @@ class Instruct:
             ground_truth=answer,
             images=[str(p) for p in ctx.image_paths()],
             system=scenario.system,
-            meta={"scenario": scenario.name, "scenario_detail": asdict(scenario)},
+            meta={
+                "scenario": scenario.name,
+                "scenario_detail": asdict(scenario),
+                **blinded(rt),
+            },
         )
         draft.problems = [
             *checks.non_empty(question=question, answer=answer),

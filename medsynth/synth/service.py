@@ -233,6 +233,7 @@ def synthesize(
     with RunRecorder(ws.db, "synth", config) as run:
         report.run_id = run.run_id
         rt = Runtime(ws, run.run_id, opts, models if models is not None else load_models(ws, roles))
+        instances = _refuse_blind(instances, rt, report)
         writer = Writer(rt, report)
         records = iter_records(ws.db, dataset_id, end, ws.config.images.max_pixels)
         _run(instances, rt, writer, records, total, progress, tick)
@@ -246,15 +247,36 @@ def synthesize(
             report.cache_hits[role] = log.cache_hits
         if models is None and any(is_embedded(role_config(ws.config, cast(Any, r))) for r in roles):
             report.warnings.append(EMBEDDED_WARNING)
-        for role in sorted(roles):
-            if role == "vision_generator" and not rt.sees_images(role):
-                report.warnings.append(
-                    "the vision_generator model cannot read images: samples were written from "
-                    "the record text alone (set mmproj, or use a vision model)"
-                )
+        if "vision_generator" in roles and not rt.sees_images("vision_generator"):
+            report.warnings.append(
+                "the vision_generator model cannot read images: samples were written from "
+                "the record text alone (set mmproj, or use a vision model)"
+            )
         report.seconds = time.perf_counter() - started
         run.summary = report.as_dict()
     return report
+
+
+UNBLINDED = ("describe", "instruct")  # PubMedVision's reformatting: the model must see the image
+
+
+def _refuse_blind(instances: list[Generator], rt: Runtime, report: SynthReport) -> list[Generator]:
+    """``describe`` and ``instruct`` left out, with the reason, when the vision_generator reads
+    text only and ``allow_blind`` is off; every other generator runs."""
+    unblinded = [g.name for g in instances if g.name in UNBLINDED]
+    if not unblinded or rt.options.allow_blind or rt.sees_images("vision_generator"):
+        return instances
+    model = rt.model_name("vision_generator")
+    message = (
+        f"{', '.join(unblinded)} refused: the vision_generator model ({model}) reads text "
+        "only, and PubMedVision's reformatting is written by a model that sees the image. "
+        "Fix: set [models.vision_generator] mmproj or use a vision model, or pass "
+        "--allow-blind ([synth] allow_blind = true) to write them from the text alone, marked "
+        "blinded"
+    )
+    report.refused.update({name: message for name in unblinded})
+    report.warnings.append(message)
+    return [g for g in instances if g.name not in UNBLINDED]
 
 
 def _run(

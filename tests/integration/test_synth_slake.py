@@ -29,6 +29,8 @@ OPTIONS = SynthConfig(
     reasoning_rois=1,
     reasoning_knowledge=1,
     max_tokens=200,
+    reformat_max_tokens=320,
+    allow_blind=True,  # the embedded SmolLM2 reads text only: describe / instruct are blinded
 )
 
 
@@ -87,6 +89,8 @@ def test_model_generators_end_in_samples_or_reasons(slake_ws: Workspace, generat
         assert sample["status"] in ("kept", "rejected", "duplicate")
         assert sample["status"] == "kept" or sample["reason"]
         assert json.loads(sample["images"])[0].endswith("source.jpg")
+        if generator in ("describe", "instruct"):
+            assert json.loads(sample["meta"])["blinded"] is True
     for _task, reason in failed:
         assert "schema" in reason or "failed" in reason
     calls = slake_ws.db.execute(
