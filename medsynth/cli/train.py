@@ -120,6 +120,19 @@ SelfCheckOpt = Annotated[
         show_default=False,
     ),
 ]
+RecipeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--recipe",
+        help="A paper's settings: medkinstruct, pubmedvision (two SFT stages) or medsage; "
+        "flags given here still win.",
+        show_default=False,
+    ),
+]
+StageOpt = Annotated[
+    str | None,
+    typer.Option("--stage", help="Run one stage of the recipe only.", show_default=False),
+]
 RewardWeightOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -185,6 +198,8 @@ TRAIN_OPTIONS: tuple[TrainOpt, ...] = (
     TrainOpt("device", DeviceOpt),
     TrainOpt("limit", LimitOpt),
     TrainOpt("force", ForceOpt, False),
+    TrainOpt("recipe", RecipeOpt),
+    TrainOpt("stage", StageOpt),
     TrainOpt("from_sft", FromSftOpt, kinds=GRPO),
     TrainOpt("fresh_lora", FreshLoraOpt, False, kinds=GRPO),
     TrainOpt("epochs", EpochsOpt),
@@ -240,7 +255,7 @@ def train_command(kind: str) -> Callable[[Callable[[], None]], Callable[..., Non
 
 
 def _run(options: Any, workspace: Path | None, as_json: bool, wait: bool = False) -> None:
-    from medsynth.train.service import train
+    from medsynth.train.service import train_recipe
 
     ws = open_workspace(workspace, writer=f"train {options.kind}", wait=wait)
 
@@ -248,11 +263,15 @@ def _run(options: Any, workspace: Path | None, as_json: bool, wait: bool = False
         if not as_json:
             console.print(line)
 
-    result = train(ws, options, echo=echo)
-    data = result.as_dict()
+    results = [r.as_dict() for r in train_recipe(ws, options, echo=echo)]
     if as_json:
-        emit_json(data)
+        emit_json(results[0] if len(results) == 1 else {"stages": results})
         return
+    for data in results:
+        _print_result(data)
+
+
+def _print_result(data: dict[str, Any]) -> None:
     console.print(
         f"{data['kind']} run {data['name']}: {data['steps']} step(s) in {data['seconds']} s; "
         f"peak {data['peak_bytes'] / 2**30:.2f} GiB (estimated "

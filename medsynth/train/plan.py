@@ -104,6 +104,10 @@ def prepare(ws: Workspace, options: TrainOptions, *, echo: Echo = print) -> Prep
         settings.init_adapter = locate.sft_adapter(ws, options, model_hash, smoke)
         if settings.init_adapter is None:
             notes.append("GRPO starts from a fresh LoRA adapter (no SFT adapter)")
+    elif options.from_sft:  # a later SFT stage goes on from an earlier stage's adapter
+        settings.init_adapter = locate.sft_adapter(ws, options, model_hash, smoke)
+    if settings.generators:
+        keep_generators(export, settings, notes)
 
     from medsynth.backends.hf import is_vision_config
 
@@ -122,6 +126,26 @@ def prepare(ws: Workspace, options: TrainOptions, *, echo: Echo = print) -> Prep
         estimate=estimate_memory(settings, config, rows, processor),
         notes=notes,
     )
+
+
+def keep_generators(
+    export: train_data.ExportData, settings: TrainSettings, notes: list[str]
+) -> None:
+    """Only the export rows of the recipe stage's generators; refuses when none is left."""
+    wanted = set(settings.generators)
+    kept = [row for row in export.rows if row.get("generator") in wanted]
+    if not kept:
+        raise InputError(
+            f"recipe {settings.recipe} ({settings.recipe_stage}) trains on "
+            f"{', '.join(settings.generators)} samples and this export has none",
+            source=str(export.path),
+            hint="export those generators (`medsynth export --generators ...`) or drop --recipe",
+        )
+    notes.append(
+        f"recipe {settings.recipe} ({settings.recipe_stage}): {len(kept)} of {len(export.rows)} "
+        f"row(s), the {', '.join(settings.generators)} samples"
+    )
+    export.rows[:] = kept
 
 
 def device_and_smoke(options: TrainOptions, notes: list[str]) -> tuple[str, bool]:

@@ -115,6 +115,8 @@ def train(
     """
     started = time.perf_counter()
     prep = prepare(ws, options, echo=echo)
+    if prep.settings.recipe:
+        echo(recipe_text(prep.settings))
     echo(prep.estimate.describe())
     config_record = run_config(prep)
     runs = TrainRuns(ws.db)
@@ -147,6 +149,42 @@ def train(
     )
 
 
+def recipe_text(settings: Any) -> str:
+    """The settings a recipe set, as the run uses them (a later layer may have changed one)."""
+    from medsynth.train.recipes import stage_of
+
+    stage = stage_of(settings.recipe, settings.kind, settings.recipe_stage or None)
+    shown = ", ".join(
+        f"{key} {getattr(settings, key)}"
+        + ("" if settings.sources.get(key) == "recipe" else f" ({settings.sources.get(key)})")
+        for key in stage.settings
+    )
+    rows = ", ".join(settings.generators) or "all"
+    return f"recipe {settings.recipe}, stage {stage.name} ({rows} samples): {shown}"
+
+
+def train_recipe(ws: Workspace, options: TrainOptions, *, echo: Echo = print) -> list[TrainResult]:
+    """``train`` once, or, for a recipe with several stages (PubMedVision's alignment then
+    instruction SFT) and no ``--stage``, each stage in order, every later one starting from the
+    adapter the one before it wrote; runs are named ``NAME-STAGE`` when a name is given."""
+    from dataclasses import replace
+
+    from medsynth.train.recipes import recipe
+
+    stages = recipe(options.recipe).stages(options.kind) if options.recipe else ()
+    if options.stage is not None or len(stages) <= 1:
+        return [train(ws, options, echo=echo)]
+    results: list[TrainResult] = []
+    previous = options.from_sft
+    for stage in stages:
+        name = f"{options.name}-{stage.name}" if options.name else None
+        echo(f"recipe {options.recipe}: stage {stage.name}")
+        staged = replace(options, stage=stage.name, name=name, from_sft=previous)
+        results.append(train(ws, staged, echo=echo))
+        previous = results[-1].name
+    return results
+
+
 def run_config(prep: Prepared) -> dict[str, Any]:
     """The run's stored config: the settings, the prompt templates and what the data holds."""
     return {
@@ -155,6 +193,7 @@ def run_config(prep: Prepared) -> dict[str, Any]:
         "vision": prep.vision,
         "rows": len(prep.rows),
         "export_counts": prep.export.counts(),
+        "sources": dict(prep.settings.sources),
     }
 
 
@@ -290,7 +329,10 @@ def _fit(fit: Fit) -> Fitted:
     hook = StepHook(recorder, fit.on_step)
     callbacks = [recorder, hook]
     if settings.kind == "sft":
-        trainer = sft.build_trainer(loaded.model, prep.processor, dataset, settings, callbacks)
+        model = loaded.model
+        if settings.init_adapter is not None:  # a later recipe stage
+            model = grpo.with_adapter(model, settings.init_adapter)
+        trainer = sft.build_trainer(model, prep.processor, dataset, settings, callbacks)
     else:
         model = loaded.model
         if settings.init_adapter is not None:

@@ -5,8 +5,9 @@ configurator, with pydantic checking the result):
 
 1. ``default``: the defaults of the ``[train]`` section (:class:`~medsynth.config.TrainConfig`);
 2. ``workspace``: the workspace's ``[train]`` section (medsynth.toml);
-3. ``smoke``: :data:`SMOKE`, in smoke mode only;
-4. ``cli``: what the invocation gave (:class:`TrainOptions`; ``None`` is "not given").
+3. ``recipe``: a paper's preset, when ``--recipe`` names one (:mod:`medsynth.train.recipes`);
+4. ``smoke``: :data:`SMOKE`, in smoke mode only;
+5. ``cli``: what the invocation gave (:class:`TrainOptions`; ``None`` is "not given").
 
 :func:`layer` merges them and records which layer each value came from
 (``TrainSettings.sources``); :func:`resolve` adds what the run located (device, model, data,
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from medsynth.config import TrainConfig
 from medsynth.errors import ConfigError
 
-LAYERS = ("default", "workspace", "smoke", "cli")
+LAYERS = ("default", "workspace", "recipe", "smoke", "cli")
 
 # Smoke mode: a tiny model for a few steps with short sequences, float32, no quantisation.
 SMOKE: dict[str, Any] = {
@@ -69,6 +70,10 @@ class TrainOptions:
     device: str | None = field(default=None, metadata={"help": "cuda, cuda:N or cpu."})
     limit: int | None = field(default=None, metadata={"help": "Use at most N rows."})
     force: bool = field(default=False, metadata={"help": "Run even if preflight says no."})
+    recipe: str | None = field(
+        default=None, metadata={"help": "A paper's settings: medkinstruct, pubmedvision, medsage."}
+    )
+    stage: str | None = field(default=None, metadata={"help": "The recipe stage to run."})
     epochs: float | None = None
     max_steps: int | None = None
     batch_size: int | None = None
@@ -91,7 +96,7 @@ class TrainOptions:
 
     def overrides(self) -> dict[str, Any]:
         """The settings this invocation gave: the ``cli`` layer."""
-        given = {key: getattr(self, key, None) for key in LAYERED}
+        given = {key: getattr(self, key, None) for key in LAYERED if key != "recipe"}
         return {key: value for key, value in given.items() if value not in (None, {})}
 
 
@@ -131,6 +136,9 @@ class TrainSettings(BaseModel):
     reward_weights: dict[str, float]
     memory_fraction: float
     image_tokens: int
+    recipe: str = ""  # the preset the run follows (medkinstruct | pubmedvision | medsage)
+    recipe_stage: str = ""
+    generators: list[str] = Field(default_factory=list)  # export rows trained on; [] = all
     init_adapter: Path | None = None
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 
@@ -187,9 +195,20 @@ def layer(
     device: str,
     smoke: bool,
     overrides: Mapping[str, Any],
+    recipe: str | None = None,
+    stage: str | None = None,
 ) -> Layers:
-    """defaults -> workspace ``[train]`` -> smoke preset (in smoke mode) -> ``overrides``."""
-    defaults = {"max_steps": None, **config_layer(TrainConfig(), kind, device)}
+    """defaults -> workspace ``[train]`` -> recipe -> smoke preset (in smoke mode) ->
+    ``overrides``."""
+    from medsynth.train.recipes import recipe_layer
+
+    defaults = {
+        "max_steps": None,
+        "recipe": "",
+        "recipe_stage": "",
+        "generators": [],
+        **config_layer(TrainConfig(), kind, device),
+    }
     keys = config_keys(kind)
     workspace = {
         k: v
@@ -197,8 +216,9 @@ def layer(
         if v != defaults[k] or keys.get(k, k) in cfg.model_fields_set
     }
     merged = Layers()
+    preset = recipe_layer(recipe, kind, stage)
     for name, values in zip(
-        LAYERS, (defaults, workspace, SMOKE if smoke else {}, overrides), strict=True
+        LAYERS, (defaults, workspace, preset, SMOKE if smoke else {}, overrides), strict=True
     ):
         merged.apply(name, values)
     return merged
@@ -219,7 +239,15 @@ def resolve(
     """The layered settings of ``options`` with what the run located; checks the reward names
     and that GRPO's batch holds whole groups of completions."""
     check_rewards(options.reward_weights, cfg)
-    layers = layer(options.kind, cfg, device=device, smoke=smoke, overrides=options.overrides())
+    layers = layer(
+        options.kind,
+        cfg,
+        device=device,
+        smoke=smoke,
+        overrides=options.overrides(),
+        recipe=options.recipe,
+        stage=options.stage,
+    )
     try:
         settings = TrainSettings(
             kind=options.kind,

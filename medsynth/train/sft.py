@@ -67,7 +67,9 @@ def common_args(settings: TrainSettings) -> dict[str, Any]:
 def build_trainer(
     model: Any, processor: Any, dataset: Any, settings: TrainSettings, callbacks: list[Any]
 ) -> Any:
-    """An ``SFTTrainer`` ready to ``train()``; LoRA is added here (model is the plain base)."""
+    """An ``SFTTrainer`` ready to ``train()``; LoRA is added here unless ``model`` already
+    carries an adapter (a later recipe stage)."""
+    from peft import PeftModel
     from trl import SFTConfig, SFTTrainer
 
     from medsynth.train.modeling import lora_target_pattern
@@ -84,7 +86,9 @@ def build_trainer(
         args=args,
         train_dataset=dataset,
         processing_class=processor,
-        peft_config=lora_config(settings, lora_target_pattern(model)),
+        peft_config=None
+        if isinstance(model, PeftModel)
+        else lora_config(settings, lora_target_pattern(model)),
         callbacks=callbacks,
     )
     return without_printer(trainer)
