@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -26,6 +26,22 @@ def ground(
     report_only: Annotated[
         bool, typer.Option("--report", help="Only print the grounding report; ground nothing.")
     ] = False,
+    extraction_policy: Annotated[
+        Literal["standard-term", "verbatim"] | None,
+        typer.Option(
+            "--extraction-policy",
+            help="standard-term (MedKInstruct's, the default: standard terms, never blank) or "
+            "verbatim (the caption's words, 'none' allowed). Default: [ground].",
+        ),
+    ] = None,
+    verification: Annotated[
+        Literal["keep-all", "first"] | None,
+        typer.Option(
+            "--verification",
+            help="keep-all (MedKInstruct's, the default: every confirmed candidate grounds the "
+            "record) or first (stop at the first). Default: [ground].",
+        ),
+    ] = None,
     wait: WaitOpt = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
@@ -37,6 +53,10 @@ def ground(
 
     ws = open_workspace(workspace, writer=None if report_only else "ground", wait=wait)
     run: dict[str, Any] | None = None
+    given = {"extraction_policy": extraction_policy, "verification": verification}
+    updates = {key: value for key, value in given.items() if value is not None}
+    if updates:
+        ws.config.ground = ws.config.ground.model_copy(update=updates)
     if not report_only:
 
         def progress(done: int, total: int) -> None:
@@ -60,6 +80,11 @@ def print_run(run: dict[str, Any]) -> None:
         f"run {run['run_id']}: {run['records']} record(s) in {run['seconds']} s: "
         f"{run['grounded']} grounded, {run['rejected']} rejected"
     )
+    policy = run.get("policy") or {}
+    if policy:
+        console.print(
+            f"  policy: extraction {policy['extraction']}, verification {policy['verification']}"
+        )
     for kind, counts in run["stages"].items():
         console.print(f"  {kind}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     print_refused(run.get("refused", {}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from medsynth.config.base import _Section
@@ -45,6 +47,18 @@ class ImageConfig(_Section):
 class GroundConfig(_Section):
     """Grounding records into the KG (``medsynth ground``): extraction, exact and fuzzy matching."""
 
+    extraction_policy: Literal["standard-term", "verbatim"] = Field(
+        "standard-term",
+        description="Extraction: standard-term (MedKInstruct's: the most likely standard medical "
+        "term for each field, never blank; a study with no abnormality says normal) or "
+        "verbatim (the caption's own words, none when it names nothing).",
+    )
+    verification: Literal["keep-all", "first"] = Field(
+        "keep-all",
+        description="Fuzzy stage: keep-all (MedKInstruct's: the verifier sees every candidate "
+        "above the floors and every confirmed one grounds the record) or first (stop at the "
+        "first confirmed candidate: fewer verifier calls).",
+    )
     top_k: int = Field(
         20, ge=1, le=500, description="Fuzzy stage: KG candidates kept per mention for checking."
     )

@@ -122,9 +122,10 @@ class RecordImage:
 class Extractor:
     """Asks the vision generator for a record's entities (one schema-checked call per record)."""
 
-    def __init__(self, calllog: CallLog, *, max_tokens: int) -> None:
+    def __init__(self, calllog: CallLog, *, max_tokens: int, policy: str = "standard-term") -> None:
         self.calllog = calllog
         self.max_tokens = max_tokens
+        self.policy = policy  # standard-term (MedKInstruct) | verbatim
         self.with_image = bool(getattr(calllog.model, "supports_images", False))
 
     def extract(self, image: RecordImage | None, context: str, *, derived: bool) -> Extraction:
@@ -136,6 +137,7 @@ class Extractor:
             caption=" ".join(context.split())[:CONTEXT_MAX_CHARS],
             with_image=send,
             derived=derived,
+            policy=self.policy,
         )
         result = self.calllog.call(
             messages,

@@ -9,11 +9,11 @@ scores on text alone and is flagged ``text_only``. The ``top_k`` best are kept; 
 the floors are flagged ``below_floor`` and never shown to the verifier: a text score under
 ``[ground] fuzzy_min_text_score`` (the verifier is asked whether two *names* mean the same
 thing, and a name far from the mention never does, however alike the images), or a score under
-``fuzzy_min_score``. The rest go to the verifier in score order, and the first one it confirms
-is the match: asking stops there, so a mention costs one verifier call per candidate up to the first
-"same" (the paper keeps every confirmed candidate; the matches table holds one entity per
-mention, and stopping early saves calls). A mention left without a match carries a
-:class:`~medsynth.ground.plausible.Refusal` of the floor or of the verifier.
+``fuzzy_min_score``. The rest go to the verifier in score order. With ``keep_all`` (the default,
+MedKInstruct's rule) every one of them is asked and every confirmed candidate grounds the record:
+the best-scored is the mention's match and the others (``also``) add their KG triples; without
+it asking stops at the first "same", which saves verifier calls. A mention left without a
+match carries a :class:`~medsynth.ground.plausible.Refusal` of the floor or of the verifier.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -91,6 +91,7 @@ class FuzzyResult:
     candidates: list[Candidate]
     text_only: bool
     refusal: Refusal | None = None
+    also: list[Candidate] = field(default_factory=list)  # keep-all: other confirmed candidates
 
 
 class LoadedIndex:
@@ -261,7 +262,9 @@ class FuzzyMatcher:
         top_k: int,
         min_score: float = 0.0,
         min_text_score: float = 0.0,
+        keep_all: bool = False,
     ) -> None:
+        self.keep_all = keep_all
         self.vectors = vectors
         self.verify = verify
         self.top_k = top_k
@@ -313,9 +316,10 @@ class FuzzyMatcher:
         return found
 
     def match(self, mention: str, kind: Kind, image_vector: FloatArray | None) -> FuzzyResult:
-        """Candidates at or above the floor, in score order, until the verifier confirms one."""
+        """Candidates at or above the floor, in score order, to the verifier: all of them (keep-all)
+        or until it confirms one."""
         found = self.candidates(mention, kind, image_vector)
-        chosen: Candidate | None = None
+        confirmed: list[Candidate] = []
         for candidate in found:
             if candidate.below_floor:
                 continue
@@ -323,11 +327,13 @@ class FuzzyMatcher:
             candidate.verified, candidate.call_id = verdict.same, verdict.call_id
             candidate.error = verdict.error
             if verdict.same:
-                chosen = candidate
-                break
+                confirmed.append(candidate)
+                if not self.keep_all:
+                    break
+        chosen = confirmed[0] if confirmed else None
         text_only = chosen.text_only if chosen else all(c.text_only for c in found)
         refusal = None if chosen else self.refusal(found)
-        return FuzzyResult(chosen, found, text_only, refusal)
+        return FuzzyResult(chosen, found, text_only, refusal, confirmed[1:])
 
     def refusal(self, found: list[Candidate]) -> Refusal:
         """Why no candidate of ``found`` was matched: none, all under the floor, or the verifier."""

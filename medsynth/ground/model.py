@@ -24,6 +24,7 @@ class MatchRow:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     text_only: bool = False
     refusal: Refusal | None = None
+    also: list[int] = field(default_factory=list)  # keep-all: other confirmed entities
 
 
 @dataclass
@@ -61,6 +62,7 @@ class GroundReport:
     model_calls: dict[str, int] = field(default_factory=dict)
     cache_hits: dict[str, int] = field(default_factory=dict)
     with_image: bool = True
+    policy: dict[str, str] = field(default_factory=dict)  # extraction and verification policy
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -77,6 +79,7 @@ class GroundReport:
             "model_calls": self.model_calls,
             "cache_hits": self.cache_hits,
             "extraction_with_image": self.with_image,
+            "policy": self.policy,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
             "records_per_s": round(self.records / self.seconds, 1) if self.seconds else None,

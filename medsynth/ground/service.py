@@ -91,7 +91,9 @@ class Grounder:
             "vision_generator", extractor, retries=models.vision_generator.retries
         )
         self.verify_log = self.stage.log("verifier", verifier, retries=models.verifier.retries)
-        self.extractor = Extractor(self.extract_log, max_tokens=self.cfg.max_tokens)
+        self.extractor = Extractor(
+            self.extract_log, max_tokens=self.cfg.max_tokens, policy=self.cfg.extraction_policy
+        )
         self.verifier = Verifier(self.verify_log)
         self.exact = ExactMatcher(ws.db)
         self.rules = MentionRules(
@@ -116,6 +118,7 @@ class Grounder:
                         top_k=self.cfg.top_k,
                         min_score=self.cfg.fuzzy_min_score,
                         min_text_score=self.cfg.fuzzy_min_text_score,
+                        keep_all=self.cfg.verification == "keep-all",
                     )
         return self._fuzzy
 
@@ -157,8 +160,9 @@ class Grounder:
             return Rejected(record_id, f"extraction failed: {exc.message}", "")
         triple_ids: set[int] = set()
         for match in matches:
-            if match.entity_id is not None:
-                triple_ids.update(self.triples.triple_ids(match.entity_id))
+            for entity_id in (match.entity_id, *match.also):
+                if entity_id is not None:
+                    triple_ids.update(self.triples.triple_ids(entity_id))
         return Grounded(
             record_id, found.disease, found.organ, found.call_id, matches, sorted(triple_ids)
         )
@@ -192,6 +196,7 @@ class Grounder:
             [c.as_dict() for c in result.candidates],
             result.text_only,
             result.refusal,
+            [c.entity_id for c in result.also],
         )
 
     def write(self, result: Grounded | Rejected) -> None:
@@ -311,6 +316,7 @@ def ground(
             verifier or chat_model(ws.config, "verifier"),
         )
         report.with_image = grounder.extractor.with_image
+        report.policy = {"extraction": cfg.extraction_policy, "verification": cfg.verification}
         if not report.with_image:
             report.warnings.append(
                 "the vision_generator model cannot read images: extraction used the context "

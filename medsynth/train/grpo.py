@@ -1,7 +1,9 @@
 """GRPO: TRL's ``GRPOTrainer`` continuing the SFT adapter, with the KG-path rewards.
 
 The reward functions are those of :mod:`medsynth.train.rewards`, weighted by ``[train.rewards]``
-(a weight of 0 drops the function); TRL logs each one's mean as ``rewards/<name>/mean`` at every
+(a weight of 0 drops the function). With ``self_check`` on, the trainer is
+:class:`medsynth.train.selfcheck.SelfCheckGRPOTrainer` (MEDSAGE's two-pass rollout, the bonus
+alpha * r_sc on the self-check tokens only); TRL logs each one's mean as ``rewards/<name>/mean`` at every
 step, and :class:`medsynth.train.runs.StepRecorder` stores them.
 """
 
@@ -24,18 +26,13 @@ def reward_functions(settings: TrainSettings) -> tuple[list[RewardFunc], list[fl
     weights: list[float] = []
     for key, func in rewards.REWARD_FUNCS.items():
         weight = float(settings.reward_weights.get(key, 1.0))
-        if weight == 0 or (key == "self_check" and not settings.self_check):
+        # the self-check bonus goes to the check tokens of the two-pass rollout
+        # (medsynth.train.selfcheck), never to a whole completion
+        if weight == 0 or key == "self_check":
             continue
-        funcs.append(_self_check(settings.self_check_alpha) if key == "self_check" else func)
+        funcs.append(func)
         weights.append(weight)
     return funcs, weights
-
-
-def _self_check(alpha: float) -> RewardFunc:
-    def self_check_reward(completions: Any, **columns: Any) -> list[float | None]:
-        return rewards.self_check_reward(completions, alpha=alpha, **columns)
-
-    return self_check_reward
 
 
 def with_adapter(model: Any, adapter: Path) -> Any:
@@ -78,7 +75,14 @@ def build_trainer(
     peft_config = None
     if not isinstance(model, PeftModel):
         peft_config = lora_config(settings, lora_target_pattern(model))
-    trainer = GRPOTrainer(
+    extra: dict[str, Any] = {}
+    trainer_class: Any = GRPOTrainer
+    if settings.self_check:
+        from medsynth.train.selfcheck import SelfCheckGRPOTrainer
+
+        trainer_class = SelfCheckGRPOTrainer
+        extra["self_check_alpha"] = settings.self_check_alpha
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=dataset,
@@ -86,5 +90,6 @@ def build_trainer(
         reward_funcs=list[Any](funcs),
         peft_config=peft_config,
         callbacks=callbacks,
+        **extra,
     )
     return without_printer(trainer)

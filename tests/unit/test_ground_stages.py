@@ -181,8 +181,10 @@ def test_near_synonym_reaches_fuzzy_and_the_verifier_picks_it(grounded: Grounded
     assert chosen >= 1
     assert [c["verified"] for c in candidates[:chosen]] == [False] * chosen
     assert candidates[chosen]["verified"] is True
-    assert all(c["verified"] is None and c["call_id"] is None for c in candidates[chosen + 1 :])
-    for c in candidates[: chosen + 1]:
+    # keep-all (the default, MedKInstruct's rule): every candidate above the floors is asked
+    asked = [c for c in candidates if not c.get("below_floor")]
+    assert all(c["verified"] is not None and c["call_id"] for c in asked)
+    for c in asked:
         call = next(grounded.ws.db.query("SELECT * FROM llm_calls WHERE id = ?", [c["call_id"]]))
         assert (call["role"], call["template"]) == ("verifier", "verify_same_concept")
         assert c["name"] in call["messages"]
@@ -213,7 +215,7 @@ def test_extraction_rows_and_rejects(grounded: Grounded) -> None:
     assert (call["role"], call["template"], call["template_version"]) == (
         "vision_generator",
         "extract_entities",
-        "2",
+        "3",
     )
     assert len(json.loads(call["image_hashes"])) == 1  # the record image was sent
     rejects = {r["source"]: r for r in ws.db.query("SELECT * FROM rejects WHERE stage = 'ground'")}
