@@ -3,8 +3,8 @@
 The reward functions are those of :mod:`medsynth.train.rewards`, weighted by ``[train.rewards]``
 (a weight of 0 drops the function). With ``self_check`` on, the trainer is
 :class:`medsynth.train.selfcheck.SelfCheckGRPOTrainer` (MEDSAGE's two-pass rollout, the bonus
-alpha * r_sc on the self-check tokens only); TRL logs each one's mean as ``rewards/<name>/mean`` at every
-step, and :class:`medsynth.train.runs.StepRecorder` stores them.
+alpha * r_sc on the self-check tokens only); TRL logs each one's mean as
+``rewards/<name>/mean`` at every step, and :class:`medsynth.train.runs.StepRecorder` stores them.
 """
 
 from __future__ import annotations

@@ -138,10 +138,10 @@ def test_reward_functions_follow_the_weights() -> None:
         resolved("grpo", self_check=True, reward_weights={"full": 0.0, "path": 2.0})
     )
     names = [f.__name__ for f in funcs]
-    assert "full_path_reward" not in names and names[-1] == "self_check_reward"
+    # the self-check bonus goes to the check tokens of the two-pass rollout (selfcheck.py),
+    # never to a whole completion as a reward function
+    assert "full_path_reward" not in names and "self_check_reward" not in names
     assert weights[names.index("path_reward")] == 2.0
-    wrong_then_right = "<ANS>cyst</ANS><CHECK>no</CHECK><ANS>hemoperitoneum</ANS>"
-    assert funcs[-1]([wrong_then_right], key_answer=["hemoperitoneum"]) == [0.2]
 
 
 def test_smoke_model_is_built_when_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
