@@ -92,10 +92,25 @@ class SynthConfig(_Section):
         3, ge=1, description="reasoning: questions per record (dataset questions first)."
     )
     reasoning_rois: int = Field(
-        2, ge=1, description="reasoning: regions of interest per question (augmentation)."
+        5,
+        ge=1,
+        description="reasoning: regions of interest per question: the box, its jittered, "
+        "expanded and sub-region forms, then the whole image (the whole image stays last when "
+        "fewer are asked for).",
     )
     reasoning_knowledge: int = Field(
-        2, ge=1, le=3, description="reasoning: knowledge templates per region (augmentation)."
+        1,
+        ge=1,
+        le=2,
+        description="reasoning: fact selections per region (1: the record's facts; 2: also the "
+        "facts nearest the question).",
+    )
+    reasoning_retries: int = Field(
+        1,
+        ge=0,
+        le=3,
+        description="reasoning: a failed trajectory is written again this many times (a new "
+        "seed from the task key) before it is rejected.",
     )
     check_reasoning: bool = Field(
         True, description="reasoning: the verifier rejects self-contradicting trajectories."

@@ -57,7 +57,7 @@ def fixed_wording(name: str) -> tuple[str, ...]:
     """The fixed text of prompt ``name``: what is left between its Jinja tags, chunk by chunk
     (the quality gate rejects outputs that copy a run of it).
 
-    >>> any("medical facts that matter here" in c for c in fixed_wording("synth_reasoning"))
+    >>> any("the location, the observations" in c for c in fixed_wording("synth_reasoning"))
     True
     """
     text = (files("medsynth.prompts") / f"{name}.jinja").read_text(encoding="utf-8")

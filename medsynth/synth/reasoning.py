@@ -1,39 +1,49 @@
 """``reasoning`` (MEDSAGE): structured trajectories <LOC> <VIS> <KNO> <CON> <ANS> per question.
 
 Questions are the dataset's own (SLAKE / VQA-RAD training rows) or, for records without any,
-generated ones with a key answer. Each question gets several regions (annotated boxes as given,
-jittered, expanded, a sub-region, the whole image; or a text cue) times several ways of putting
-the record's KG triples (reasoning-path augmentation); every variant is one task. The answer
-stage is always the label. The verifier role then rejects trajectories whose stages contradict
-each other or the label; a lexical check catches a conclusion that opens with the opposite
-yes/no.
+generated ones with a key answer. Each question gets several regions (the annotated box, its
+jittered, expanded and sub-region forms, then the whole image; or a text cue) times one or two
+selections of the record's KG triples; every variant is one task.
+
+A task is a chain of calls, each a step of its own for the runner (:class:`Later`):
+localization from the region (label hidden), visual analysis (label hidden; the region's crop
+goes with the full image to a model that reads images), knowledge guided by an interpretation
+template for the kind of finding (it must not state the label), then the integrator's
+conclusion, which sees the label; the verifier's check is the last step. The answer stage is
+always the label. A trajectory that fails (the knowledge states the label, the gate, the
+checker) is written again with a new seed from the task key (``reasoning_retries``) before it is
+rejected with its reason.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from medsynth.ground.extract import is_no_mention
 from medsynth.prompts import render
 from medsynth.synth import checks
 from medsynth.synth.context import triples_text
+from medsynth.synth.interpret import GUIDES, finding_type, hide_label, states_label
 from medsynth.synth.model import Draft, Later, RecordContext, Task, task_seed
 from medsynth.synth.quality import screen
-from medsynth.synth.roi import rois_for
+from medsynth.synth.roi import crop_file, rois_for
 from medsynth.synth.runtime import Runtime
 
 STAGES = ("localization", "visual_analysis", "knowledge", "conclusion")
 TAGS = {"localization": "LOC", "visual_analysis": "VIS", "knowledge": "KNO", "conclusion": "CON"}
+PROMPTS = {
+    "localization": "synth_reasoning_loc",
+    "visual_analysis": "synth_reasoning_vis",
+    "knowledge": "synth_reasoning_kno",
+    "conclusion": "synth_reasoning",
+}
 MAX_FACTS = 8
 CONTEXT_MAX_CHARS = 1200
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {stage: {"type": "string", "maxLength": 300} for stage in STAGES},
-    "required": list(STAGES),
-    "additionalProperties": False,
-}
+STAGE_MAX_TOKENS = 192
 CHECK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -43,36 +53,44 @@ CHECK_SCHEMA: dict[str, Any] = {
     "required": ["consistent", "reason"],
     "additionalProperties": False,
 }
-KNOWLEDGE_TEMPLATES = ("facts", "sentences", "focused")
+FACT_VIEWS = ("all", "focused")
+
+
+def stage_schema(stage: str) -> dict[str, Any]:
+    """The JSON schema of one stage's reply: ``{stage: text}``."""
+    return {
+        "type": "object",
+        "properties": {stage: {"type": "string", "maxLength": 400}},
+        "required": [stage],
+        "additionalProperties": False,
+    }
 
 
 def knowledge(
-    triples: list[tuple[int, str, str, str]], template: str, question: str
+    triples: list[tuple[int, str, str, str]], view: str, question: str
 ) -> tuple[str, list[str], list[int]]:
-    """The facts put one of three ways: ``(intro, lines, triple ids used)``.
+    """The facts the knowledge step reads: ``(intro, lines, triple ids used)``; ``view`` is
+    ``all`` (the record's facts) or ``focused`` (those nearest the question).
 
     >>> t = [(1, "Lung", "belong to", "Chest"), (2, "Pneumonia", "symptom", "Cough")]
-    >>> knowledge(t, "sentences", "")[1]
+    >>> knowledge(t, "all", "")[1]
     ['The symptom of Pneumonia is Cough.', 'Lung belongs to Chest.']
     >>> knowledge(t, "focused", "Which organ is the lung?")[2]
     [1]
     """
-    if template == "focused":
+    if view == "focused":
         words = set(checks.question_key(question).split())
         near = [t for t in triples if words & set(checks.question_key(f"{t[1]} {t[3]}").split())]
         chosen = (near or triples)[: MAX_FACTS // 2]
-        intro = "The facts most related to the question:"
+        intro = "Facts from the knowledge graph nearest the question:"
     else:
         chosen = triples[:MAX_FACTS]
         intro = "Facts from the knowledge graph:"
-    if template == "sentences":
-        chosen = sorted(chosen, key=lambda t: (t[2] == "belong to", t[1], t[0]))
-        lines = [
-            f"{h} belongs to {tail}." if r == "belong to" else f"The {r} of {h} is {tail}."
-            for _, h, r, tail in chosen
-        ]
-    else:
-        lines = [f"{h} -[{r}]-> {tail}" for _, h, r, tail in chosen]
+    chosen = sorted(chosen, key=lambda t: (t[2] == "belong to", t[1], t[0]))
+    lines = [
+        f"{h} belongs to {tail}." if r == "belong to" else f"The {r} of {h} is {tail}."
+        for _, h, r, tail in chosen
+    ]
     return intro, lines, [t[0] for t in chosen]
 
 
@@ -82,8 +100,18 @@ def trajectory(stages: dict[str, str], answer: str) -> str:
     >>> trajectory(dict.fromkeys(STAGES, "x"), "yes").splitlines()[-1]
     '<ANS>yes</ANS>'
     """
-    parts = [f"<{TAGS[s]}>{stages[s].strip()}</{TAGS[s]}>" for s in STAGES]
+    parts = [f"<{TAGS[s]}>{stages.get(s, '').strip()}</{TAGS[s]}>" for s in STAGES]
     return "\n".join([*parts, f"<ANS>{answer.strip()}</ANS>"])
+
+
+def attempt_seed(task: Task, attempt: int, step: str) -> int:
+    """The seed of one step of one attempt, fixed by the task key (re-runs reuse the log).
+
+    >>> t = Task("reasoning", 1, "u", 0)
+    >>> attempt_seed(t, 0, "loc") == attempt_seed(t, 0, "loc") != attempt_seed(t, 1, "loc")
+    True
+    """
+    return task_seed(task.seed, f"{task.key}:{step}" + (f":retry{attempt}" if attempt else ""))
 
 
 def questions_for(ctx: RecordContext, rt: Runtime) -> list[dict[str, Any]]:
@@ -115,14 +143,30 @@ def questions_for(ctx: RecordContext, rt: Runtime) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass
+class Attempt:
+    """One pass through the chain for a task: its number, the stages written so far, the crop
+    sent with the image (if any) and why earlier attempts failed."""
+
+    task: Task
+    ctx: RecordContext
+    number: int = 0
+    stages: dict[str, str] = field(default_factory=dict)
+    call_ids: list[int] = field(default_factory=list)
+    crop: tuple[Path, str] | None = None
+    failures: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)  # stage -> its prompt's version
+
+
 class Reasoning:
-    """Structured reasoning trajectories with augmentation and a consistency check."""
+    """Structured reasoning trajectories written stage by stage, with augmentation, an
+    interpretation template per finding type, regeneration and a consistency check."""
 
     name = "reasoning"
     roles: tuple[str, ...] = ("vision_generator", "verifier")
 
     def plan(self, ctx: RecordContext, rt: Runtime) -> list[Task]:
-        """Questions x regions x knowledge templates, one task each."""
+        """Questions x regions x fact selections, one task each."""
         opts = rt.options
         questions = questions_for(ctx, rt)
         rng = random.Random(task_seed(opts.seed, f"reasoning:r{ctx.id}"))
@@ -145,42 +189,127 @@ class Reasoning:
             qseed = task_seed(opts.seed, f"reasoning:r{ctx.id}:q{qkey}")
             rois = rois_for(ctx.meta, ctx.size, q["question"], cue, opts.reasoning_rois, qseed)
             for r, roi in enumerate(rois):
-                for template in KNOWLEDGE_TEMPLATES[: opts.reasoning_knowledge]:
-                    intro, lines, ids = knowledge(triples, template, q["question"])
-                    unit = f"q{qkey}-{roi.variant}{r}-{template}".replace(" ", "_")
+                for view in FACT_VIEWS[: opts.reasoning_knowledge]:
+                    intro, lines, ids = knowledge(triples, view, q["question"])
+                    entities = list(
+                        dict.fromkeys(n for t in triples if t[0] in ids for n in (t[1], t[3]))
+                    )
+                    kind = finding_type(q["question"], q["answer"], entities)
+                    unit = f"q{qkey}-{roi.variant}{r}-{view}".replace(" ", "_")
                     payload = {
                         **q,
                         "roi": roi.as_dict(),
-                        "knowledge_template": template,
+                        "facts_view": view,
+                        "knowledge_template": kind,
                         "intro": intro,
                         "facts": lines,
                         "triple_ids": ids,
-                        "entities": list(
-                            dict.fromkeys(n for t in triples if t[0] in ids for n in (t[1], t[3]))
-                        ),
+                        "entities": entities,
                     }
                     tasks.append(Task(self.name, ctx.id, unit, opts.seed, payload))
         return tasks
 
     def run(self, task: Task, ctx: RecordContext, rt: Runtime) -> list[Draft] | Later:
-        """Generate the four stages; the verifier's check of them is the task's second step."""
-        p = task.payload
+        """The first step: localization; the others follow as steps of their own."""
+        return self.localize(Attempt(task, ctx), rt)
+
+    def _call(self, att: Attempt, stage: str, rt: Runtime, **values: Any) -> str:
+        """One stage's call; its text joins the attempt's stages."""
         role = "vision_generator"
-        seed = task_seed(task.seed, task.key)
+        sees = rt.sees_images(role) and bool(att.ctx.images)
+        crop = att.crop if sees and stage in ("localization", "visual_analysis") else None
         messages, template = render(
-            "synth_reasoning",
-            context=" ".join(ctx.context.split())[:CONTEXT_MAX_CHARS],
-            question=p["question"],
-            answer=p["answer"],
-            region=p["roi"]["words"],
-            knowledge_intro=p["intro"],
-            facts=p["facts"],
-            with_image=rt.sees_images(role),
+            PROMPTS[stage],
+            question=att.task.payload["question"],
+            with_image=sees,
+            with_crop=crop is not None,
+            n_images=len(att.ctx.images) + (crop is not None),
+            **values,
         )
         result = rt.call(
-            role, messages, template, seed=seed, schema=SCHEMA, ctx=ctx, max_tokens=512
+            role,
+            messages,
+            template,
+            seed=attempt_seed(att.task, att.number, stage),
+            schema=stage_schema(stage),
+            ctx=att.ctx if stage != "conclusion" else None,
+            max_tokens=STAGE_MAX_TOKENS,
+            extra_images=[crop] if crop else (),
         )
-        stages = {s: str(result.parsed[s]).strip() for s in STAGES}
+        att.call_ids += result.call_ids
+        att.versions[stage] = template.version
+        att.stages[stage] = str(result.parsed[stage]).strip()
+        return att.stages[stage]
+
+    def _hidden(self, att: Attempt, text: str) -> str:
+        return hide_label(text, att.task.payload["answer"])
+
+    def localize(self, att: Attempt, rt: Runtime) -> Later:
+        """LOC: where to look, from the region (the label hidden, the crop sent along)."""
+        p, ctx = att.task.payload, att.ctx
+        box = p["roi"]["box"]
+        if box and rt.sees_images("vision_generator") and ctx.images and ctx.image_sha256[:1]:
+            att.crop = crop_file(
+                ctx.image_paths()[0], tuple(box), ctx.image_sha256[0], rt.ws.path("cache", "crops")
+            )
+        context = self._hidden(att, " ".join(ctx.context.split())[:CONTEXT_MAX_CHARS])
+        self._call(
+            att, "localization", rt, context=context, region=self._hidden(att, p["roi"]["words"])
+        )
+        return Later(lambda: self.look(att, rt, context))
+
+    def look(self, att: Attempt, rt: Runtime, context: str) -> Later:
+        """VIS: the whole image, then the region's evidence (the label hidden)."""
+        loc = self._hidden(att, att.stages["localization"])
+        self._call(att, "visual_analysis", rt, context=context, localization=loc)
+        return Later(lambda: self.interpret(att, rt))
+
+    def interpret(self, att: Attempt, rt: Runtime) -> list[Draft] | Later:
+        """KNO: what the observations can mean, by the finding type's template; it must not
+        state the label."""
+        p = att.task.payload
+        self._call(
+            att,
+            "knowledge",
+            rt,
+            guide=GUIDES[p["knowledge_template"]],
+            localization=self._hidden(att, att.stages["localization"]),
+            visual_analysis=self._hidden(att, att.stages["visual_analysis"]),
+            knowledge_intro=p["intro"],
+            facts=[self._hidden(att, f) for f in p["facts"]],
+        )
+        if states_label(att.stages["knowledge"], p["answer"]):
+            return self.failed(att, rt, "knowledge states the label")
+        return Later(lambda: self.conclude(att, rt))
+
+    def conclude(self, att: Attempt, rt: Runtime) -> list[Draft] | Later:
+        """The integrator's conclusion (it sees the label); the gate, then the checker."""
+        p = att.task.payload
+        self._call(
+            att,
+            "conclusion",
+            rt,
+            answer=p["answer"],
+            localization=att.stages["localization"],
+            visual_analysis=att.stages["visual_analysis"],
+            knowledge=att.stages["knowledge"],
+        )
+        draft = self.draft(att, rt)
+        draft.problems = [
+            *checks.non_empty(**{s: att.stages[s] for s in STAGES}),
+            *checks.contradicts_label(att.stages["conclusion"], p["answer"]),
+        ]
+        screen([draft], self.name, att.ctx, rt)  # the gate first: no verifier call for a reject
+        if draft.problems:
+            return self.failed(att, rt, "; ".join(draft.problems), draft)
+        if rt.options.check_reasoning:
+            return Later(lambda: self.check(att, draft, rt))
+        return [draft]
+
+    def draft(self, att: Attempt, rt: Runtime) -> Draft:
+        """The sample as the attempt has it so far."""
+        p = att.task.payload
+        stages = {s: att.stages.get(s, "") for s in STAGES}
         draft = Draft(
             sample_type="reasoning",
             question=p["question"],
@@ -189,45 +318,61 @@ class Reasoning:
             ground_truth=p["answer"],
             path_triples=p["triple_ids"],
             path_entities=p["entities"],
-            images=[str(path) for path in ctx.image_paths()],
+            images=[str(path) for path in att.ctx.image_paths()],
             meta={
                 "stages": stages,
                 "roi": p["roi"],
+                "crop": att.crop[1] if att.crop else None,
                 "knowledge_template": p["knowledge_template"],
+                "facts_view": p["facts_view"],
                 "facts": p["facts"],
                 "question_source": p["source"],
                 "qid": p["qid"],
                 "answer_type": p["answer_type"],
+                "attempt": att.number,
+                "seed": attempt_seed(att.task, att.number, "localization"),
+                "earlier_failures": list(att.failures),
+                "prompt_versions": {PROMPTS[s]: v for s, v in att.versions.items()},
             },
         )
-        rt.provenance(draft, role, template, result)
-        draft.problems = [
-            *checks.non_empty(**stages),
-            *checks.contradicts_label(stages["conclusion"], p["answer"]),
-        ]
-        screen([draft], self.name, ctx, rt)  # the gate first: no verifier call for a reject
-        if rt.options.check_reasoning and not draft.problems:
-            return Later(lambda: [self.check(draft, stages, seed, rt)])
+        draft.template = PROMPTS["conclusion"]
+        draft.template_version = att.versions.get("conclusion", "")
+        draft.model = rt.model_name("vision_generator")
+        draft.call_ids = list(att.call_ids)
+        return draft
+
+    def failed(
+        self, att: Attempt, rt: Runtime, reason: str, draft: Draft | None = None
+    ) -> list[Draft] | Later:
+        """Write the trajectory again with a new seed, or reject it with its reason."""
+        if att.number < rt.options.reasoning_retries:
+            again = Attempt(att.task, att.ctx, att.number + 1, failures=[*att.failures, reason])
+            again.call_ids = list(att.call_ids)
+            return Later(lambda: self.localize(again, rt))
+        draft = draft or self.draft(att, rt)
+        if not draft.problems:
+            draft.problems = [reason]
         return [draft]
 
-    def check(self, draft: Draft, stages: dict[str, str], seed: int, rt: Runtime) -> Draft:
-        """Have the verifier check that the stages lead to the answer (a task's second step)."""
+    def check(self, att: Attempt, draft: Draft, rt: Runtime) -> list[Draft] | Later:
+        """Have the verifier check that the stages lead to the answer (the last step)."""
         check_messages, check_template = render(
             "synth_reasoning_check",
             question=draft.question,
             answer=draft.ground_truth,
-            stages=stages,
+            stages=att.stages,
         )
         verdict = rt.call(
             "verifier",
             check_messages,
             check_template,
-            seed=seed,
+            seed=attempt_seed(att.task, att.number, "check"),
             schema=CHECK_SCHEMA,
             max_tokens=96,
             temperature=0.0,
         )
         draft.call_ids += verdict.call_ids
+        att.call_ids += verdict.call_ids
         draft.meta["check"] = {
             "consistent": bool(verdict.parsed["consistent"]),
             "reason": str(verdict.parsed["reason"]),
@@ -235,8 +380,10 @@ class Reasoning:
             "model": rt.model_name("verifier"),
         }
         if not verdict.parsed["consistent"]:
-            draft.problems.append(f"checker: inconsistent ({verdict.parsed['reason']})")
-        return draft
+            reason = f"checker: inconsistent ({verdict.parsed['reason']})"
+            draft.problems.append(reason)
+            return self.failed(att, rt, reason, draft)
+        return [draft]
 
 
 def stages_of(text: str) -> dict[str, str]:

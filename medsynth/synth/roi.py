@@ -1,11 +1,13 @@
 """Regions of interest for MEDSAGE localization: annotated boxes (as given, jittered, expanded,
 a sub-region) plus the whole image, or a text cue where there are no boxes; each put into
-anatomical-position words the generator can use."""
+anatomical-position words the generator can use, and cropped out of the image for a model that
+reads images (:func:`crop_file`)."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from medsynth.kg.normalize import normalize
@@ -103,8 +105,16 @@ def rois_for(
     meta: dict[str, Any], size: tuple[int, int], question: str, cue: str, n: int, seed: int
 ) -> list[Roi]:
     """Up to ``n`` regions for one question: the box whose label the question names (else the
-    first box) as given, then the whole image, then its jittered / expanded / sub-region forms
-    in a seeded order; without boxes, the text cue (organ or location) and the whole image."""
+    first box) as given, then its jittered / expanded / sub-region forms in a seeded order, then
+    the whole image (always last when ``n`` > 1); without boxes, the text cue (organ or
+    location) and the whole image.
+
+    >>> meta = {"boxes": [{"label": "Liver", "box": [10, 10, 40, 40]}]}
+    >>> [r.variant for r in rois_for(meta, (100, 100), "Where is the liver?", "", 5, 0)][::4]
+    ['box', 'whole']
+    >>> [r.variant for r in rois_for(meta, (100, 100), "q", "", 3, 0)][-1]
+    'whole'
+    """
     rng = random.Random(seed)
     boxes = annotated_boxes(meta, size)
     words = f" {normalize(question)} "
@@ -114,9 +124,34 @@ def rois_for(
         shapes = variants(box, rng)
         extra = ["jitter", "expand", "sub"]
         rng.shuffle(extra)
-        pool = [Roi("box", label.lower(), shapes["box"]), Roi("whole", "", None)]
+        pool = [Roi("box", label.lower(), shapes["box"])]
         pool += [Roi(name, label.lower(), shapes[name]) for name in extra]
     else:
         pool = [Roi("text", cue, None)] if cue else []
-        pool.append(Roi("whole", "", None))
-    return pool[:n]
+    whole = Roi("whole", "", None)
+    return [*pool[: max(1, n - 1)], whole] if n > 1 or not pool else pool[:1]
+
+
+def crop_file(image: Path, box: Box, source_sha256: str, cache: Path) -> tuple[Path, str]:
+    """The ``box`` region of ``image`` as an owner-only PNG in ``cache`` (written once, named by
+    the source's hash and the box) and its call-log key."""
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    from medsynth.files import private_dir, write_private
+
+    spec = ",".join(f"{v:.4f}" for v in box)
+    name = hashlib.sha256(f"{source_sha256}:{spec}".encode()).hexdigest()[:32]
+    path = private_dir(cache) / f"crop-{name}.png"
+    if not path.exists():
+        with Image.open(image) as opened:
+            width, height = opened.size
+            x0, y0, x1, y1 = box
+            area = (int(x0 * width), int(y0 * height), max(int(x1 * width), int(x0 * width) + 1),
+                    max(int(y1 * height), int(y0 * height) + 1))  # fmt: skip
+            buffer = io.BytesIO()
+            opened.convert("RGB").crop(area).save(buffer, format="PNG")
+        write_private(path, buffer.getvalue())
+    return path, f"crop:{source_sha256}:{spec}"

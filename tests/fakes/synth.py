@@ -144,15 +144,15 @@ def reply(messages: list[Message]) -> str:
                 "answer": "A focal abnormality stands out.",
             }
         )
-    if "step-by-step reasoning" in system:
-        return json.dumps(
-            {
-                "localization": f"Look at region {tag}.",
-                "visual_analysis": "A rounded area of different density.",
-                "knowledge": "The facts name where it lies.",
-                "conclusion": "Together these support the given answer.",
-            }
-        )
+    if "radiologist's reasoning" in system:  # MEDSAGE's chained steps, one key each
+        for cue, key, text in (
+            ("write the first step", "localization", f"Look at region {tag}."),
+            ("write the second step", "visual_analysis", "A rounded area of different density."),
+            ("write the third step", "knowledge", "The facts name where it lies."),
+            ("write the last step", "conclusion", "Together these support the given answer."),
+        ):
+            if cue in system:
+                return json.dumps({key: text})
     if "You check" in system:
         return json.dumps({"consistent": True, "reason": "stages agree"})
     raise AssertionError(f"unexpected prompt: {system[:80]}")

@@ -14,6 +14,7 @@ from medsynth.backends.base import Message
 from medsynth.backends.fake import ScriptedChat
 from medsynth.config import SynthConfig
 from medsynth.synth.pubmedvision import ALIGN_MULTI, ALIGN_SINGLE, SCENARIOS
+from medsynth.synth.interpret import GUIDES
 from medsynth.synth.reasoning import stages_of
 from medsynth.synth.service import synthesize
 from medsynth.workspace import Workspace
@@ -224,10 +225,12 @@ def test_reasoning_augmentation_and_checker(ws: Workspace) -> None:
         stages = stages_of(row["answer"])
         assert list(stages) == ["LOC", "VIS", "KNO", "CON", "ANS"]
         assert stages["ANS"] == row["ground_truth"]
-        assert row["meta"]["knowledge_template"] in ("facts", "sentences")
+        assert row["meta"]["knowledge_template"] in GUIDES  # an interpretation template
+        assert row["meta"]["facts_view"] in ("all", "focused")
     rejected = [r for r in rows if r["status"] == "rejected"]
     assert rejected and all("Which organ" in r["question"] for r in rejected)
     assert all("checker: inconsistent" in r["reason"] for r in rejected)
+    assert all(r["meta"]["attempt"] == 1 and r["meta"]["earlier_failures"] for r in rejected)
 
 
 def test_near_duplicate_questions_are_dropped(tmp_path: Path) -> None:
