@@ -13,8 +13,8 @@ import pytest
 from medsynth.backends.base import Message
 from medsynth.backends.fake import ScriptedChat
 from medsynth.config import SynthConfig
-from medsynth.synth.pubmedvision import ALIGN_MULTI, ALIGN_SINGLE, SCENARIOS
 from medsynth.synth.interpret import GUIDES
+from medsynth.synth.pubmedvision import ALIGN_MULTI, ALIGN_SINGLE, SCENARIOS
 from medsynth.synth.reasoning import stages_of
 from medsynth.synth.service import synthesize
 from medsynth.workspace import Workspace
