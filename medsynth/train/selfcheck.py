@@ -44,6 +44,22 @@ def self_check_turn() -> dict[str, str]:
     return dict(messages[-1])
 
 
+def second_prompt(prompt: list[dict[str, Any]], first: str) -> list[dict[str, Any]]:
+    """The prompt of the second pass: the question, tau1 as the assistant's turn, then the
+    self-check turn. Added turns take the structured form (typed parts) when the question has it,
+    so that TRL places the row's images in the first user turn only.
+
+    >>> [m["role"] for m in second_prompt([{"role": "user", "content": "Q?"}], "<ANS>a</ANS>")]
+    ['user', 'assistant', 'user']
+    >>> second_prompt([{"role": "user", "content": [{"type": "image"}]}], "a")[1]["content"]
+    [{'type': 'text', 'text': 'a'}]
+    """
+    turns: list[dict[str, Any]] = [{"role": "assistant", "content": first}, self_check_turn()]
+    if any(isinstance(m.get("content"), list) for m in prompt):
+        turns = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in turns]
+    return [*prompt, *turns]
+
+
 def first_answer_right(text: str, key: Any, truth: Any) -> bool | None:
     """Whether the first answer of ``text`` is right (``answer_reward``'s matching); ``None``
     without a target.
@@ -164,9 +180,8 @@ class SelfCheckGRPOTrainer(GRPOTrainer):
             first["advantages"] = adv1
             self._log_masks(inputs, right, first["completion_mask"].sum(1), None)
             return first
-        turn = self_check_turn()
         again = [
-            {**x, "prompt": [*x["prompt"], {"role": "assistant", "content": t}, turn]}
+            {**x, "prompt": second_prompt(x["prompt"], t)}
             for x, t in zip(inputs, texts, strict=True)
         ]
         second = super()._generate_and_score_completions(again)
