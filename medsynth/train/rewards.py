@@ -18,7 +18,9 @@ MEDSAGE's, for reasoning data (``reasoning`` column true):
 - :func:`structured_format_reward`: 0.5 for complete ``<LOC> <VIS> <KNO> <CON> <ANS>`` stages
   (the paper's long tag names ``<VISUAL> <KNOWLEDGE> <ANSWER>`` count too);
 - :func:`self_check_reward`: alpha (0.2) when a wrong first answer is followed by a
-  ``<CHECK>...</CHECK>`` span and a corrected answer.
+  ``<CHECK>...</CHECK>`` span and a corrected answer. GRPO does not add it to a completion: its
+  bonus goes to the self-check tokens of the two-pass rollout
+  (:class:`medsynth.train.selfcheck.SelfCheckGRPOTrainer`); here it scores a single text.
 
 The self-check rule cannot be gamed inside one completion: the answer reward is judged on the
 *first* answer (and lost when a check turns a right answer wrong), so a deliberately wrong answer

@@ -223,3 +223,38 @@ def test_every_reward_takes_trl_keyword_columns(name: str) -> None:
     )
     assert len(got) == 2
     assert all(v is None or (isinstance(v, float) and math.isfinite(v)) for v in got)
+
+
+def test_two_pass_rollout_pieces() -> None:
+    """selfcheck.py's pure parts: group-relative tau2 advantages over the retried rows only, and
+    the merged batch (prompts padded on the left, completions on the right, rows picked)."""
+    import torch
+
+    from medsynth.train.selfcheck import group_advantages, merge_rows, second_prompt
+
+    rewards_ = torch.tensor([2.0, 0.0, 1.0, 3.0])
+    got = group_advantages(rewards_, torch.tensor([True, True, False, True]), 2)
+    assert got[2] == 0 and got[3] == 0  # not retried; alone in its group
+    assert got[0] > 0 > got[1] and float(got[0] + got[1]) == pytest.approx(0.0)
+
+    first = {
+        "prompt_ids": torch.tensor([[1, 2], [3, 4]]),
+        "completion_ids": torch.tensor([[5, 6, 7], [8, 9, 0]]),
+        "completion_mask": torch.tensor([[1, 1, 1], [1, 1, 0]]),
+        "advantages": torch.tensor([0.5, -0.5]),
+    }
+    second = {
+        "prompt_ids": torch.tensor([[1, 2, 10, 11], [3, 4, 12, 13]]),
+        "completion_ids": torch.tensor([[20, 21, 22, 23], [24, 0, 0, 0]]),
+        "completion_mask": torch.tensor([[1, 1, 1, 1], [1, 0, 0, 0]]),
+    }
+    merged = merge_rows(first, second, torch.tensor([False, True]))
+    assert merged["prompt_ids"].tolist() == [[0, 0, 1, 2], [3, 4, 12, 13]]
+    assert merged["completion_ids"].tolist() == [[5, 6, 7, 0], [24, 0, 0, 0]]
+    assert merged["completion_mask"].tolist() == [[1, 1, 1, 0], [1, 0, 0, 0]]
+    assert torch.equal(merged["advantages"], first["advantages"])  # set by the trainer
+
+    prompt = [{"role": "user", "content": "Is there a nodule?"}]
+    turns = second_prompt(prompt, "<ANS>no</ANS>")
+    assert turns[0] == prompt[0] and turns[1]["content"] == "<ANS>no</ANS>"
+    assert "<CHECK>" in turns[2]["content"] and turns[2]["role"] == "user"
