@@ -156,32 +156,79 @@ def recipe_text(settings: Any) -> str:
     stage = stage_of(settings.recipe, settings.kind, settings.recipe_stage or None)
     shown = ", ".join(
         f"{key} {getattr(settings, key)}"
-        + ("" if settings.sources.get(key) == "recipe" else f" ({settings.sources.get(key)})")
+        + (
+            ""
+            if settings.sources.get(key, "").startswith("recipe")
+            else f" ({settings.sources.get(key)})"
+        )
         for key in stage.settings
     )
     rows = ", ".join(settings.generators) or "all"
     return f"recipe {settings.recipe}, stage {stage.name} ({rows} samples): {shown}"
 
 
-def train_recipe(ws: Workspace, options: TrainOptions, *, echo: Echo = print) -> list[TrainResult]:
-    """``train`` once, or, for a recipe with several stages (PubMedVision's alignment then
-    instruction SFT) and no ``--stage``, each stage in order, every later one starting from the
-    adapter the one before it wrote; runs are named ``NAME-STAGE`` when a name is given."""
+def recipe_of_run(ws: Workspace, options: TrainOptions) -> TrainOptions:
+    """``--resume --name RUN`` without ``--recipe``: the recipe and stage the run was started
+    with (so a resumed stage trains on the same rows with the same settings)."""
     from dataclasses import replace
 
+    if not (options.resume and options.name) or options.recipe:
+        return options
+    for row in TrainRuns(ws.db).by_name(options.name):
+        config = json.loads(row.get("config") or "{}")
+        if config.get("recipe"):
+            return replace(
+                options, recipe=config["recipe"], stage=config.get("recipe_stage") or None
+            )
+    return options
+
+
+def train_recipe(
+    ws: Workspace,
+    options: TrainOptions,
+    *,
+    echo: Echo = print,
+    on_step: StepCallback | None = None,
+) -> list[TrainResult]:
+    """``train`` once, or, for a recipe with several stages (PubMedVision's alignment then
+    instruction SFT) and no ``--stage``, each stage in order, every later one starting from the
+    adapter the one before it wrote. Stage runs are named ``NAME-STAGE`` (``NAME`` is
+    ``--name`` or ``KIND-RECIPE-TIME``). With ``--resume --name NAME`` finished stages are
+    skipped, an unfinished one goes on from its checkpoint and the rest start fresh."""
+    import datetime as dt
+    from dataclasses import replace
+
+    from medsynth.errors import InputError
     from medsynth.train.recipes import recipe
 
+    options = recipe_of_run(ws, options)
     stages = recipe(options.recipe).stages(options.kind) if options.recipe else ()
     if options.stage is not None or len(stages) <= 1:
-        return [train(ws, options, echo=echo)]
+        return [train(ws, options, echo=echo, on_step=on_step)]
+    if options.resume and not options.name:
+        raise InputError(
+            f"resuming recipe {options.recipe} needs the run's name",
+            hint="pass --name NAME as given at the start (its stages are NAME-STAGE), "
+            "or --stage with --name of one stage run",
+        )
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = options.name or f"{options.kind}-{options.recipe}-{stamp}"
+    runs = TrainRuns(ws.db)
     results: list[TrainResult] = []
     previous = options.from_sft
     for stage in stages:
-        name = f"{options.name}-{stage.name}" if options.name else None
-        echo(f"recipe {options.recipe}: stage {stage.name}")
-        staged = replace(options, stage=stage.name, name=name, from_sft=previous)
-        results.append(train(ws, staged, echo=echo))
-        previous = results[-1].name
+        name = f"{base}-{stage.name}"
+        before = runs.by_name(name) if options.resume else []
+        if before and before[0]["status"] == "ok":
+            echo(f"recipe {options.recipe}: stage {stage.name} already done (run {name})")
+            previous = name
+            continue
+        echo(f"recipe {options.recipe}: stage {stage.name} (run {name})")
+        staged = replace(
+            options, stage=stage.name, name=name, from_sft=previous, resume=bool(before)
+        )
+        results.append(train(ws, staged, echo=echo, on_step=on_step))
+        previous = name
     return results
 
 

@@ -5,7 +5,8 @@ configurator, with pydantic checking the result):
 
 1. ``default``: the defaults of the ``[train]`` section (:class:`~medsynth.config.TrainConfig`);
 2. ``workspace``: the workspace's ``[train]`` section (medsynth.toml);
-3. ``recipe``: a paper's preset, when ``--recipe`` names one (:mod:`medsynth.train.recipes`);
+3. ``recipe``: a paper's preset, when ``--recipe`` names one (:mod:`medsynth.train.recipes`;
+   the source reads ``recipe:NAME``);
 4. ``smoke``: :data:`SMOKE`, in smoke mode only;
 5. ``cli``: what the invocation gave (:class:`TrainOptions`; ``None`` is "not given").
 
@@ -220,7 +221,7 @@ def layer(
     for name, values in zip(
         LAYERS, (defaults, workspace, preset, SMOKE if smoke else {}, overrides), strict=True
     ):
-        merged.apply(name, values)
+        merged.apply(f"recipe:{recipe}" if name == "recipe" else name, values)
     return merged
 
 

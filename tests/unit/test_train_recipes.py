@@ -52,7 +52,7 @@ def test_resolved_settings_equal_the_papers(name: str, kind: str, stage: str) ->
     )
     for key, value in PAPERS[(name, kind, stage)].items():
         assert layers.values[key] == value, (name, kind, key)
-        assert layers.sources[key] == "recipe"
+        assert layers.sources[key] == f"recipe:{name}"
     assert layers.values["recipe"] == name and layers.values["recipe_stage"] == stage
 
 
@@ -72,8 +72,11 @@ def test_the_recipe_beats_the_workspace_and_loses_to_the_command_line() -> None:
         "sft", workspace, device="cuda", smoke=False, overrides={"epochs": 2.0},
         recipe="medkinstruct",
     )  # fmt: skip
-    assert (layers.values["learning_rate"], layers.sources["learning_rate"]) == (1e-4, "recipe")
-    assert (layers.values["lora_rank"], layers.sources["lora_rank"]) == (16, "recipe")
+    assert (layers.values["learning_rate"], layers.sources["learning_rate"]) == (
+        1e-4,
+        "recipe:medkinstruct",
+    )
+    assert (layers.values["lora_rank"], layers.sources["lora_rank"]) == (16, "recipe:medkinstruct")
     assert (layers.values["lora_alpha"], layers.sources["lora_alpha"]) == (128, "workspace")
     assert (layers.values["epochs"], layers.sources["epochs"]) == (2.0, "cli")
     smoke = layer("sft", workspace, device="cpu", smoke=True, overrides={}, recipe="medsage")
@@ -140,6 +143,47 @@ def test_pubmedvision_trains_alignment_then_instruction(ws: Workspace, tiny_mode
     assert align["recipe"] == instruct["recipe"] == "pubmedvision"
     assert align["init_adapter"] in ("None", "", None)
     assert instruct["init_adapter"] == str(Path(first.adapter))  # stage 2 goes on from stage 1
-    assert align["sources"]["learning_rate"] in ("recipe", "smoke")
+    assert align["sources"]["generators"] == "recipe:pubmedvision"
+    assert align["sources"]["learning_rate"] == "smoke"  # smoke mode shrinks the run
     assert any(line.startswith("recipe pubmedvision, stage align") for line in lines)
     assert any("of" in line and "describe samples" in line for line in lines)
+
+
+def test_the_train_form_shows_a_recipes_numbers_and_resumes_its_runs() -> None:
+    from medsynth.tui.widgets.train_form import defaults, options_from_run
+
+    shown = defaults(TrainConfig(), "grpo", False, "medsage")
+    assert (shown["epochs"], shown["num_generations"], shown["max_completion_length"]) == (
+        8.0,
+        6,
+        1024,
+    )
+    assert defaults(TrainConfig(), "grpo", False)["num_generations"] != 6
+    config = {"recipe": "pubmedvision", "recipe_stage": "instruct", "data": "exp"}
+    row = {"kind": "sft", "base_model": "m", "name": "pmv-instruct", "smoke": 1}
+    options = options_from_run({**row, "config": json.dumps(config)})
+    assert (options.recipe, options.stage, options.resume) == ("pubmedvision", "instruct", True)
+
+
+def test_resuming_a_stage_run_by_name_keeps_its_recipe(ws: Workspace) -> None:
+    from medsynth.train.runs import TrainRuns
+    from medsynth.train.service import recipe_of_run
+
+    TrainRuns(ws.db).start(
+        name="pmv-instruct",
+        kind="sft",
+        base_model="m",
+        config={"recipe": "pubmedvision", "recipe_stage": "instruct"},
+    )
+    options = recipe_of_run(ws, TrainOptions(kind="sft", name="pmv-instruct", resume=True))
+    assert (options.recipe, options.stage) == ("pubmedvision", "instruct")
+    fresh = recipe_of_run(ws, TrainOptions(kind="sft", name="pmv-instruct"))
+    assert fresh.recipe is None  # only a resume looks the run up
+
+
+def test_resuming_a_two_stage_recipe_needs_the_name(ws: Workspace) -> None:
+    from medsynth.train.service import train_recipe
+
+    options = TrainOptions(kind="sft", recipe="pubmedvision", resume=True)
+    with pytest.raises(InputError, match="needs the run's name"):
+        train_recipe(ws, options)

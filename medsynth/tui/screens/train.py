@@ -226,7 +226,7 @@ runs table) goes on from its last checkpoint with the settings it was started wi
 
         def run(job: Job) -> Any:
             from medsynth.train.preflight import suggestion_text
-            from medsynth.train.service import TrainingRefused, train
+            from medsynth.train.service import TrainingRefused, train_recipe
 
             if preflight:
                 estimate = check(job)
@@ -244,7 +244,8 @@ runs table) goes on from its last checkpoint with the settings it was started wi
                 job.progress(step, total, "steps")
 
             with job.workspace() as ws:
-                return train(ws, options, echo=job.log, on_step=on_step)
+                results = train_recipe(ws, options, echo=job.log, on_step=on_step)
+                return results[-1] if results else None  # the last stage of a recipe
 
         return run
 

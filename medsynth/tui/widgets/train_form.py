@@ -35,6 +35,11 @@ NUMBERS: tuple[tuple[str, str, str, bool, float, bool], ...] = (
     ("tf-beta", "beta (KL)", "beta", False, 0.0, True),
 )
 QUANT = (("auto", "auto"), ("nf4 (4-bit)", "nf4"), ("none", "none"))
+RECIPES = (
+    ("MedKInstruct", "medkinstruct"),
+    ("PubMedVision (2 SFT stages)", "pubmedvision"),
+    ("MEDSAGE", "medsage"),
+)
 
 
 def newest_export(exports: Path, kind: str) -> str:
@@ -62,12 +67,12 @@ FORM_FIELDS = (
 )
 
 
-def defaults(cfg: TrainConfig, kind: str, smoke: bool) -> dict[str, Any]:
+def defaults(cfg: TrainConfig, kind: str, smoke: bool, recipe: str | None = None) -> dict[str, Any]:
     """What an empty field stands for: the training settings' own layering (defaults ->
-    workspace ``[train]`` -> smoke preset) with no option given."""
+    workspace ``[train]`` -> recipe -> smoke preset) with no option given."""
     from medsynth.train.settings import layer
 
-    values = layer(kind, cfg, device="cpu", smoke=smoke, overrides={}).values
+    values = layer(kind, cfg, device="cpu", smoke=smoke, overrides={}, recipe=recipe).values
     return {name: values.get(name) for name in FORM_FIELDS}
 
 
@@ -107,6 +112,8 @@ def options_from_run(row: dict[str, Any], *, force: bool = False) -> TrainOption
         quantization=row.get("quantization") or None,
         from_sft=init if init and init != "None" else None,
         fresh_lora=kind == "grpo" and init in ("", "None"),
+        recipe=config.get("recipe") or None,
+        stage=config.get("recipe_stage") or None,
         reward_weights=dict(config.get("reward_weights") or {}),
         **{k: config.get(k) for k in keys},
     )
@@ -141,6 +148,7 @@ class TrainForm(VerticalScroll):
         yield _field("run name", Input(placeholder="kind-model-time", id="tf-name"))
         yield _field("smoke", Switch(self.smoke, id="tf-smoke"))
         yield _field("force", Switch(False, id="tf-force"))
+        yield _field("recipe", Select(RECIPES, prompt="none", id="tf-recipe", allow_blank=True))
         yield _field("from SFT", Input(placeholder="newest SFT run", id="tf-from-sft"), "grpo")
         for field_id, label, _key, integer, _min, grpo in NUMBERS:
             widget = Input(type="integer" if integer else "number", id=field_id)
@@ -160,10 +168,16 @@ class TrainForm(VerticalScroll):
     def kind(self) -> str:
         return str(self.query_one("#tf-kind", Select).value)
 
+    @property
+    def recipe(self) -> str | None:
+        """The paper recipe chosen, or ``None``."""
+        value = self.query_one("#tf-recipe", Select).value
+        return value if isinstance(value, str) else None
+
     def show_defaults(self) -> None:
         """Placeholders = what empty fields stand for; GRPO fields only for GRPO."""
         smoke = self.query_one("#tf-smoke", Switch).value
-        values = defaults(self.cfg, self.kind, smoke)
+        values = defaults(self.cfg, self.kind, smoke, self.recipe)
         for field_id, _label, key, _int, _min, _grpo in NUMBERS:
             value = values[key]
             shown = "none (epochs)" if value is None else f"{value:g}"
@@ -175,7 +189,9 @@ class TrainForm(VerticalScroll):
         self.set_class(self.kind == "grpo", "-grpo")
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "tf-kind":
+        if event.select.id == "tf-recipe":
+            self.show_defaults()
+        elif event.select.id == "tf-kind":
             data = self.query_one("#tf-data", Input)
             if data.value in ("", self.export):  # not edited: follow the kind
                 self.export = newest_export(self.exports, self.kind)
@@ -223,5 +239,6 @@ class TrainForm(VerticalScroll):
             force=self.query_one("#tf-force", Switch).value,
             quantization=quant if isinstance(quant, str) else None,
             from_sft=(self.text("tf-from-sft") or None) if kind == "grpo" else None,
+            recipe=self.recipe,
             **values,
         )
