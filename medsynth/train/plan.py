@@ -198,7 +198,9 @@ def training_rows(
         rows, skipped = train_data.sft_rows(export, vision=vision)
         templates: dict[str, str] = {}
     else:
-        user_text, templates = train_data.think_instruction(settings.self_check)
+        # tau1 is the plain trajectory: with self_check on, SelfCheckGRPOTrainer asks for the
+        # check in a second turn, only after a wrong first answer (MEDSAGE Eq. 8-9)
+        user_text, templates = train_data.think_instruction()
         rows, skipped = train_data.grpo_rows(export, vision=vision, user_text=user_text)
     if skipped:
         notes.append(f"{skipped} row(s) with images skipped: the model reads text only")
