@@ -187,3 +187,65 @@ def test_resuming_a_two_stage_recipe_needs_the_name(ws: Workspace) -> None:
     options = TrainOptions(kind="sft", recipe="pubmedvision", resume=True)
     with pytest.raises(InputError, match="needs the run's name"):
         train_recipe(ws, options)
+
+
+def _stage_calls(ws: Workspace, monkeypatch: pytest.MonkeyPatch, options: TrainOptions) -> list:
+    """The options ``train_recipe`` hands to ``train`` for each stage (training faked)."""
+    from types import SimpleNamespace
+
+    from medsynth.train import service
+
+    calls: list[TrainOptions] = []
+
+    def fake_train(ws: Workspace, staged: TrainOptions, **_: Any) -> Any:
+        calls.append(staged)
+        return SimpleNamespace(name=staged.name)
+
+    monkeypatch.setattr(service, "train", fake_train)
+    service.train_recipe(ws, options, echo=lambda _: None)
+    return calls
+
+
+def test_pubmedvision_plans_alignment_then_instruction_from_its_adapter(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medsynth.train.runs import TrainRuns
+
+    options = TrainOptions(kind="sft", recipe="pubmedvision", name="pmv")
+    calls = _stage_calls(ws, monkeypatch, options)
+    assert [(c.stage, c.name, c.from_sft, c.resume) for c in calls] == [
+        ("align", "pmv-align", None, False),
+        ("instruct", "pmv-instruct", "pmv-align", False),
+    ]
+    assert [recipe_layer("pubmedvision", "sft", c.stage)["generators"] for c in calls] == [
+        ["describe"],
+        ["instruct"],
+    ]
+    # --resume --name pmv after stage 1 finished: only stage 2, from stage 1's adapter
+    TrainRuns(ws.db).start(name="pmv-align", kind="sft", base_model="m", status="ok")
+    resumed = _stage_calls(ws, monkeypatch, TrainOptions(**{**options.__dict__, "resume": True}))
+    assert [(c.stage, c.from_sft, c.resume) for c in resumed] == [("instruct", "pmv-align", False)]
+    # one stage asked for: one run
+    single = _stage_calls(
+        ws, monkeypatch, TrainOptions(kind="sft", recipe="pubmedvision", stage="instruct")
+    )
+    assert [c.stage for c in single] == ["instruct"]
+
+
+def test_a_stage_keeps_only_its_generators_rows(tmp_path: Path) -> None:
+    from medsynth.train.data import ExportData
+    from medsynth.train.plan import keep_generators
+    from medsynth.train.settings import TrainSettings
+
+    rows = [{"generator": g, "images": []} for g in ("describe", "instruct", "describe", "vqa")]
+    export = ExportData(tmp_path, "sft", tmp_path / "sft.jsonl", rows, "h")
+    settings = TrainSettings.model_construct(
+        recipe="pubmedvision", recipe_stage="align", generators=["describe"]
+    )
+    notes: list[str] = []
+    keep_generators(export, settings, notes)
+    assert [r["generator"] for r in export.rows] == ["describe", "describe"]
+    assert "2 of 4 row(s)" in notes[0]
+    empty = ExportData(tmp_path, "sft", tmp_path / "sft.jsonl", [{"generator": "vqa"}], "h")
+    with pytest.raises(InputError, match="trains on describe samples and this export has none"):
+        keep_generators(empty, settings, [])
