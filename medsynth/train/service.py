@@ -150,18 +150,21 @@ def train(
 
 
 def recipe_text(settings: Any) -> str:
-    """The settings a recipe set, as the run uses them (a later layer may have changed one)."""
+    """The settings a recipe set, as the run uses them (a later layer may have changed one),
+    then every other setting that is not a default, with the layer it came from."""
     from medsynth.train.recipes import stage_of
 
     stage = stage_of(settings.recipe, settings.kind, settings.recipe_stage or None)
+    sources = settings.sources
+    others = [
+        key
+        for key, source in sources.items()
+        if key not in stage.settings and source in ("workspace", "smoke", "cli")
+    ]
     shown = ", ".join(
         f"{key} {getattr(settings, key)}"
-        + (
-            ""
-            if settings.sources.get(key, "").startswith("recipe")
-            else f" ({settings.sources.get(key)})"
-        )
-        for key in stage.settings
+        + ("" if sources.get(key, "").startswith("recipe") else f" ({sources.get(key)})")
+        for key in [*stage.settings, *others]
     )
     rows = ", ".join(settings.generators) or "all"
     return f"recipe {settings.recipe}, stage {stage.name} ({rows} samples): {shown}"

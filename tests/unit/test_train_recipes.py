@@ -83,6 +83,21 @@ def test_the_recipe_beats_the_workspace_and_loses_to_the_command_line() -> None:
     assert smoke.sources["max_length"] == "smoke"  # smoke mode still shrinks a recipe's run
 
 
+def test_the_printed_plan_names_each_settings_source() -> None:
+    from medsynth.train.service import recipe_text
+    from medsynth.train.settings import TrainSettings
+
+    layers = layer(
+        "grpo", TrainConfig(lora_rank=32), device="cuda", smoke=False,
+        overrides={"epochs": 2.0}, recipe="medsage",
+    )  # fmt: skip
+    settings = TrainSettings.model_construct(kind="grpo", sources=layers.sources, **layers.values)
+    text = recipe_text(settings)
+    assert text.startswith("recipe medsage, stage main (reasoning samples): epochs 2.0 (cli)")
+    assert "num_generations 6," in text and "max_completion_length 1024," in text
+    assert "lora_rank 32 (workspace)" in text
+
+
 def test_unknown_recipe_or_stage_is_a_clear_error() -> None:
     with pytest.raises(InputError, match="unknown recipe"):
         recipe_layer("llava", "sft")
