@@ -121,7 +121,7 @@ class Later:
     samples are written when ``finish`` returns; a killed run redoes the task (its first call
     is then answered from the call log)."""
 
-    finish: Callable[[], list[Draft]]
+    finish: Callable[[], list[Draft] | Later]  # a chain of calls returns the next step
 
 
 @dataclass

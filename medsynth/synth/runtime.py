@@ -56,17 +56,22 @@ class Runtime:
         ctx: RecordContext | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        extra_images: Sequence[tuple[Path, str]] = (),
     ) -> CallResult:
-        """A schema-checked, logged call; the record's images go along when the role sees them.
+        """A schema-checked, logged call; the record's images go along when the role sees them,
+        followed by ``extra_images`` ((file, call-log key) pairs: a region's crop).
 
         Seeded calls are reused from the log on a re-run, whatever the temperature.
         """
-        images: Sequence[Path] | None = None
+        images: list[Path] | None = None
         keys: list[str] | None = None
         if ctx is not None and self.sees_images(role) and ctx.images:
-            images = ctx.image_paths()
+            images = list(ctx.image_paths())
             if len(ctx.image_sha256) == len(images) and all(ctx.image_sha256):
                 keys = [f"file-sha256:{h}" for h in ctx.image_sha256]
+            if extra_images:
+                images += [path for path, _ in extra_images]
+                keys = None if keys is None else keys + [key for _, key in extra_images]
         return self.logs[role].call(
             messages,
             template=template,
