@@ -6,8 +6,9 @@ reasoning reads key answers and negatives). A record's tasks of stage k+1 are pl
 consumer's thread, as soon as all its tasks of stage k are written, so no task waits for other
 records and the servers never drain between stages.
 
-A task with a second, dependent call (the reasoning checker) comes back as a
-:class:`~medsynth.synth.model.Later`; its second step is queued like a task of its own.
+A task with further, dependent calls comes back as a :class:`~medsynth.synth.model.Later`;
+its next step is queued like a task of its own, and a step may return another Later (the
+reasoning chain: localization, visual analysis, knowledge, conclusion, then the checker).
 
 Which ready step goes next: new records' first tasks while the backlog of ready later steps is
 small (they start the longest chains), then later-stage tasks, then second steps (leaves: they

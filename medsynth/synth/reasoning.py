@@ -248,7 +248,13 @@ class Reasoning:
         """LOC: where to look, from the region (the label hidden, the crop sent along)."""
         p, ctx = att.task.payload, att.ctx
         box = p["roi"]["box"]
-        if box and rt.sees_images("vision_generator") and ctx.images and ctx.image_sha256[:1]:
+        if (
+            box
+            and rt.sees_images("vision_generator")
+            and ctx.images
+            and ctx.image_sha256
+            and ctx.image_sha256[0]
+        ):
             att.crop = crop_file(
                 ctx.image_paths()[0], tuple(box), ctx.image_sha256[0], rt.ws.path("cache", "crops")
             )
