@@ -17,7 +17,9 @@ def candidate(draft: Draft, generator: str) -> Candidate:
     # reasoning questions are the dataset's or our own kept samples' (fixed hard-negative
     # templates, kept multihop questions): naming what they ask about is supported
     trusted = draft.question if generator == "reasoning" else ""
-    template = fixed_wording(draft.template) if draft.template.startswith("synth_") else ()
+    # a chained draft (reasoning) was written by several prompts: any of their wording counts
+    names = dict.fromkeys([draft.template, *(meta.get("prompt_versions") or {})])
+    template = tuple(c for n in names if n.startswith("synth_") for c in fixed_wording(n))
     return Candidate(
         generator=generator,
         question=draft.question,

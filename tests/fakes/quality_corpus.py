@@ -252,7 +252,7 @@ PROMPTS = {
     "multihop": "synth_multihop",
     "describe": "synth_pubmedvision",
     "instruct": "synth_pubmedvision",
-    "reasoning": "synth_reasoning",
+    "reasoning": "synth_reasoning_loc synth_reasoning_vis synth_reasoning_kno synth_reasoning",
     "keyanswer": "synth_keyanswer",
 }
 
@@ -327,7 +327,11 @@ class _Builder:
         self.split = "tuned"
 
     def _add(self, id: str, c: Candidate, record: str, expected: str, note: str) -> None:
-        c.template_text = wording(PROMPTS[c.generator]) if c.generator in PROMPTS else ()
+        c.template_text = (
+            tuple(w for name in PROMPTS[c.generator].split() for w in wording(name))
+            if c.generator in PROMPTS
+            else ()
+        )
         facts = record_facts(record)
         self.items.append(Item(id, c, facts, _expect(expected), note, self.split))
 
@@ -1668,7 +1672,7 @@ def _reasoning(b: _Builder) -> None:
         (
             "Right lower lung zone.",
             "Patchy consolidation with air bronchograms.",
-            "<KNO>the medical facts that matter here</KNO>",
+            "<KNO>what the observations could mean here</KNO>",
             "The consolidation fits pneumonia, so the answer is yes.",
         ),
         expected="prompt_copy notation",
@@ -1696,7 +1700,7 @@ def _reasoning(b: _Builder) -> None:
             "Look at both lungs and the hemidiaphragms.",
             "The lungs are large and the hemidiaphragms are flattened.",
             "Emphysema traps air and hyperinflates the lungs.",
-            "This is how the observations and the facts lead to the answer: yes.",
+            "This shows how the location, the observations and the knowledge lead to yes.",
         ),
         [("Emphysema", "location", "Lung")],
         expected="prompt_copy",
@@ -1994,7 +1998,7 @@ def _reasoning(b: _Builder) -> None:
             "观察右肺下叶。",
             "右肺下叶见斑片状实变影。",
             "肺炎典型表现为肺实变。",
-            "how the observations and the facts lead to the answer：右肺下叶实变，答案是有。",
+            "how the location, the observations and the knowledge：右肺下叶实变，答案是有。",
         ),
         [("肺炎", "location", "肺")],
         expected="prompt_copy",
@@ -2537,7 +2541,7 @@ def _held_out(b: _Builder) -> None:
         "Yes",
         (
             "Look at the right ribs.",
-            "Only observable features (shape, size, density): two fractured ribs on the right.",
+            "Shape, size, density or signal: two fractured ribs on the right.",
             "A fracture shows as a break in the cortex of the bone.",
             "The right 5th and 6th ribs are fractured, so the answer is yes.",
         ),

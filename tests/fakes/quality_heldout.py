@@ -116,7 +116,11 @@ class _Blind(_Builder):
         self.split = "blind"
 
     def _add(self, id: str, c: Candidate, record: str, expected: str, note: str) -> None:
-        c.template_text = wording(PROMPTS[c.generator]) if c.generator in PROMPTS else ()
+        c.template_text = (
+            tuple(w for name in PROMPTS[c.generator].split() for w in wording(name))
+            if c.generator in PROMPTS
+            else ()
+        )
         facts = record_facts(record)
         self.items.append(Item(id, c, facts, _expect(expected), note, self.split))
 

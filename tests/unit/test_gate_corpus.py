@@ -65,7 +65,7 @@ def test_every_prompt_driven_item_carries_its_template() -> None:
         if item.candidate.generator != "hardneg":
             assert item.candidate.template_text, item.id
     reasoning = next(i for i in corpus() if i.candidate.generator == "reasoning")
-    assert any("medical facts that matter here" in c for c in reasoning.candidate.template_text)
+    assert any("would tell the possibilities apart" in c for c in reasoning.candidate.template_text)
 
 
 def test_vocabulary_is_slakes_kg() -> None:
