@@ -24,10 +24,18 @@ class Roi:
     box: Box | None
 
     def words(self) -> str:
-        """The region in words, e.g. "the liver, in the upper left of the image (about 9%)"."""
+        """The region in words and fractions of the image.
+
+        >>> Roi("box", "liver", (0.0, 0.0, 0.3, 0.3)).words()
+        'the liver, in the upper left of the image (about 9% of it), box x 0.00-0.30, y 0.00-0.30'
+        """
         if self.box is None:
             return f"the {self.label}" if self.variant == "text" else "the whole image"
-        return f"the {self.label or 'region'}, {position_words(self.box)}"
+        x0, y0, x1, y1 = self.box  # MEDSAGE gives coordinate ROIs as coordinates too
+        place = position_words(self.box)
+        return (
+            f"the {self.label or 'region'}, {place}, box x {x0:.2f}-{x1:.2f}, y {y0:.2f}-{y1:.2f}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (box rounded)."""

@@ -26,7 +26,7 @@ def kind(messages: list[Message]) -> str:
         ("teaching questions", "multihop"),
         ("key answer", "keyanswer"),
         ("medical imaging expert", "describe"),
-        ("step-by-step reasoning", "reasoning"),
+        ("step of a radiologist's reasoning", "reasoning"),  # each stage of the chain
         ("You check", "check"),
     ):
         if key in system:
