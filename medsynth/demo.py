@@ -44,6 +44,8 @@ DEMO_SYNTH = {
     "reasoning_questions": 1,
     "reasoning_rois": 2,
     "reasoning_knowledge": 1,
+    # each trajectory is five calls (LOC, VIS, KNO, conclusion, check): no second attempt here
+    "reasoning_retries": 0,
     "max_tokens": 256,
     "reformat_max_tokens": 384,
     # the embedded SmolLM2 reads text only: describe / instruct are written blind, and say so
