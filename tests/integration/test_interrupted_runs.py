@@ -75,7 +75,13 @@ def test_a_killed_run_shows_interrupted_then_resumed(
             row = watcher.execute(
                 "SELECT id, status, pid, writer FROM runs WHERE command = ?", [command]
             ).fetchone()
-            if row is not None:
+            # eval: wait for the eval run it fills too (opened just after the run row; a
+            # loaded machine can kill the child in between, and then there is none to check)
+            filling = command != "eval" or (
+                watcher.execute("SELECT 1 FROM sqlite_master WHERE name = 'eval_runs'").fetchone()
+                and watcher.execute("SELECT 1 FROM eval_runs").fetchone()
+            )
+            if row is not None and filling:
                 break
             time.sleep(0.02)
     finally:
