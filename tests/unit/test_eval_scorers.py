@@ -1,5 +1,5 @@
 """The LLaVA-Med and MultiMedEval scorers against hand-computed expectations, one case per quirk
-and then some (52 LLaVA-Med cases, 16 MultiMedEval cases), and the summaries they give."""
+and then some (57 LLaVA-Med cases, 18 MultiMedEval cases), and the summaries they give."""
 
 from __future__ import annotations
 
@@ -73,6 +73,11 @@ LLAVA_OPEN = [
     ("mass", "mass", 1.0),
     ("(liver)", "liver", 1.0),
     ("liver liver spleen", "liver spleen kidney", 0.75),  # (2 + 1) / (3 + 1)
+    ("liver" + "." * 40, "liver", 1.0),  # 32 full stops go per pass; the recall makes two
+    ("liver" + "." * 70, "liver", 0.0),  # 70 - 64 = 6 stay: "liver......" is not "liver"
+    ("maam", "ma'am", 1.0),  # a contraction gets its apostrophe back
+    ("couldnt've", "couldn'tve", 1.0),  # both are "couldn't've"
+    ("dont", "don't know", 0.5),  # "dont" is "don't"; "know" is missed
 ]
 
 
@@ -132,6 +137,8 @@ MME = [
     ("two", "2", None, 1.0),
     ("x-ray", "x ray", None, 1.0),
     ("brain edema", "brain edema mass", None, 2 / 3),
+    ("x ray", "x-ray- ", None, 1.0),  # the truth is stripped first: no "- ", so "x ray"
+    ("xray", "x-ray- ", None, 0.0),  # (unstripped, the "- " would have made it "xray")
 ]
 
 
@@ -150,9 +157,19 @@ def test_multimedeval_summary_counts_closed_by_the_truth() -> None:
     ]  # fmt: skip
     report = summarize(rescore(rows, "multimedeval"))["overall"]
     assert report["closed_accuracy"] == {"value": 62.5, "n": 8}  # 5 of the 8 yes/no truths
-    assert report["open_recall"]["n"] == 8
-    expected = sum(r for *_, r in MME if r is not None) / 8
+    opened = [r for *_, r in MME if r is not None]
+    assert report["open_recall"]["n"] == len(opened) == 10
+    expected = sum(opened) / len(opened)
     assert report["open_recall"]["value"] == round(100 * expected, 2)
+
+
+def test_llava_med_normalisation_details() -> None:
+    assert vqa_normalize("liver" + "." * 40) == "liver" + "." * 8  # only 32 stops per pass
+    assert vqa_normalize("Dont twas maam oughtnt") == "don't 'twas ma'am oughtn't"
+    assert vqa_normalize("yall'll y'allll") == "y'all'll y'all'll"  # either apostrophe missing
+    assert vqa_normalize("somebody'd") == "somebodyd"  # the list's entry that runs backwards
+    assert vqa_normalize("1,000 (x-ray)") == "1000 xray"  # a digit-comma-digit deletes all marks
+    assert vqa_normalize("no. 3.5 one") == "no 3.5 1"
 
 
 def test_strict_rows_are_left_as_stored_and_tags_are_read_first() -> None:
