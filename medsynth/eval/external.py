@@ -10,7 +10,9 @@ The predictions file is JSON Lines or CSV (by its suffix), one row per question:
   asked of several images (SLAKE's "What modality is used?"), ``image`` (the image path or file
   name as the official file gives it) to tell them apart.
 
-A row that matches no question, or several, is reported with its line and the rest is scored.
+A row that cannot be read, matches no question (or several), has no prediction or answers a
+question an earlier row answered is reported with its line, and the rest is scored; a file with
+no readable row at all is refused. An empty prediction is an answer (scored, and wrong).
 The run records the file's name and SHA-256, never its text; :func:`export_predictions` writes
 an eval run's predictions in this same format (the round trip gives identical metrics).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -35,39 +38,61 @@ PREDICTION_FIELDS = ("prediction", "answer_pred", "text", "output")
 ID_FIELDS = ("qid", "question_id", "id")
 
 
-def read_rows(file: Path) -> list[tuple[str, dict[str, Any]]]:
-    """``(source, row)`` pairs of a JSONL or CSV predictions file (source: ``name:line``)."""
+def read_rows(file: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, str]]]:
+    """``(source, row)`` pairs of a JSONL or CSV predictions file (source: ``name:line``, the
+    row's first line), and the lines that could not be read, each with its reason. Answers may
+    hold line breaks: JSON escapes them and CSV quotes them, so neither splits a row."""
     name = file.name
     try:
         text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the predictions: {exc}", source=str(file)) from exc
-    if file.suffix.lower() == ".csv":
-        return [
-            (f"{name}:{i}", dict(r)) for i, r in enumerate(csv.DictReader(text.splitlines()), 2)
-        ]
     rows: list[tuple[str, dict[str, Any]]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    problems: list[dict[str, str]] = []
+    if file.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        first_line = reader.line_num + 1
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"line {number} is not JSON: {exc.msg}",
-                source=f"{name}:{number}",
-                hint="write one JSON object per line, or use a .csv file",
-            ) from exc
-        if not isinstance(row, dict):
-            raise InputError("a line is not a JSON object", source=f"{name}:{number}")
-        rows.append((f"{name}:{number}", row))
-    return rows
+            for row in reader:
+                rows.append((f"{name}:{first_line}", dict(row)))
+                first_line = reader.line_num + 1
+        except csv.Error as exc:
+            problems.append({"source": f"{name}:{reader.line_num}", "reason": f"bad CSV: {exc}"})
+    else:
+        for number, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 is text
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append({"source": f"{name}:{number}", "reason": f"not JSON: {exc.msg}"})
+                continue
+            if not isinstance(row, dict):
+                problems.append({"source": f"{name}:{number}", "reason": "not a JSON object"})
+                continue
+            rows.append((f"{name}:{number}", row))
+    if not rows and problems:
+        raise InputError(
+            f"no row could be read ({problems[0]['source']}: {problems[0]['reason']})",
+            source=str(file),
+            hint="write one JSON object per line (.jsonl) or a CSV file with a header (.csv)",
+        )
+    return rows, problems
 
 
 def _first(row: dict[str, Any], names: tuple[str, ...]) -> str | None:
     for name in names:
         if row.get(name) not in (None, ""):
             return str(row[name])
+    return None
+
+
+def _prediction(row: dict[str, Any]) -> str | None:
+    """The row's answer; an empty one is an answer too (a model may say nothing)."""
+    for name in PREDICTION_FIELDS:
+        value = row.get(name)
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
     return None
 
 
@@ -130,13 +155,12 @@ def score_file(
     digest = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else ""
     if not digest:
         raise InputError("no predictions file here", source=str(file), hint="check the path")
-    rows = read_rows(file)
+    rows, problems = read_rows(file)
     match = _Matcher(evalset)
     key = hashlib.sha256(
         json.dumps([evalset.dataset, str(evalset.file), evalset.split, language, digest]).encode()
     ).hexdigest()
     config = {"file": file.name, "sha256": digest, "dataset": dataset, "split": split}
-    problems: list[dict[str, str]] = []
     with RunRecorder(ws.db, "eval", config) as run:
         fields = {
             "dataset": evalset.dataset, "data_file": str(evalset.file), "split": evalset.split,
@@ -148,21 +172,27 @@ def score_file(
             "run_id": run.run_id,
         }  # fmt: skip
         eval_run_id = data.open_run(ws.db, key, name, fields)
-        done = data.answered(ws.db, eval_run_id)
+        done = data.answered(ws.db, eval_run_id)  # a re-run of the same file resumes
+        first_row: dict[str, str] = {}
         for source, row in rows:
             found = match(row)
-            prediction = _first(row, PREDICTION_FIELDS)
+            prediction = _prediction(row)
             if isinstance(found, str) or prediction is None:
                 reason = found if isinstance(found, str) else "row without a prediction"
-                problems.append({"source": source, "reason": reason})
-                record_reject(
-                    ws.db, stage="eval", source=source, raw="", reason=reason, run_id=run.run_id
-                )
+            elif found.qid in first_row:
+                reason = f"question {found.qid} already answered at {first_row[found.qid]}"
+            else:
+                first_row[found.qid] = source
+                if found.qid not in done:
+                    done.add(found.qid)
+                    data.add_prediction(ws.db, _row(eval_run_id, found, prediction, run.run_id))
                 continue
-            if found.qid in done:
-                continue
-            done.add(found.qid)
-            data.add_prediction(ws.db, _row(eval_run_id, found, prediction, run.run_id))
+            problems.append({"source": source, "reason": reason})
+        for problem in problems:
+            record_reject(
+                ws.db, stage="eval", source=problem["source"], raw="", reason=problem["reason"],
+                run_id=run.run_id,
+            )  # fmt: skip
         scored = data.predictions(ws.db, eval_run_id)
         metrics = summarize(scored)
         status = "done" if len(scored) == len(evalset.questions) else "partial"

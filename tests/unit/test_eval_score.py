@@ -5,6 +5,7 @@ identical metrics; rows that match nothing are reported and the rest is scored."
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -72,19 +73,25 @@ def test_rows_by_question_text_and_image_and_bad_rows(ws: Workspace, tmp_path: P
         {"question": repeated.question, "prediction": "x"},  # ambiguous without the image
         {"qid": "no-such-id", "prediction": "x"},
         {"qid": evalset.questions[0].qid},  # no prediction
+        {"qid": unique.qid, "prediction": "a second answer"},  # answered by line 1
     ]
     file = tmp_path / "p.jsonl"
-    file.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    text = "\n".join(json.dumps(line) for line in lines) + '\nnot json\n["a list"]\n'
+    file.write_text(text, encoding="utf-8")
     result = score_file(ws, file, dataset="slake", path=shared_path("slake"), split="validate")
     assert result["scored"] == 2
     reasons = {p["source"]: p["reason"] for p in result["unmatched"]}
     assert "images: give qid or image" in reasons["p.jsonl:3"]
     assert "no question with id" in reasons["p.jsonl:4"]
     assert reasons["p.jsonl:5"] == "row without a prediction"
-    assert result["metrics"]["overall"]["exact_match"]["value"] == 100.0
+    assert reasons["p.jsonl:6"] == f"question {unique.qid} already answered at p.jsonl:1"
+    assert reasons["p.jsonl:7"].startswith("not JSON")  # a bad line is named, the rest scored
+    assert reasons["p.jsonl:8"] == "not a JSON object"
+    assert len(reasons) == 6
+    assert result["metrics"]["overall"]["exact_match"]["value"] == 100.0  # the first answer kept
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"qid": 1}\nnot json\n', encoding="utf-8")
-    with pytest.raises(InputError, match="line 2 is not JSON"):
+    bad.write_text("not json\n[1]\n", encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape("no row could be read (bad.jsonl:1: not JSON")):
         score_file(ws, bad, dataset="slake", path=shared_path("slake"), split="validate")
 
 
@@ -110,3 +117,34 @@ def test_cli_export_score_and_report(ws: Workspace, tmp_path: Path) -> None:
         app, ["eval", "report", "here", "outside", "-o", str(tmp_path / "r"), *base]
     )
     assert done.exit_code == 0 and (tmp_path / "r" / "report.html").is_file()
+
+
+AWKWARD = ["yes\nno", "", "left\u2028lung", 'the "liver", and\r\nspleen', "no\x85yes", "  "]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_round_trip_keeps_awkward_answers(ws: Workspace, tmp_path: Path, suffix: str) -> None:
+    """Line breaks inside an answer (plain, Unicode, CSV-quoted), quotes and empty answers
+    survive export and scoring: every question is scored, with the same metrics."""
+    seen: list[str] = []
+
+    def awkward(messages: list[Message]) -> str:
+        question = str(messages[-1]["content"])
+        if question not in seen:
+            seen.append(question)
+        return AWKWARD[seen.index(question) % len(AWKWARD)]
+
+    request = EvalRequest(
+        dataset="slake", path=shared_path("slake"), split="validate", limit=N, model="awkward"
+    )
+    result = run_eval(ws, request, model=ScriptedChat(awkward))
+    stored = ws.db.execute(
+        "SELECT COUNT(*) FROM eval_predictions WHERE eval_run_id = ? AND prediction = ''",
+        [result["eval_run_id"]],
+    ).fetchone()[0]
+    assert stored >= 1  # the empty answers are stored as answers
+    out = tmp_path / f"awkward{suffix}"
+    assert export_predictions(ws, int(result["eval_run_id"]), out) == N  # type: ignore[call-overload]
+    scored = score_file(ws, out, dataset="slake", path=shared_path("slake"), split="validate")
+    assert scored["unmatched"] == [] and scored["scored"] == N
+    assert scored["metrics"] == result["metrics"]
