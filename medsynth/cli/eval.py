@@ -214,9 +214,16 @@ def print_scorers(scorers: dict[str, dict[str, Any]], skipped: int) -> None:
         average = "-" if block["average"] is None else f"{block['average']:.2f}"
         table.add_row(name, _pct(block["closed_accuracy"]), _pct(block["open_recall"]), average)
     console.print(table)
+    closed = scorers.get("llava-med", {}).get("closed_accuracy") or {}
+    counted = int(closed.get("n") or 0)
+    fixed = ""
+    if counted + skipped:  # the skipped ones counted as wrong, as the December 2023 fix does
+        right = round((closed.get("value") or 0.0) * counted / 100)
+        share = 100 * right / (counted + skipped)
+        fixed = f" ({share:.2f} % with them counted as wrong, as its December 2023 fix does)"
     console.print(
-        f"llava-med left {skipped} wrong closed answer(s) out of its closed accuracy; compare a "
-        "paper's number with the scorer it used (most report LLaVA-Med's)"
+        f"llava-med left {skipped} wrong closed answer(s) out of its closed accuracy{fixed}; "
+        "compare a paper's number with the scorer it used (most report LLaVA-Med's)"
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from medsynth.eval.metrics import summarize
 from medsynth.eval.scorers import (
+    SCORERS,
     llava_med_closed,
     llava_med_recall,
     multimedeval_closed,
@@ -178,3 +179,19 @@ def test_strict_rows_are_left_as_stored_and_tags_are_read_first() -> None:
     assert rescore([row], "strict")[0]["closed_correct"] == 1
     assert rescore([row], "llava-med")[0]["closed_correct"] == 1  # the answer part is scored
     assert vqa_normalize("The X-Ray!") == "x ray"
+
+
+def test_show_gives_the_fixed_script_figure_too() -> None:
+    """`eval show --scorer all` also prints LLaVA-Med's closed accuracy with the skipped answers
+    counted as wrong (its December 2023 fix): 13 right of all 26 closed questions."""
+    from medsynth.cli.common import console
+    from medsynth.cli.eval import print_scorers
+
+    rows = _rows()
+    blocks = {name: summarize(rescore(rows, name))["overall"] for name in SCORERS}
+    with console.capture() as captured:
+        print_scorers(blocks, skipped(rows))
+    text = " ".join(captured.get().split())
+    assert "left 4 wrong closed answer(s) out" in text
+    assert "50.00 % with them counted as wrong" in text
+    assert "59.09" in text  # 13 / 22, the figure with them left out
