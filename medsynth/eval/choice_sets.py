@@ -28,8 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from medsynth.errors import InputError
-from medsynth.eval.loaders import AnswerType, EvalQuestion, EvalSet, select_questions
-from medsynth.files import private_dir, safe_child, write_private
+from medsynth.eval.loaders import (
+    AnswerType,
+    EvalQuestion,
+    EvalSet,
+    clean_text,
+    image_in_root,
+    select_questions,
+)
+from medsynth.files import private_dir, write_private
 from medsynth.ingest.sources import load_json
 
 LETTERS = "ABCD"
@@ -40,17 +47,13 @@ PMC_SPLITS = {
 }
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
 def _choice_text(value: Any, letter: str) -> str:
     """A PMC-VQA choice without its ``A:`` prefix.
 
     >>> _choice_text(" B:Axial CT ", "B")
     'Axial CT'
     """
-    text = _text(value)
+    text = clean_text(value)
     for prefix in (f"{letter}:", f"{letter}."):
         if text.upper().startswith(prefix):
             return text[len(prefix) :].strip()
@@ -64,15 +67,6 @@ def _problem_or_question(
         result.problems.append((source, reason))
         return None
     return question
-
-
-def _image(root: Path, relative: str, source: str) -> str:
-    """``relative`` checked to stay inside ``root``, as a posix path."""
-    try:
-        safe_child(root, root / relative)
-    except InputError as exc:
-        raise InputError(exc.message, source=f"{source}: {relative}", hint=exc.hint) from exc
-    return Path(relative).as_posix()
 
 
 def _csv_file(path: Path, split: str) -> tuple[Path, Path]:
@@ -97,15 +91,15 @@ def load_pmc_vqa(
         for index, row in enumerate(csv.DictReader(handle), start=2):  # row 1 is the header
             source = f"{file.name}:{index}"
             choices = tuple(_choice_text(row.get(f"Choice {c}"), c) for c in LETTERS)
-            label = _text(row.get("Answer_label")).upper()
-            answer = _text(row.get("Answer"))
+            label = clean_text(row.get("Answer_label")).upper()
+            answer = clean_text(row.get("Answer"))
             if label in LETTERS and choices[LETTERS.index(label)]:
                 answer = choices[LETTERS.index(label)]
             reason = (
                 "row without Figure_path"
-                if not _text(row.get("Figure_path"))
+                if not clean_text(row.get("Figure_path"))
                 else "row without a question"
-                if not _text(row.get("Question"))
+                if not clean_text(row.get("Question"))
                 else "row without an answer"
                 if not answer
                 else "row with fewer than two choices"
@@ -117,8 +111,8 @@ def load_pmc_vqa(
                 question = EvalQuestion(
                     dataset="pmc-vqa",
                     qid=f"{file.stem}:{index}",
-                    image=_image(root, f"images/{_text(row['Figure_path'])}", source),
-                    question=_text(row["Question"]),
+                    image=image_in_root(root, f"images/{clean_text(row['Figure_path'])}", source),
+                    question=clean_text(row["Question"]),
                     answer=answer,
                     answer_type="CLOSED",
                     question_type="choice",
@@ -163,13 +157,13 @@ def load_omnimedvqa(
             if not isinstance(row, dict):
                 result.problems.append((source, "row is not a JSON object"))
                 continue
-            choices = tuple(c for c in (_text(row.get(f"option_{x}")) for x in LETTERS) if c)
-            answer = _text(row.get("gt_answer"))
+            choices = tuple(c for c in (clean_text(row.get(f"option_{x}")) for x in LETTERS) if c)
+            answer = clean_text(row.get("gt_answer"))
             reason = (
                 "row without image_path"
-                if not _text(row.get("image_path"))
+                if not clean_text(row.get("image_path"))
                 else "row without a question"
-                if not _text(row.get("question"))
+                if not clean_text(row.get("question"))
                 else "row without gt_answer"
                 if not answer
                 else "gt_answer is none of the options"
@@ -180,12 +174,12 @@ def load_omnimedvqa(
             if reason is None:
                 question = EvalQuestion(
                     dataset="omnimedvqa",
-                    qid=_text(row.get("question_id")) or source,
-                    image=_image(root, _text(row["image_path"]), source),
-                    question=_text(row["question"]),
+                    qid=clean_text(row.get("question_id")) or source,
+                    image=image_in_root(root, clean_text(row["image_path"]), source),
+                    question=clean_text(row["question"]),
                     answer=answer,
                     answer_type="CLOSED",
-                    question_type=_text(row.get("question_type")),
+                    question_type=clean_text(row.get("question_type")),
                     language="en",
                     source=source,
                     choices=choices,
@@ -241,12 +235,12 @@ def load_pathvqa(
             source = f"{file.name}[{index}]"
             image = row.get("image") or {}
             raw = image.get("bytes") if isinstance(image, dict) else None
-            question, answer = _text(row.get("question")), _text(row.get("answer"))
+            question, answer = clean_text(row.get("question")), clean_text(row.get("answer"))
             if not raw or not question or not answer:
                 result.problems.append((source, "row without image bytes, question or answer"))
                 continue
             digest = hashlib.sha256(raw).hexdigest()
-            name = f"{digest}{Path(_text(image.get('path'))).suffix.lower() or '.png'}"
+            name = f"{digest}{Path(clean_text(image.get('path'))).suffix.lower() or '.png'}"
             if not (cache / name).exists():
                 write_private(cache / name, raw)
             found.append(

@@ -77,8 +77,23 @@ class EvalSet:
         return safe_child(self.root, self.root / question.image)
 
 
-def _text(value: Any) -> str:
+def clean_text(value: Any) -> str:
+    """A row's field as stripped text ("" for a missing one).
+
+    >>> clean_text("  MRI "), clean_text(None), clean_text(3)
+    ('MRI', '', '3')
+    """
     return "" if value is None else str(value).strip()
+
+
+def image_in_root(root: Path, relative: str, source: str) -> str:
+    """``relative`` checked to stay inside ``root``, as a posix path; a path that escapes it
+    is refused with the row's ``source`` and the path named."""
+    try:
+        safe_child(root, root / relative)
+    except InputError as exc:
+        raise InputError(exc.message, source=f"{source}: {relative}", hint=exc.hint) from exc
+    return Path(relative).as_posix()
 
 
 def _rows(file: Path) -> list[Any]:
@@ -101,9 +116,9 @@ def _question(
     """The question of one row, or the reason it cannot be used."""
     if not isinstance(row, dict):
         return "row is not a JSON object"
-    image = _text(row.get(image_field))
-    question, answer = _text(row.get("question")), _text(row.get("answer"))
-    answer_type = _text(row.get("answer_type")).upper()
+    image = clean_text(row.get(image_field))
+    question, answer = clean_text(row.get("question")), clean_text(row.get("answer"))
+    answer_type = clean_text(row.get("answer_type")).upper()
     if not image:
         return f"row without {image_field}"
     if not question:
@@ -112,20 +127,16 @@ def _question(
         return "row with an empty answer"
     if answer_type not in ("OPEN", "CLOSED"):
         return f"answer_type {row.get('answer_type')!r} is neither OPEN nor CLOSED"
-    relative = f"{folder}/{image}"
-    try:
-        safe_child(root, root / relative)
-    except InputError as exc:
-        raise InputError(exc.message, source=f"{source}: {relative}", hint=exc.hint) from exc
-    qid = _text(row.get("qid")) or source
+    relative = image_in_root(root, f"{folder}/{image}", source)
+    qid = clean_text(row.get("qid")) or source
     return EvalQuestion(
         dataset=dataset,
         qid=qid,
-        image=Path(relative).as_posix(),
+        image=relative,
         question=question,
         answer=answer,
         answer_type=answer_type,
-        question_type=_text(row.get(type_field)),
+        question_type=clean_text(row.get(type_field)),
         language=language,
         source=source,
     )
