@@ -60,6 +60,17 @@ def _choice_text(value: Any, letter: str) -> str:
     return text
 
 
+def first_problem(checks: list[tuple[bool, str]]) -> str | None:
+    """The reason of the first check that holds (a row's first problem), else None.
+
+    >>> first_problem([(False, "row without a question"), (True, "row without an answer")])
+    'row without an answer'
+    >>> first_problem([(False, "row without a question")]) is None
+    True
+    """
+    return next((reason for failed, reason in checks if failed), None)
+
+
 def _problem_or_question(
     result: EvalSet, source: str, reason: str | None, question: EvalQuestion | None
 ) -> EvalQuestion | None:
@@ -95,16 +106,13 @@ def load_pmc_vqa(
             answer = clean_text(row.get("Answer"))
             if label in LETTERS and choices[LETTERS.index(label)]:
                 answer = choices[LETTERS.index(label)]
-            reason = (
-                "row without Figure_path"
-                if not clean_text(row.get("Figure_path"))
-                else "row without a question"
-                if not clean_text(row.get("Question"))
-                else "row without an answer"
-                if not answer
-                else "row with fewer than two choices"
-                if sum(1 for c in choices if c) < 2
-                else None
+            reason = first_problem(
+                [
+                    (not clean_text(row.get("Figure_path")), "row without Figure_path"),
+                    (not clean_text(row.get("Question")), "row without a question"),
+                    (not answer, "row without an answer"),
+                    (sum(1 for c in choices if c) < 2, "row with fewer than two choices"),
+                ]
             )
             question = None
             if reason is None:
@@ -159,16 +167,13 @@ def load_omnimedvqa(
                 continue
             choices = tuple(c for c in (clean_text(row.get(f"option_{x}")) for x in LETTERS) if c)
             answer = clean_text(row.get("gt_answer"))
-            reason = (
-                "row without image_path"
-                if not clean_text(row.get("image_path"))
-                else "row without a question"
-                if not clean_text(row.get("question"))
-                else "row without gt_answer"
-                if not answer
-                else "gt_answer is none of the options"
-                if choices and answer not in choices
-                else None
+            reason = first_problem(
+                [
+                    (not clean_text(row.get("image_path")), "row without image_path"),
+                    (not clean_text(row.get("question")), "row without a question"),
+                    (not answer, "row without gt_answer"),
+                    (bool(choices) and answer not in choices, "gt_answer is none of the options"),
+                ]
             )
             question = None
             if reason is None:
