@@ -29,7 +29,7 @@ from typing import Any
 from medsynth.errors import InputError
 from medsynth.eval import predictions as data
 from medsynth.eval.loaders import EvalQuestion, EvalSet, load_eval_set
-from medsynth.eval.metrics import normalize_answer, score, summarize
+from medsynth.eval.metrics import normalize_answer, prediction_row, summarize
 from medsynth.files import write_private
 from medsynth.store.runs import RunRecorder, record_reject
 from medsynth.workspace import Workspace
@@ -185,7 +185,8 @@ def score_file(
                 first_row[found.qid] = source
                 if found.qid not in done:
                     done.add(found.qid)
-                    data.add_prediction(ws.db, _row(eval_run_id, found, prediction, run.run_id))
+                    row = prediction_row(eval_run_id, found, prediction, None, False, run.run_id)
+                    data.add_prediction(ws.db, row)
                 continue
             problems.append({"source": source, "reason": reason})
         for problem in problems:
@@ -203,19 +204,6 @@ def score_file(
         "dataset": evalset.dataset, "split": evalset.split, "file": file.name, "sha256": digest,
         "questions": len(evalset.questions), "scored": len(scored), "rows": len(rows),
         "unmatched": problems, "metrics": metrics,
-    }  # fmt: skip
-
-
-def _row(eval_run_id: int, q: EvalQuestion, prediction: str, run_id: int | None) -> dict[str, Any]:
-    scores = score(prediction, q.answer, q.answer_type, q.choices)
-    closed = scores["closed_correct"]
-    return {
-        "eval_run_id": eval_run_id, "qid": q.qid, "image": q.image, "question": q.question,
-        "answer": q.answer, "answer_type": q.answer_type, "question_type": q.question_type,
-        "prediction": prediction, "scored_text": scores["scored_text"],
-        "closed_correct": None if closed is None else int(closed),
-        "open_recall": scores["open_recall"], "exact_match": int(scores["exact_match"]),
-        "token_f1": scores["token_f1"], "call_id": None, "cached": 0, "run_id": run_id,
     }  # fmt: skip
 
 

@@ -20,7 +20,10 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from medsynth.eval.loaders import EvalQuestion
 
 ARTICLES = frozenset({"a", "an", "the"})
 _NUMBERS = (
@@ -289,6 +292,38 @@ def score(
         "open_recall": None if closed else open_recall(answer, truth),
         "exact_match": exact_match(answer, truth),
         "token_f1": token_f1(answer, truth),
+    }
+
+
+def prediction_row(
+    eval_run_id: int,
+    question: EvalQuestion,
+    text: str,
+    call_id: int | None,
+    cached: bool,
+    run_id: int | None,
+) -> dict[str, Any]:
+    """One answer scored against its question, as ``eval_predictions`` stores it (the model's
+    ``text``, the call that gave it and whether the call log answered it)."""
+    scores = score(text, question.answer, question.answer_type, question.choices)
+    closed = scores["closed_correct"]
+    return {
+        "eval_run_id": eval_run_id,
+        "qid": question.qid,
+        "image": question.image,
+        "question": question.question,
+        "answer": question.answer,
+        "answer_type": question.answer_type,
+        "question_type": question.question_type,
+        "prediction": text,
+        "scored_text": scores["scored_text"],
+        "closed_correct": None if closed is None else int(closed),
+        "open_recall": scores["open_recall"],
+        "exact_match": int(scores["exact_match"]),
+        "token_f1": scores["token_f1"],
+        "call_id": call_id,
+        "cached": int(cached),
+        "run_id": run_id,
     }
 
 

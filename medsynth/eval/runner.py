@@ -23,7 +23,7 @@ from medsynth.errors import InputError
 from medsynth.eval import predictions as data
 from medsynth.eval.ablation import Ablated
 from medsynth.eval.loaders import AnswerType, EvalQuestion, EvalSet, load_eval_set
-from medsynth.eval.metrics import score, summarize
+from medsynth.eval.metrics import prediction_row, summarize
 from medsynth.eval.models import (
     FingerprintedModel,
     ModelChoice,
@@ -195,32 +195,6 @@ def _run_fields(
     }
 
 
-def _prediction(
-    eval_run_id: int, question: EvalQuestion, result: CallResult, run_id: int | None
-) -> dict[str, Any]:
-    """A scored answer as stored."""
-    scores = score(result.text, question.answer, question.answer_type, question.choices)
-    closed = scores["closed_correct"]
-    return {
-        "eval_run_id": eval_run_id,
-        "qid": question.qid,
-        "image": question.image,
-        "question": question.question,
-        "answer": question.answer,
-        "answer_type": question.answer_type,
-        "question_type": question.question_type,
-        "prediction": result.text,
-        "scored_text": scores["scored_text"],
-        "closed_correct": None if closed is None else int(closed),
-        "open_recall": scores["open_recall"],
-        "exact_match": int(scores["exact_match"]),
-        "token_f1": scores["token_f1"],
-        "call_id": result.call_id,
-        "cached": int(result.cached),
-        "run_id": run_id,
-    }
-
-
 def _ask_all(
     ws: Workspace,
     stage: Stage,
@@ -238,7 +212,10 @@ def _ask_all(
 
     def store(question: EvalQuestion, result: CallResult) -> None:
         with stage.lock:
-            data.add_prediction(ws.db, _prediction(eval_run_id, question, result, stage.run_id))
+            row = prediction_row(
+                eval_run_id, question, result.text, result.call_id, result.cached, stage.run_id
+            )
+            data.add_prediction(ws.db, row)
 
     def fail(question: EvalQuestion, error: BaseException) -> None:
         reason = getattr(error, "message", str(error))
