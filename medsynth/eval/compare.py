@@ -10,7 +10,6 @@ happened to be in the test set.
 
 from __future__ import annotations
 
-import json
 import warnings
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from medsynth.errors import InputError
+from medsynth.eval import queries
 from medsynth.eval.ablation import visual_reliance
 from medsynth.eval.metrics import question_types
 from medsynth.eval.runner import predictions
@@ -26,40 +26,11 @@ from medsynth.workspace import Workspace
 
 Floats = npt.NDArray[np.float64]
 OVERALL_METRICS = ("closed_accuracy", "open_recall", "average", "exact_match", "token_f1")
-RUN_COLUMNS = (
-    "id",
-    "name",
-    "dataset",
-    "split",
-    "language",
-    "answer_type",
-    "model_spec",
-    "backend",
-    "model",
-    "images_seen",
-    "template",
-    "template_version",
-    "status",
-    "questions",
-    "data_file",
-    "options",
-    "metrics",
-    "created_at",
-    "updated_at",
-)
 
 
 def eval_runs(ws: Workspace) -> list[dict[str, Any]]:
-    """Every eval run, newest first (metrics and spec decoded)."""
-    rows = ws.db.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM eval_runs ORDER BY id DESC")
-    result = []
-    for row in rows:
-        data = dict(zip(RUN_COLUMNS, row, strict=True))
-        for name in ("model_spec", "options", "metrics"):
-            data[name] = json.loads(data[name]) if data[name] else None
-        data["images_seen"] = bool(data["images_seen"])
-        result.append(data)
-    return result
+    """Every eval run, newest first (metrics and spec decoded): :func:`queries.eval_runs`."""
+    return queries.eval_runs(ws.db)
 
 
 def resolve_run(ws: Workspace, ref: str) -> dict[str, Any]:

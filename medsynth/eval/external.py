@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from medsynth.errors import InputError
-from medsynth.eval import predictions as data
+from medsynth.eval import queries as data
 from medsynth.eval.loaders import EvalQuestion, EvalSet, load_eval_set
 from medsynth.eval.metrics import normalize_answer, prediction_row, summarize
 from medsynth.files import write_private

@@ -20,7 +20,7 @@ from medsynth.backends.base import ChatModel, concurrency_of
 from medsynth.backends.calllog import CallLog, CallResult, Template
 from medsynth.config import ChatRole
 from medsynth.errors import InputError
-from medsynth.eval import predictions as data
+from medsynth.eval import queries as data
 from medsynth.eval.ablation import Ablated
 from medsynth.eval.loaders import AnswerType, EvalQuestion, EvalSet, load_eval_set
 from medsynth.eval.metrics import prediction_row, summarize
@@ -39,7 +39,7 @@ from medsynth.workspace import Workspace
 
 
 def predictions(ws: Workspace, eval_run_id: int) -> list[dict[str, Any]]:
-    """Stored predictions of one eval run, by question id (:func:`data.predictions`)."""
+    """Stored predictions of one eval run, by question id (:func:`queries.predictions`)."""
     return data.predictions(ws.db, eval_run_id)
 
 
