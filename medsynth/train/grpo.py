@@ -13,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from medsynth.errors import ConfigError
 from medsynth.train import rewards
 from medsynth.train.settings import TrainSettings
-from medsynth.train.sft import common_args, lora_config, without_printer
+from medsynth.train.sft import bound_images, common_args, lora_config, without_printer
 
 RewardFunc = Callable[..., list[float | None]]
 
@@ -42,6 +43,27 @@ def with_adapter(model: Any, adapter: Path) -> Any:
     return PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
 
 
+def vllm_args(settings: TrainSettings) -> dict[str, Any]:
+    """GRPOConfig fields for TRL's vLLM colocate mode (generation in a vLLM engine sharing the
+    training GPU) when ``settings.vllm``; {} otherwise. Needs CUDA and the optional vllm."""
+    if not settings.vllm:
+        return {}
+    from medsynth.train.modeling import vllm_usable
+
+    if not settings.device.startswith("cuda"):
+        raise ConfigError("vLLM generation needs a CUDA GPU", hint="turn the vllm setting off")
+    if not vllm_usable():
+        raise ConfigError(
+            "vLLM generation is on but vllm is not installed",
+            hint="pip install vllm (a version TRL supports), or turn the vllm setting off",
+        )
+    return {
+        "use_vllm": True,
+        "vllm_mode": "colocate",
+        "vllm_gpu_memory_utilization": settings.vllm_memory,
+    }
+
+
 def build_trainer(
     model: Any,
     processor: Any,
@@ -61,8 +83,10 @@ def build_trainer(
     for func in extra_rewards or []:
         funcs.append(func)
         weights.append(1.0)
+    bound_images(processor, settings)
     args = GRPOConfig(
         **common_args(settings),
+        **vllm_args(settings),
         num_train_epochs=settings.epochs,
         learning_rate=settings.learning_rate,
         num_generations=settings.num_generations,

@@ -232,3 +232,61 @@ def adapter_info(folder: Path) -> dict[str, Any]:
         )
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def liger_usable() -> bool:
+    """Whether Liger's kernels import (an optional extra; Triton kernels, CUDA only)."""
+    import importlib.util
+
+    return importlib.util.find_spec("liger_kernel") is not None
+
+
+def vllm_usable() -> bool:
+    """Whether vLLM imports (an optional extra for GRPO's generation; CUDA only)."""
+    import importlib.util
+
+    return importlib.util.find_spec("vllm") is not None
+
+
+def trl_chunks_logits() -> bool:
+    """Whether this TRL computes the loss through its fused, chunked LM head (``trl.trainer.
+    utils.add_fused_lm_head``): then no step holds the whole (tokens x vocabulary) logits."""
+    try:
+        from trl.trainer.utils import add_fused_lm_head  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def image_token_pixels(processor: Any) -> int | None:
+    """Pixels one language-model token stands for in a dynamic-resolution image processor
+    (Qwen2-VL / Qwen2.5-VL: (patch x merge)^2), or None for fixed-size processors."""
+    image_processor = getattr(processor, "image_processor", None)
+    if image_processor is None or not hasattr(image_processor, "merge_size"):
+        return None
+    patch = int(getattr(image_processor, "patch_size", 14) or 14)
+    merge = int(getattr(image_processor, "merge_size", 2) or 2)
+    return (patch * merge) ** 2
+
+
+def bound_images(processor: Any, image_tokens: int) -> int | None:
+    """Cap a dynamic-resolution processor at ``image_tokens`` tokens per image (its
+    ``max_pixels``, ``size["longest_edge"]`` in transformers 5); returns the pixel limit set,
+    or None when the processor resizes to a fixed size or ``image_tokens`` is 0."""
+    per_token = image_token_pixels(processor)
+    if not image_tokens or per_token is None:
+        return None
+    limit = image_tokens * per_token
+    image_processor = processor.image_processor
+    size = getattr(image_processor, "size", None)
+    if isinstance(size, dict):
+        size["longest_edge"] = limit
+        if size.get("shortest_edge", 0) > limit:
+            size["shortest_edge"] = limit
+    elif size is not None and hasattr(size, "longest_edge"):
+        size.longest_edge = limit
+        if (getattr(size, "shortest_edge", 0) or 0) > limit:
+            size.shortest_edge = limit
+    if hasattr(image_processor, "max_pixels"):
+        image_processor.max_pixels = limit
+    return limit

@@ -7,17 +7,23 @@ from its config. The estimate adds up, in bytes:
 - **weights**: NF4 stores each quantisable linear weight in 4 bits plus its double-quantised
   block scales (~4.127 bits); everything else (embeddings, norms, output head) stays in the
   compute dtype (bf16 on a GPU, float32 on the CPU);
-- **adapter**: LoRA's r x (in + out) parameters per targeted layer, with their gradients and two
-  AdamW moments (bf16 under QLoRA as TRL casts them, float32 otherwise: 8 or 16 bytes each);
+- **adapter**: LoRA's r x (in + out) parameters per targeted layer, with their gradients (bf16
+  under QLoRA as TRL casts them, float32 otherwise) and two AdamW moments (8-bit with the paged
+  8-bit optimizer that ``optimizer = "auto"`` picks on CUDA, else as the weights);
 - **activations** kept for the backward pass: per token and layer (8 hidden + 2 kv +
   6 intermediate) values, and (8 hidden + kv + intermediate) more when LoRA dropout is on (each
   adapted layer keeps its own dropped-out input). These counts were measured on a Llama decoder
   with LoRA on every linear layer by summing the tensors autograd saves (SDPA attention keeps
   no S x S matrix). With gradient checkpointing only each layer's input is kept, plus one
   layer's worth during its recomputation;
-- **logits**: tokens x vocabulary in the compute dtype, the float32 copy the loss upcasts to and
-  its gradient, plus TRL's entropy metric (about 12 bytes more per logit); GRPO only keeps the
-  completion's logits;
+- **logits**: with a TRL whose trainers compute the loss through their fused, chunked LM head
+  (``add_fused_lm_head``, TRL 1.x; or Liger's fused linear cross-entropy on older ones) only one
+  tile of at most 4,096 tokens x 32,768 vocabulary entries exists at a time: in the compute dtype
+  on a GPU (Triton folds it in place), plus about :data:`CPU_TILE_COPIES` float32 temporaries of
+  it on the CPU (the torch fallback), and the float32 gradient of the hidden states. Without it:
+  tokens x vocabulary in the compute dtype, the float32 copy the loss upcasts to and its
+  gradient, plus the entropy metric (about 12 bytes more per logit). On a GPU, GRPO scores only
+  the completion tokens; the CPU fallback scores every position;
 - **generation** (GRPO): the KV cache of every completion sampled at once;
 - a 20 % margin for allocator fragmentation on everything that changes size, and the
   **runtime**: the CUDA context (about 1 GiB) on a GPU, or on the CPU the process's resident
@@ -45,6 +51,9 @@ NF4_BYTES = 4.127 / 8  # 4-bit weights + double-quantised absmax (8 bit / 64, fp
 CUDA_RUNTIME = 1 * GIB
 MARGIN = 0.20
 CPU_GROWTH = 64 * 1024**2  # dataset, trainer and optimizer objects made after the preflight
+TOKEN_TILE = 4096  # TRL's chunked LM head: tokens per projection tile
+VOCAB_TILE = 32768  # ... and vocabulary entries per tile
+CPU_TILE_COPIES = 6  # float32 temporaries of one tile in TRL's torch (non-Triton) fallback
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,8 @@ class MemoryPlan:
     num_generations: int = 4  # GRPO
     max_completion_length: int = 256  # GRPO
     runtime_bytes: int | None = None  # None: CUDA context on a GPU, 0 on the CPU
+    chunked_logits: bool | None = None  # None: whether this TRL has its chunked LM head
+    optimizer_8bit: bool | None = None  # None: on CUDA (the "auto" optimizer is paged 8-bit)
 
     @property
     def on_cuda(self) -> bool:
@@ -250,16 +261,24 @@ def estimate(shape: ModelShape, plan: MemoryPlan) -> Estimate:
     else:
         weights = shape.total_params * act
     lora = plan.lora_rank * shape.lora_params_per_rank
-    adapter = lora * (8 if plan.quantized and plan.on_cuda else 16)
+    eight_bit = plan.on_cuda if plan.optimizer_8bit is None else plan.optimizer_8bit
+    per_param = 4 if plan.quantized and plan.on_cuda else 8  # the weight and its gradient
+    adapter = lora * (per_param + (2 if eight_bit else per_param))  # + two AdamW moments
 
     hidden, kv, inner = shape.hidden_size, shape.kv_size, shape.intermediate_size
     per_token_layer = 8 * hidden + 2 * kv + 6 * inner
     if plan.lora_dropout:  # each adapted layer keeps its own dropped-out copy of its input
         per_token_layer += 8 * hidden + kv + inner
     images = image_tokens * plan.images_per_sample if shape.vision else 0
+    chunked = plan.chunked_logits
+    if chunked is None:
+        from medsynth.train.modeling import trl_chunks_logits
+
+        chunked = trl_chunks_logits()
     if plan.kind == "grpo":
         seq = plan.seq_tokens + plan.max_completion_length
-        logit_tokens = plan.batch_size * plan.max_completion_length
+        scored = plan.max_completion_length if plan.on_cuda or not chunked else seq
+        logit_tokens = plan.batch_size * scored
     else:
         seq = plan.seq_tokens
         logit_tokens = plan.batch_size * plan.seq_tokens
@@ -270,7 +289,7 @@ def estimate(shape: ModelShape, plan: MemoryPlan) -> Estimate:
         activations = tokens * act * shape.num_layers * per_token_layer
     # the frozen vision tower runs without keeping activations: one layer's worth at a time
     activations += plan.batch_size * images * shape.hidden_size * 8 * act
-    logits = logit_tokens * shape.vocab_size * (act + 12)
+    logits = logits_bytes(shape, logit_tokens, act, chunked=chunked, on_cuda=plan.on_cuda)
 
     generation = 0
     if plan.kind == "grpo":
@@ -293,6 +312,15 @@ def estimate(shape: ModelShape, plan: MemoryPlan) -> Estimate:
         "runtime": int(runtime),
     }
     return Estimate(plan=plan, parts=parts, total=sum(parts.values()))
+
+
+def logits_bytes(shape: ModelShape, tokens: int, act: int, *, chunked: bool, on_cuda: bool) -> int:
+    """Memory of the loss over ``tokens`` scored positions (see the module doc)."""
+    if not chunked:
+        return tokens * shape.vocab_size * (act + 12)
+    tile = min(tokens, TOKEN_TILE) * min(shape.vocab_size, VOCAB_TILE)
+    temporaries = 0 if on_cuda else CPU_TILE_COPIES * 4
+    return tile * (act + temporaries) + tokens * shape.hidden_size * (4 + act)
 
 
 def cheaper_plans(plan: MemoryPlan, *, can_quantize: bool) -> list[tuple[str, MemoryPlan]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,6 +43,14 @@ SMOKE: dict[str, Any] = {
     "gradient_checkpointing": False,
     "lora_rank": 8,
     "learning_rate": 1e-3,
+}
+
+# Memory and speed settings that ``[train]`` does not hold (yet): their defaults.
+MEMORY_DEFAULTS: dict[str, Any] = {
+    "fused_loss": "auto",
+    "optimizer": "auto",
+    "vllm": False,
+    "vllm_memory": 0.3,
 }
 
 # Setting <- ``[train]`` key where the names differ (GRPO has its own epochs and learning rate).
@@ -94,6 +102,11 @@ class TrainOptions:
     beta: float | None = None
     self_check: bool | None = None
     reward_weights: dict[str, float] = field(default_factory=dict)
+    # memory and speed (issue 19)
+    fused_loss: str | None = None  # auto | off
+    optimizer: str | None = None  # auto | adamw_torch(_fused) | paged_adamw_8bit
+    vllm: bool | None = None
+    vllm_memory: float | None = None
 
     def overrides(self) -> dict[str, Any]:
         """The settings this invocation gave: the ``cli`` layer."""
@@ -137,6 +150,12 @@ class TrainSettings(BaseModel):
     reward_weights: dict[str, float]
     memory_fraction: float
     image_tokens: int
+    # memory and speed (issue 19); not in ``[train]`` yet, so only the defaults or code set them
+    fused_loss: Literal["auto", "off"] = "auto"  # auto: Liger's kernels on CUDA where installed
+    # auto: paged 8-bit AdamW on CUDA, the library's AdamW elsewhere
+    optimizer: Literal["auto", "adamw_torch", "adamw_torch_fused", "paged_adamw_8bit"] = "auto"
+    vllm: bool = False  # GRPO: generate with vLLM in colocate mode (needs CUDA and vllm)
+    vllm_memory: float = Field(0.3, gt=0, lt=1)  # GPU share vLLM's colocated engine may take
     recipe: str = ""  # the preset the run follows (medkinstruct | pubmedvision | medsage)
     recipe_stage: str = ""
     generators: list[str] = Field(default_factory=list)  # export rows trained on; [] = all
@@ -204,6 +223,7 @@ def layer(
     from medsynth.train.recipes import recipe_layer
 
     defaults = {
+        **MEMORY_DEFAULTS,
         "max_steps": None,
         "recipe": "",
         "recipe_stage": "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medsynth.errors import ConfigError
 from medsynth.train.settings import TrainSettings
 
 
@@ -61,7 +62,42 @@ def common_args(settings: TrainSettings) -> dict[str, Any]:
         "disable_tqdm": True,
         "seed": settings.seed,
         "dataloader_num_workers": 0,
+        "optim": optimizer_name(settings),
+        "use_liger_kernel": uses_liger(settings),
     }
+
+
+def uses_liger(settings: TrainSettings) -> bool:
+    """Liger's kernels (fused RMSNorm, SwiGLU, RoPE; fused linear cross-entropy where TRL has no
+    chunked LM head of its own): with ``fused_loss = "auto"``, on CUDA, when installed."""
+    from medsynth.train.modeling import liger_usable
+
+    return settings.fused_loss == "auto" and settings.device.startswith("cuda") and liger_usable()
+
+
+def optimizer_name(settings: TrainSettings) -> str:
+    """The ``optim`` of TrainingArguments: ``auto`` is bitsandbytes' paged 8-bit AdamW on CUDA
+    (moments in 8 bits, paged to host memory under pressure), the library's default AdamW
+    elsewhere."""
+    from medsynth.train.modeling import bitsandbytes_usable
+
+    on_cuda = settings.device.startswith("cuda")
+    if settings.optimizer == "auto":
+        return "paged_adamw_8bit" if on_cuda and bitsandbytes_usable() else "adamw_torch_fused"
+    if settings.optimizer == "paged_adamw_8bit" and not on_cuda:
+        raise ConfigError(
+            "the paged 8-bit optimizer needs a CUDA GPU",
+            hint='use optimizer = "auto" or "adamw_torch" on the CPU',
+        )
+    return settings.optimizer
+
+
+def bound_images(processor: Any, settings: TrainSettings) -> None:
+    """Hold a dynamic-resolution processor to ``settings.image_tokens`` tokens per image, the
+    figure the preflight counted (0: the processor's own limit)."""
+    from medsynth.train.modeling import bound_images as bound
+
+    bound(processor, settings.image_tokens)
 
 
 def build_trainer(
@@ -74,6 +110,7 @@ def build_trainer(
 
     from medsynth.train.modeling import lora_target_pattern
 
+    bound_images(processor, settings)
     args = SFTConfig(
         **common_args(settings),
         num_train_epochs=settings.epochs,

@@ -136,7 +136,10 @@ def test_7b_qlora_sft_fits_a_24gb_card(name: str, request: pytest.FixtureRequest
     qlora = estimate(shape, MemoryPlan(seq_tokens=1024))
     assert 6 * GIB < qlora.total < 22 * GIB
     assert 3.2 * GIB < qlora.parts["weights"] < 6 * GIB
-    assert qlora.parts["adapter"] == 16 * shape.lora_params_per_rank * 8
+    # bf16 weight and gradient, two 8-bit moments (the paged 8-bit AdamW "auto" picks on CUDA)
+    assert qlora.parts["adapter"] == 16 * shape.lora_params_per_rank * 6
+    fp32_moments = estimate(shape, MemoryPlan(seq_tokens=1024, optimizer_8bit=False))
+    assert fp32_moments.parts["adapter"] == 16 * shape.lora_params_per_rank * 8
     bf16 = estimate(shape, MemoryPlan(seq_tokens=1024, quantized=False))
     assert bf16.parts["weights"] > 13 * GIB
     assert bf16.total > qlora.total + 8 * GIB
@@ -146,10 +149,27 @@ def test_7b_qlora_sft_fits_a_24gb_card(name: str, request: pytest.FixtureRequest
 
 
 def test_qwen_vocabulary_makes_logits_the_big_part(qwen: preflight.ModelShape) -> None:
-    """152k-token vocabulary: batch 4 x 1024 tokens of float logits dwarf the activations."""
-    parts = estimate(qwen, MemoryPlan(seq_tokens=1024)).parts
+    """152k-token vocabulary: batch 4 x 1024 tokens of float logits dwarf the activations
+    when the trainer materialises them (a TRL without its chunked LM head)."""
+    parts = estimate(qwen, MemoryPlan(seq_tokens=1024, chunked_logits=False)).parts
     assert parts["logits"] > parts["activations"] > 0
     assert parts["logits"] == 4 * 1024 * 152064 * (2 + 12)
+
+
+def test_chunked_loss_holds_one_tile_of_logits(qwen: preflight.ModelShape) -> None:
+    """TRL's chunked LM head (or Liger's fused cross-entropy): one 4,096 x 32,768 tile at a
+    time plus the hidden states' float32 gradient, on a GPU; float32 temporaries on the CPU."""
+    plan = MemoryPlan(seq_tokens=1024, chunked_logits=True)
+    parts = estimate(qwen, plan).parts
+    tokens = 4 * 1024
+    assert parts["logits"] == tokens * 32768 * 2 + tokens * 3584 * (4 + 2)
+    assert parts["logits"] < estimate(qwen, replace(plan, chunked_logits=False)).parts["logits"] / 5
+    cpu = estimate(qwen, replace(plan, device="cpu", runtime_bytes=0)).parts["logits"]
+    assert cpu == tokens * 32768 * (4 + preflight.CPU_TILE_COPIES * 4) + tokens * 3584 * 8
+    # GRPO: a GPU scores the completion tokens only, the CPU fallback every position
+    grpo = MemoryPlan(kind="grpo", seq_tokens=512, max_completion_length=256, chunked_logits=True)
+    on_gpu = estimate(qwen, grpo).parts["logits"]
+    assert on_gpu == 4 * 256 * 32768 * 2 + 4 * 256 * 3584 * 6
 
 
 def test_grpo_adds_generation_and_scales_with_completions(llava: preflight.ModelShape) -> None:
