@@ -157,15 +157,10 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print samples with their provenance."""
+    from medsynth.store.overview import sample_rows
+
     ws = open_workspace(workspace)
-    rows = list(
-        ws.db.query(
-            "SELECT id, record_id, generator, sample_type, question, answer, key_answer, "
-            "path_entities, template, template_version, model, seed, call_ids, status, reason "
-            "FROM samples WHERE status = ? AND (? IS NULL OR generator = ?) ORDER BY id LIMIT ?",
-            [status, generator, generator, limit],
-        )
-    )
+    rows = sample_rows(ws.db, status, generator, limit)
     if as_json:
         emit_json(rows)
         return

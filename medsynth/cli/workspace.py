@@ -105,15 +105,10 @@ def rejects(
     as_json: JsonOpt = False,
 ) -> None:
     """Inputs that were refused, with where they came from and why."""
+    from medsynth.store.overview import reject_rows
+
     ws = open_workspace(workspace)
-    where, params = ("WHERE stage = ?", [stage]) if stage else ("", [])
-    rows = list(
-        ws.db.query(
-            f"SELECT id, run_id, stage, source, reason, raw FROM rejects {where} "
-            "ORDER BY id LIMIT ?",
-            [*params, limit],
-        )
-    )
+    rows = reject_rows(ws.db, stage, limit)
     if as_json:
         emit_json(rows)
         return

@@ -1,5 +1,6 @@
-"""Read-only views of a workspace that the CLI and the TUI both show: recent runs and counts.
-One query each, so the two never disagree about what a workspace holds."""
+"""Read-only views of a workspace that the CLI and the TUI both show: recent runs, counts,
+rejects and samples with their provenance. One query each, so the two never disagree about what
+a workspace holds."""
 
 from __future__ import annotations
 
@@ -25,6 +26,35 @@ def recent_runs(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
     """The newest ``limit`` runs, newest first, as dicts of :data:`RUN_COLUMNS`."""
     return list(
         db.query(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY id DESC LIMIT ?", [limit])
+    )
+
+
+def reject_rows(
+    db: sqlite_utils.Database, stage: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The first ``limit`` rejects (of one ``stage``, or all), oldest first: id, run_id, stage,
+    source, reason, raw."""
+    where, params = ("WHERE stage = ?", [stage]) if stage else ("", [])
+    return list(
+        db.query(
+            f"SELECT id, run_id, stage, source, reason, raw FROM rejects {where} "
+            "ORDER BY id LIMIT ?",
+            [*params, limit],
+        )
+    )
+
+
+def sample_rows(
+    db: sqlite_utils.Database, status: str, generator: str | None = None, limit: int = 5
+) -> list[dict[str, Any]]:
+    """The first ``limit`` samples of one status (and generator), with their provenance."""
+    return list(
+        db.query(
+            "SELECT id, record_id, generator, sample_type, question, answer, key_answer, "
+            "path_entities, template, template_version, model, seed, call_ids, status, reason "
+            "FROM samples WHERE status = ? AND (? IS NULL OR generator = ?) ORDER BY id LIMIT ?",
+            [status, generator, generator, limit],
+        )
     )
 
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medsynth.store.overview import recent_runs, sample_counts, workspace_counts
-from medsynth.store.runs import RunRecorder
+from medsynth.store.overview import (
+    recent_runs,
+    reject_rows,
+    sample_counts,
+    sample_rows,
+    workspace_counts,
+)
+from medsynth.store.runs import RunRecorder, record_reject
 from medsynth.workspace import Workspace
 from tests.fakes.records import add_dataset, add_record, png
 
@@ -26,3 +32,25 @@ def test_counts_and_runs(ws: Workspace, tmp_path: Path) -> None:
     runs = recent_runs(ws.db, 5)
     assert [r["command"] for r in runs] == ["ground", "ingest"]
     assert runs[0]["status"] == "ok" and "resumed_by" in runs[0]
+
+
+def test_rejects_and_samples_as_the_cli_lists_them(ws: Workspace, tmp_path: Path) -> None:
+    for stage, source in (("ingest", "a.txt"), ("ground", "b"), ("ingest", "c.txt")):
+        record_reject(ws.db, stage=stage, source=source, raw="x", reason="bad", run_id=None)
+    assert [r["source"] for r in reject_rows(ws.db)] == ["a.txt", "b", "c.txt"]
+    assert [r["source"] for r in reject_rows(ws.db, "ingest", limit=1)] == ["a.txt"]
+    assert set(reject_rows(ws.db)[0]) == {"id", "run_id", "stage", "source", "reason", "raw"}
+    record_id = add_record(ws, add_dataset(ws, "scans", tmp_path), ["a.png"], "one")
+    with ws.db.conn:
+        for n, (generator, status) in enumerate(
+            (("vqa", "kept"), ("caption", "kept"), ("vqa", "rejected"), ("vqa", "kept"))
+        ):
+            ws.db.table("samples").insert(
+                {"task_key": f"t{n}", "position": 0, "record_id": record_id,
+                 "generator": generator, "sample_type": "q", "question": f"q{n}", "answer": "a",
+                 "template": generator, "template_version": "1", "seed": 0, "status": status,
+                 "created_at": "2026-01-01T00:00:00Z"}
+            )  # fmt: skip
+    assert [r["question"] for r in sample_rows(ws.db, "kept")] == ["q0", "q1", "q3"]
+    assert [r["question"] for r in sample_rows(ws.db, "kept", "vqa", limit=1)] == ["q0"]
+    assert [r["question"] for r in sample_rows(ws.db, "rejected")] == ["q2"]
