@@ -9,12 +9,23 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medsynth.backends.registry import CHAT_ROLES, DEFAULT_OLLAMA, is_embedded
 from medsynth.config import ChatRole, Config, EncoderRole
 from medsynth.errors import MedsynthError
 
+if TYPE_CHECKING:
+    from medsynth.backends.ollama_chat import OllamaChat
+
+# the chat roles that are handed images, and what for (an Ollama model there needs "vision")
+IMAGE_ROLES = {
+    "vision_generator": "reads each record's image in `ground` and `synth`",
+    "verifier": "judges samples with their images in `review judge`",
+    "base_model": "answers questions about images in `eval` and `chat`",
+}
+VISION_EXAMPLE = "qwen2.5vl:7b"
+SHOW_AT_MOST = 20  # other pulled models asked for their capabilities when suggesting one
 BIOMEDCLIP = "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 BIOMEDBERT = "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract"
 
@@ -26,10 +37,11 @@ class RoleReport:
     role: str
     backend: str
     model: str
-    status: str  # ok | weak | missing | unreachable | error
+    status: str  # ok | weak | missing | unreachable | no-vision | error
     found: bool
     loads: bool | None = None
     size_bytes: int | None = None
+    capabilities: list[str] | None = None  # what an Ollama server says the model can do
     detail: str = ""
     steps: list[str] = field(default_factory=list)
 
@@ -104,18 +116,84 @@ def _check_ollama(name: str, role: ChatRole) -> RoleReport:
         "to this machine's ~/.ollama/models (or $OLLAMA_MODELS)",
         f"start the server here: `ollama serve` (listening on {host})",
     ]
+    client = OllamaChat(role.model, host=host, timeout_s=5)
     try:
-        models = OllamaChat(role.model, host=host, timeout_s=5).list_models()
+        models = client.list_models()
     except MedsynthError as exc:
         report.status, report.found, report.detail = "unreachable", False, exc.message
         report.steps = pull
         return report
-    wanted = {role.model, f"{role.model}:latest"}
-    if not wanted & set(models):
+    tag = next((t for t in (role.model, f"{role.model}:latest") if t in models), None)
+    if tag is None:
         report.status, report.found = "missing", False
         report.detail = f"server {host} has: {', '.join(models) or 'no models'}"
         report.steps = pull
+        return report
+    try:
+        info = client.show(tag)
+    except MedsynthError as exc:
+        report.status, report.detail = "error", f"server {host}: /api/show failed: {exc.message}"
+        return report
+    report.size_bytes = info["size_bytes"]
+    report.capabilities = info["capabilities"]
+    _check_capabilities(report, client, tag, [t for t in models if t != tag])
     return report
+
+
+def _check_capabilities(report: RoleReport, client: Any, tag: str, others: list[str]) -> None:
+    """Fill ``report`` from the model's capabilities: a model that cannot chat, or one without
+    ``vision`` in a role that is handed images, fails with the steps to fix it."""
+    name, capabilities = report.role, report.capabilities
+    if capabilities is None:
+        report.detail += (
+            "; this Ollama does not report capabilities (update Ollama to check vision)"
+        )
+        return
+    report.detail += f"; capabilities: {', '.join(capabilities) or 'none'}"
+    if "completion" not in capabilities:
+        report.status = "error"
+        report.detail = (
+            f"Ollama model {tag} cannot chat (capabilities: {', '.join(capabilities)}): "
+            f"[models.{name}] needs a chat model"
+        )
+        report.steps = [f"`medsynth models use ollama:TAG --roles {name}` with a chat model"]
+        return
+    if name not in IMAGE_ROLES or "vision" in capabilities:
+        return
+    report.status = "no-vision"
+    report.detail = (
+        f"Ollama model {tag} has no vision capability (it lists: {', '.join(capabilities)}), "
+        f"but [models.{name}] {IMAGE_ROLES[name]}: the images would never reach the model"
+    )
+    seeing = _vision_models(client, others)
+    if seeing:
+        report.steps = [
+            f"this server already has a vision model: `medsynth models use ollama:{seeing[0]} "
+            f"--roles {name}`"
+        ]
+    else:
+        report.steps = [
+            f"on a connected machine: `ollama pull {VISION_EXAMPLE}` (or another model whose "
+            "`ollama show` lists vision, e.g. llava:7b); copy ~/.ollama/models to this machine",
+            f"`medsynth models use ollama:{VISION_EXAMPLE} --roles {name}`",
+        ]
+    report.steps.append(
+        f"{tag} can stay on the text-only role: `medsynth models use ollama:{tag} --roles "
+        "generator`"
+    )
+
+
+def _vision_models(client: OllamaChat, tags: list[str]) -> list[str]:
+    """The tags among ``tags`` (at most :data:`SHOW_AT_MOST` asked) that list ``vision``."""
+    found = []
+    for tag in tags[:SHOW_AT_MOST]:
+        try:
+            capabilities = client.capabilities(tag)
+        except MedsynthError:
+            continue
+        if capabilities and "vision" in capabilities:
+            found.append(tag)
+    return found
 
 
 def _check_openai(name: str, role: ChatRole) -> RoleReport:

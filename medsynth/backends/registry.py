@@ -43,7 +43,12 @@ def build_chat_model(role: ChatRole, *, role_name: str = "") -> ChatModel:
     if role.backend == "ollama":
         from medsynth.backends.ollama_chat import OllamaChat
 
-        return OllamaChat(role.model, host=role.host or DEFAULT_OLLAMA, timeout_s=role.timeout_s)
+        return OllamaChat(
+            role.model,
+            host=role.host or DEFAULT_OLLAMA,
+            timeout_s=role.timeout_s,
+            num_ctx=role.context,
+        )
     if role.backend == "openai":
         from medsynth.backends.openai_compat import OpenAIChat, ServerPool
 

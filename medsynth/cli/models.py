@@ -9,6 +9,7 @@ import typer
 from medsynth.cli.common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace
 
 app = typer.Typer(help="Local models for each role.", no_args_is_help=True)
+FAILING = {"missing", "unreachable", "no-vision", "error"}
 
 
 @app.command()
@@ -18,12 +19,14 @@ def doctor(
     as_json: JsonOpt = False,
 ) -> None:
     """For every role: what is configured, whether it is found (and loads), its size, and for
-    what is missing the exact steps to bring it from a connected machine. Exit code 1 when a
-    role is missing, unreachable or broken."""
+    what is missing the exact steps to bring it from a connected machine. An Ollama model in a
+    role that is handed images (vision_generator, verifier, base_model) must list "vision" in
+    its capabilities. Exit code 1 when a role is missing, unreachable, cannot see its images
+    or is broken."""
     from medsynth.backends.doctor import diagnose
 
     reports = diagnose(open_workspace(workspace).config, load=load)
-    failing = any(r.status in {"missing", "unreachable", "error"} for r in reports)
+    failing = any(r.status in FAILING for r in reports)
     if as_json:
         emit_json([r.as_dict() for r in reports])
         if failing:

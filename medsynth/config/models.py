@@ -43,7 +43,12 @@ class ChatRole(_Section):
     concurrency: int = Field(1, ge=1, le=256, description="Calls in flight per server.")
     adapter: str = Field("", description="hf: peft adapter folder to load on the model.")
     load_in_4bit: bool = Field(False, description="hf: load the model 4-bit (bitsandbytes).")
-    context: int = Field(4096, ge=256, description="llamacpp: context length (n_ctx).")
+    context: int = Field(
+        4096,
+        ge=256,
+        description="llamacpp: context length (n_ctx); ollama: sent as num_ctx with every "
+        "call (Ollama cuts longer prompts silently).",
+    )
     timeout_s: float = Field(180.0, gt=0, description="Seconds before a call counts as failed.")
     retries: int = Field(
         3, ge=0, le=10, description="Retries of a transient failure (backoff doubles each time)."

