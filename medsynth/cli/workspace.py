@@ -132,10 +132,27 @@ def register(app: typer.Typer) -> None:
 
 def print_demo(result: dict[str, Any]) -> None:
     """Human-readable summary of :func:`run_demo`'s result."""
-    stats = result["stats"]
-    imported = result["import"]
     console.print()
     console.print(f"workspace: {result['workspace']}")
+    _print_demo_kg(result)
+    _print_demo_records(result)
+    _print_demo_synth(result)
+    console.print("\nexports (dataset card and manifest beside each):")
+    for fmt, info in result["exports"].items():
+        console.print(f"  {fmt}: {info['samples']} sample(s) in {info['out']}")
+    console.print(f"\ntimings (s): {result['seconds']}")
+    where = result["workspace"]
+    console.print(
+        f"next: medsynth synth show -w {where}   |   medsynth kg paths 'Pneumonia' -w {where}   |"
+        f"   less {result['exports']['trl-sft']['out']}/dataset_card.md"
+    )
+    console.print(f"browse it all: medsynth tui {where}")
+
+
+def _print_demo_kg(result: dict[str, Any]) -> None:
+    """The demo's KG import, indexes, paths and nearest entities."""
+    stats = result["stats"]
+    imported = result["import"]
     console.print(
         f"import: {imported['triples_new']} new triples "
         f"({imported['triples_already_present']} already present), "
@@ -165,6 +182,10 @@ def print_demo(result: dict[str, Any]) -> None:
     image = result["image_search"]
     shown = ", ".join(f"{h['name']} {h['score']:.3f}" for h in image["hits"])
     console.print(f"nearest entities to image {image['query']} (WEAK thumbnail encoder): {shown}")
+
+
+def _print_demo_records(result: dict[str, Any]) -> None:
+    """The demo's ingest and grounding."""
     ingested = result["ingest"]
     console.print(
         f"\ningest: {ingested['records_new']} new record(s) in dataset "
@@ -181,6 +202,10 @@ def print_demo(result: dict[str, Any]) -> None:
             for kind, m in sorted(row["matches"].items())
         )
         console.print(f"  {row['caption'][:60]}...: {found}")
+
+
+def _print_demo_synth(result: dict[str, Any]) -> None:
+    """The demo's synthesis: counts, the quality gate, examples and notes."""
     synth = result["synth"]
     console.print(
         f"synth: {sum(synth['tasks'].values())} task(s) this run in {synth['seconds']} s, "
@@ -206,13 +231,3 @@ def print_demo(result: dict[str, Any]) -> None:
             "allow_blind, marked blinded in each sample's meta): "
             + ", ".join(f"{g} {n}" for g, n in synth["blinded"].items())
         )
-    console.print("\nexports (dataset card and manifest beside each):")
-    for fmt, info in result["exports"].items():
-        console.print(f"  {fmt}: {info['samples']} sample(s) in {info['out']}")
-    console.print(f"\ntimings (s): {result['seconds']}")
-    where = result["workspace"]
-    console.print(
-        f"next: medsynth synth show -w {where}   |   medsynth kg paths 'Pneumonia' -w {where}   |"
-        f"   less {result['exports']['trl-sft']['out']}/dataset_card.md"
-    )
-    console.print(f"browse it all: medsynth tui {where}")
