@@ -88,6 +88,16 @@ CheckpointingOpt = Annotated[
 SaveOpt = Annotated[
     int | None, typer.Option("--save-steps", min=1, help="Checkpoint every N steps.")
 ]
+AccelerateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--accelerate-config",
+        help="Train on several processes (GPUs, or the CPU with gloo): run this command under "
+        "`accelerate launch` with this accelerate config file (DDP, or DeepSpeed ZeRO where "
+        "installed). Rank 0 writes the run record, checkpoints and adapter.",
+        show_default=False,
+    ),
+]
 
 
 FromSftOpt = Annotated[
@@ -218,6 +228,7 @@ TRAIN_OPTIONS: tuple[TrainOpt, ...] = (
     TrainOpt("beta", BetaOpt, kinds=GRPO),
     TrainOpt("self_check", SelfCheckOpt, kinds=GRPO),
     TrainOpt("reward_weight", RewardWeightOpt, field="reward_weights", read=_weights, kinds=GRPO),
+    TrainOpt("accelerate_config", AccelerateOpt, field=None),
     TrainOpt("wait", WaitOpt, False, field=None),
     TrainOpt("workspace", WorkspaceOpt, field=None),
     TrainOpt("as_json", JsonOpt, False, field=None),
@@ -238,6 +249,9 @@ def train_command(kind: str) -> Callable[[Callable[[], None]], Callable[..., Non
                 if opt.field is not None:
                     value = values[opt.param]
                     fields[opt.field or opt.param] = opt.read(value) if opt.read else value
+            if values["accelerate_config"] is not None:
+                _launch(kind, declared, values)
+                return
             options = TrainOptions(kind=kind, **fields)
             _run(options, values["workspace"], values["as_json"], values["wait"])
 
@@ -254,16 +268,59 @@ def train_command(kind: str) -> Callable[[Callable[[], None]], Callable[..., Non
     return decorate
 
 
+def command_line(kind: str, declared: list[TrainOpt], values: dict[str, Any]) -> list[str]:
+    """The ``medsynth train KIND ...`` arguments that give ``values`` again, without
+    ``--accelerate-config`` (what each launched process runs)."""
+    argv = ["train", kind]
+    for opt in declared:
+        value = values[opt.param]
+        if opt.param == "accelerate_config" or value is None or value == opt.default:
+            continue
+        info = opt.annotation.__metadata__[0]  # typer keeps the first name as its "default"
+        flag = str(info.default) if str(info.default).startswith("-") else info.param_decls[0]
+        if "/" in flag:  # --smoke/--no-smoke
+            on, off = flag.split("/")
+            argv.append(on if value else off)
+        elif value is True:
+            argv.append(flag)
+        else:
+            for item in value if isinstance(value, list) else [value]:
+                argv += [flag, str(Path(item).resolve()) if isinstance(item, Path) else str(item)]
+    return argv
+
+
+def _launch(kind: str, declared: list[TrainOpt], values: dict[str, Any]) -> None:
+    """``train KIND --accelerate-config FILE``: the same command on accelerate's processes."""
+    from medsynth.train import distributed
+
+    config = Path(values["accelerate_config"]).expanduser().resolve()
+    argv = command_line(kind, declared, values)
+    if values["device"] is None and distributed.wants_cpu(config):
+        argv += ["--device", "cpu"]
+    code = distributed.launch(config, argv)
+    if code:
+        raise typer.Exit(code)
+
+
 def _run(options: Any, workspace: Path | None, as_json: bool, wait: bool = False) -> None:
+    from medsynth.train import distributed
     from medsynth.train.service import train_recipe
 
-    ws = open_workspace(workspace, writer=f"train {options.kind}", wait=wait)
+    distributed.init(options.device)
+    main = distributed.is_main()
+    with distributed.together("opening the workspace"):
+        # rank 0 alone writes (and holds the writer lock); the others only read
+        ws = open_workspace(
+            workspace, writer=f"train {options.kind}" if main else None, wait=wait and main
+        )
 
     def echo(line: str) -> None:
-        if not as_json:
+        if not as_json and main:
             console.print(line)
 
     results = [r.as_dict() for r in train_recipe(ws, options, echo=echo)]
+    if not main:
+        return
     if as_json:
         emit_json(results[0] if len(results) == 1 else {"stages": results})
         return

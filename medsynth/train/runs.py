@@ -148,9 +148,12 @@ def step_fields(logs: dict[str, Any], tokens_per_s: float | None, peak: int) -> 
 
 
 class StepRecorder(TrainerCallback):
-    """Writes every logged step to ``train_steps``; keeps the last values for the summary."""
+    """Writes every logged step to ``train_steps``; keeps the last values for the summary.
+    ``runs`` is None on the ranks other than 0 of a multi-process run: they write nothing."""
 
-    def __init__(self, runs: TrainRuns, run_id: int, device: str, echo: Any | None = None) -> None:
+    def __init__(
+        self, runs: TrainRuns | None, run_id: int, device: str, echo: Any | None = None
+    ) -> None:
         self.runs = runs
         self.run_id = run_id
         self.device = device
@@ -182,7 +185,8 @@ class StepRecorder(TrainerCallback):
             rate = round((tokens - before) / (now - then), 2)
         self._mark = (now, tokens)
         fields = step_fields(logs, rate, peak_memory(self.device))
-        self.runs.step(self.run_id, step=int(state.global_step), **fields)
+        if self.runs is not None:
+            self.runs.step(self.run_id, step=int(state.global_step), **fields)
         self.last = fields
         self.last_step = int(state.global_step)
         if fields["loss"] is not None:

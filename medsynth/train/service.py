@@ -7,10 +7,15 @@ base-model hashes, preflight estimate, measured peak, output folder); every logg
 ``checkpoint-N/`` folders (resume picks the newest) and, at the end, ``adapter/`` with the peft
 weights, the processor and ``medsynth_train.json``. A run cancelled through ``on_step`` (the
 TUI's cancel) saves a checkpoint at that step and is marked ``cancelled``; ``--resume`` goes on.
+
+Under ``accelerate launch`` (:mod:`medsynth.train.distributed`) every rank prepares and trains;
+rank 0 alone records the run and writes its files, and the ranks' step counts and adapter
+checksums are stored with its metrics (``ranks``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -20,7 +25,7 @@ from typing import Any
 from medsynth.errors import Cancelled, MedsynthError
 from medsynth.store.runs import RunRecorder, record_reject, run_status
 from medsynth.train import data as train_data
-from medsynth.train import locate, preflight
+from medsynth.train import distributed, locate, preflight
 from medsynth.train.modeling import library_versions
 from medsynth.train.plan import Prepared, measure_lengths, plan_for, prepare, quiet
 from medsynth.train.runs import StepCallback, StepHook, StepRecorder, TrainRuns
@@ -78,7 +83,7 @@ class Fit:
     hooks (an echo for each step, extra GRPO rewards, ``on_step``)."""
 
     prep: Prepared
-    runs: TrainRuns
+    runs: TrainRuns | None  # None on the ranks other than 0: they write nothing
     train_run_id: int
     echo: Echo = print
     extra_rewards: list[Any] | None = None
@@ -96,6 +101,7 @@ class Fitted:
     losses: list[float]
     last: dict[str, Any]
     cancelled: bool = False
+    ranks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def train(
@@ -114,24 +120,41 @@ def train(
     raised; ``TrainOptions(resume=True, name=...)`` goes on from that checkpoint.
     """
     started = time.perf_counter()
-    prep = prepare(ws, options, echo=echo)
+    distributed.init(options.device)
+    main = distributed.is_main()
+    if not main:
+        echo = _silent
+    options = agreed_name(ws, options, echo)
+    with distributed.together("preparing the run"):
+        prep = prepare(ws, options, echo=echo)
     if prep.settings.recipe:
         echo(recipe_text(prep.settings))
     echo(prep.estimate.describe())
     config_record = run_config(prep)
     runs = TrainRuns(ws.db)
-    with RunRecorder(ws.db, f"train {options.kind}", config_record) as recorder:
-        record_rejects(ws, prep.export, recorder.run_id)
-        row = run_row(prep, config_record, recorder.run_id)
-        train_run_id = start_run(runs, recorder, prep, row, force=options.force)
+    recorder: RunRecorder | None = None
+    train_run_id = 0
+    with contextlib.ExitStack() as stack:
+        with distributed.together("starting the run"):
+            if main:  # the other ranks write nothing to the workspace
+                recorder = stack.enter_context(
+                    RunRecorder(ws.db, f"train {options.kind}", config_record)
+                )
+                record_rejects(ws, prep.export, recorder.run_id)
+                row = run_row(prep, config_record, recorder.run_id)
+                train_run_id = start_run(runs, recorder, prep, row, force=options.force)
         for note in prep.notes:
             echo(f"note: {note}")
-        fitted = fit_recorded(Fit(prep, runs, train_run_id, echo, extra_rewards, on_step))
-        peak = finish_run(runs, recorder, prep, train_run_id, fitted)
+        fit = Fit(prep, runs if main else None, train_run_id, echo, extra_rewards, on_step)
+        fitted = fit_recorded(fit)
+        if recorder is not None:
+            peak = finish_run(runs, recorder, prep, train_run_id, fitted)
+        else:
+            peak = preflight.peak_memory(prep.settings.device)
     settings = prep.settings
     return TrainResult(
         train_run_id=train_run_id,
-        run_id=int(recorder.run_id or 0),
+        run_id=int(recorder.run_id or 0) if recorder is not None else 0,
         name=settings.name,
         kind=settings.kind,
         status="ok",
@@ -147,6 +170,24 @@ def train(
         settings=settings.as_config(),
         notes=prep.notes,
     )
+
+
+def agreed_name(ws: Workspace, options: TrainOptions, echo: Echo) -> TrainOptions:
+    """Under several processes, rank 0 names the run (a new name holds the time of day, the
+    newest unfinished one for ``--resume``) and every rank takes that name."""
+    from dataclasses import replace
+
+    from medsynth.train.plan import device_and_smoke
+
+    if not distributed.is_distributed() or options.name:
+        return options
+    name: str | None = None
+    with distributed.together("naming the run"):
+        if distributed.is_main():
+            _, smoke = device_and_smoke(options, [])
+            model = locate.base_model(ws, options, smoke, echo)
+            name = locate.run_name(ws, options, model)
+    return replace(options, name=distributed.broadcast(name))
 
 
 def recipe_text(settings: Any) -> str:
@@ -215,13 +256,14 @@ def train_recipe(
             "or --stage with --name of one stage run",
         )
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = options.name or f"{options.kind}-{options.recipe}-{stamp}"
+    base = distributed.broadcast(options.name or f"{options.kind}-{options.recipe}-{stamp}")
     runs = TrainRuns(ws.db)
     results: list[TrainResult] = []
     previous = options.from_sft
     for stage in stages:
         name = f"{base}-{stage.name}"
-        before = runs.by_name(name) if options.resume else []
+        # rank 0's view: it may already have started this stage's row when another rank looks
+        before = distributed.broadcast(runs.by_name(name) if options.resume else [])
         if before and before[0]["status"] == "ok":
             echo(f"recipe {options.recipe}: stage {stage.name} already done (run {name})")
             previous = name
@@ -244,6 +286,7 @@ def run_config(prep: Prepared) -> dict[str, Any]:
         "rows": len(prep.rows),
         "export_counts": prep.export.counts(),
         "sources": dict(prep.settings.sources),
+        "processes": distributed.world_size(),
     }
 
 
@@ -274,7 +317,8 @@ def run_row(prep: Prepared, config_record: dict[str, Any], run_id: int | None) -
         "samples": len(prep.rows),
         "config": config_record,
         "versions": library_versions(),
-        "device": _device_label(settings.device),
+        "device": _device_label(settings.device)
+        + (f" x {distributed.world_size()} processes" if distributed.is_distributed() else ""),
         "quantization": settings.quantization,
         "smoke": int(settings.smoke),
         "preflight": estimate.as_dict(),
@@ -322,12 +366,13 @@ def fit_recorded(fit: Fit) -> Fitted:
     try:
         return _fit(fit)
     except BaseException as exc:
-        fit.runs.finish(
-            fit.train_run_id,
-            run_status(exc),
-            error=f"{type(exc).__name__}: {exc}",
-            peak_bytes=preflight.peak_memory(fit.prep.settings.device),
-        )
+        if fit.runs is not None:
+            fit.runs.finish(
+                fit.train_run_id,
+                run_status(exc),
+                error=f"{type(exc).__name__}: {exc}",
+                peak_bytes=preflight.peak_memory(fit.prep.settings.device),
+            )
         if _is_oom(exc):
             raise MedsynthError(
                 f"out of memory: {exc}".splitlines()[0],
@@ -359,7 +404,10 @@ def finish_run(
             f"training cancelled at step {steps}: {checkpoint.name} is saved; "
             f"resume run {prep.settings.name} to go on from it"
         )
-    runs.finish(train_run_id, "ok", peak_bytes=peak, metrics=fitted.metrics)
+    metrics = dict(fitted.metrics)
+    if len(fitted.ranks) > 1:
+        metrics["ranks"] = fitted.ranks
+    runs.finish(train_run_id, "ok", peak_bytes=peak, metrics=metrics)
     recorder.summary.update({"steps": steps, "peak_bytes": peak})
     return peak
 
@@ -372,12 +420,15 @@ def _fit(fit: Fit) -> Fitted:
 
     prep, settings = fit.prep, fit.prep.settings
     loaded = load_base(
-        settings.model, device=settings.device, quantize=settings.quantization == "nf4"
+        settings.model,
+        device=distributed.local_device(settings.device),
+        quantize=settings.quantization == "nf4",
     )
     dataset = train_data.to_dataset(prep.rows)
     recorder = StepRecorder(fit.runs, fit.train_run_id, settings.device, echo=_step_echo(fit.echo))
     hook = StepHook(recorder, fit.on_step)
-    callbacks = [recorder, hook]
+    counter = distributed.RankSteps()
+    callbacks = [recorder, hook, counter]
     if settings.kind == "sft":
         model = loaded.model
         if settings.init_adapter is not None:  # a later recipe stage
@@ -397,6 +448,7 @@ def _fit(fit: Fit) -> Fitted:
         losses=recorder.losses,
         last=recorder.last,
         cancelled=hook.cancelled,
+        ranks=distributed.gather(counter.report()),
     )
     if not fitted.cancelled:
         _save_adapter(trainer, prep, fit.train_run_id)
@@ -407,11 +459,17 @@ def _save_adapter(trainer: Any, prep: Prepared, train_run_id: int) -> None:
     """``adapter/``: the peft weights, the processor and the provenance with the run's id."""
     output_dir = prep.settings.output_dir
     adapter = output_dir / "adapter"
-    trainer.save_model(str(adapter))
+    trainer.save_model(str(adapter))  # every rank (DeepSpeed gathers); transformers writes on 0
+    if not distributed.is_main():
+        return
     prep.processor.save_pretrained(str(adapter))
     provenance = json.loads((output_dir / locate.PROVENANCE).read_text(encoding="utf-8"))
     provenance["train_run_id"] = train_run_id
     (adapter / locate.PROVENANCE).write_text(json.dumps(provenance, indent=2, default=str))
+
+
+def _silent(line: str) -> None:
+    """The echo of the ranks other than 0."""
 
 
 def _device_label(device: str) -> str:
