@@ -147,3 +147,25 @@ def test_cli_fails_on_a_blind_image_role(
         data = {r["role"]: r for r in json.loads(capsys.readouterr().out)}
     assert {data[r]["status"] for r in ("generator", "vision_generator", "verifier")} == {"ok"}
     assert data["base_model"]["status"] == "ok"
+
+
+def test_models_use_then_doctor_names_the_blind_image_roles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = tmp_path / "ws"
+    main(["init", str(ws)])
+    with serve() as fake:
+        fake.tags = [DEFAULT_TAG, TEXT_ONLY_TAG]
+        assert main(["models", "use", f"ollama:{TEXT_ONLY_TAG}@{fake.url}", "-w", str(ws)]) == 0
+        capsys.readouterr()
+        main(["models", "doctor", "-w", str(ws), "--json"])
+        data = {r["role"]: r for r in json.loads(capsys.readouterr().out)}
+        assert data["generator"]["status"] == "ok"
+        for role in ("vision_generator", "verifier"):
+            assert data[role]["status"] == "no-vision"
+            assert f"--roles {role}" in data[role]["steps"][0]
+        assert main(["models", "use", f"ollama:{DEFAULT_TAG}@{fake.url}", "-w", str(ws)]) == 0
+        capsys.readouterr()
+        main(["models", "doctor", "-w", str(ws), "--json"])
+        data = {r["role"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {data[r]["status"] for r in ("generator", "vision_generator", "verifier")} == {"ok"}
