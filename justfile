@@ -12,8 +12,12 @@ demo *ARGS:
     {{python}} -m medsynth demo {{ARGS}}
 
 # run the test suite (unit + integration on tiny real models and ../shared/data)
-test *ARGS:
+test *ARGS: gguf-tools
     {{python}} -m pytest -q {{ARGS}}
+
+# llama.cpp's GGUF converter, from llama-cpp-python's source distribution on PyPI (once; then offline)
+gguf-tools:
+    {{python}} -m medsynth models get-converter
 
 # fast unit tests only
 test-unit *ARGS:

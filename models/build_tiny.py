@@ -194,6 +194,7 @@ IDEFICS3_TEMPLATE = (
 
 def build_idefics3(out: Path) -> None:
     """Tiny Idefics3 (SmolVLM layout): 64 px tiles / patch 16, pixel shuffle 2 (4 tokens a tile)."""
+    from tokenizers import AddedToken
     from transformers import (
         Idefics3Config,
         Idefics3ForConditionalGeneration,
@@ -206,6 +207,9 @@ def build_idefics3(out: Path) -> None:
     grid = [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
     image_specials = ["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>"]
     tokenizer = bpe_tokenizer([*image_specials, *grid, "<|im_start|>"])
+    # SmolVLM's vocabulary has a token for a blank line, which llama.cpp's image layout for this
+    # family looks up by its text (before the overview image); a tiny vocabulary needs it too.
+    tokenizer.add_tokens([AddedToken("\n\n", normalized=False, special=False)])
     tokenizer.chat_template = IDEFICS3_TEMPLATE
     vision = Idefics3VisionConfig(
         hidden_size=32,
@@ -216,6 +220,7 @@ def build_idefics3(out: Path) -> None:
         patch_size=16,
     )
     text = tiny_llama_config(len(tokenizer), tokenizer)
+    text.architectures = ["VLlama3ForCausalLM"]  # as SmolVLM's config names its language model
     config = Idefics3Config(
         vision_config=vision,
         text_config=text,
@@ -332,7 +337,7 @@ def folder_size(path: Path) -> int:
 
 
 BUILDERS = {"llava": build_llava, "idefics3": build_idefics3, "biomedclip": build_biomedclip}
-VERSION = 1  # bump when a builder changes: older folders are then rebuilt by the tests
+VERSION = 2  # bump when a builder changes: older folders are then rebuilt by the tests
 REQUIRED = {
     "llava": ["config.json", "model.safetensors", "processor_config.json", "tokenizer.json"],
     "idefics3": ["config.json", "model.safetensors", "processor_config.json", "tokenizer.json"],

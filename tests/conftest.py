@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -83,6 +84,39 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_llava(tiny_models: Path) -> Path:
     """The tiny LLaVA folder (transformers format, random weights)."""
     return tiny_models / "llava"
+
+
+@dataclass(frozen=True)
+class TinyGguf:
+    """The tiny Idefics3 (SmolVLM layout) converted by llama.cpp's converter."""
+
+    model: Path  # language model, f16 GGUF
+    mmproj: Path  # vision projector, f16 GGUF
+    seconds: float  # both conversions
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> TinyGguf:
+    """The tiny Idefics3 as GGUF + mmproj, converted once per session, offline, by llama.cpp's
+    own converter (``just gguf-tools`` puts it beside the .venv; ``just test`` does that first).
+    Our tiny tokenizer is a GPT-2-style byte-level BPE that llama.cpp's hash table cannot know,
+    so its pre-tokenizer is named (``gpt-2``)."""
+    import time
+
+    from medsynth.train.gguf_convert import convert
+    from tests.fakes.offline import offline
+
+    root = tmp_path_factory.mktemp("tiny-gguf")
+    started = time.perf_counter()
+    with offline() as attempts:
+        model = convert(
+            tiny_models / "idefics3", root / "tiny-idefics3-f16.gguf", pretokenizer_fallback="gpt-2"
+        )
+        mmproj = convert(
+            tiny_models / "idefics3", root / "mmproj-tiny-idefics3-f16.gguf", mmproj=True
+        )
+    assert attempts == [], "network attempts while converting the tiny model"
+    return TinyGguf(model.path, mmproj.path, time.perf_counter() - started)
 
 
 def text_only_lm(folder: Path) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import re
+import sys
 import threading
 from collections.abc import Generator, Sequence
 from pathlib import Path
@@ -101,7 +102,28 @@ def _require_file(path: Path, what: str) -> Path:
     return path
 
 
+_MTMD_LOG: list[Any] = []  # the log callback handed to C, kept alive for the process
+
+
+def quiet_mtmd(llama_cpp: Any) -> None:
+    """Send libmtmd's per-image progress lines (several per image, on stderr, whatever the
+    handler's ``verbose``) nowhere; its warnings and errors still reach stderr."""
+    if _MTMD_LOG:
+        return
+    from llama_cpp import mtmd_cpp
+
+    def keep_problems(level: int, text: bytes, _user: Any) -> None:
+        if level in (2, 3):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
+            sys.stderr.write(text.decode("utf-8", "replace"))
+
+    callback = llama_cpp.llama_log_callback(keep_problems)
+    _MTMD_LOG.append(callback)
+    mtmd_cpp.mtmd_log_set(callback, None)
+    mtmd_cpp.mtmd_helper_log_set(callback, None)
+
+
 def _make_handler(llama_cpp: Any, mmproj: Path, chat_handler: str) -> Any:
+    quiet_mtmd(llama_cpp)
     name = handler_class_name(mmproj, chat_handler)
     handler_cls = getattr(llama_cpp.llama_chat_format, name, None)
     if not isinstance(handler_cls, type) or not name.endswith("ChatHandler"):
