@@ -157,3 +157,61 @@ def check_two_processes(ws: Workspace, tmp_path: Path, tiny_llava: Path) -> None
     assert max_diff(two_at_4, two_at_2) > 1e-4  # it trained on
     assert max_diff(two_at_4, one_at_4) < TOLERANCE
     assert [s["loss"] for s in steps] == pytest.approx(one_losses[2:], abs=TOLERANCE)
+
+
+def test_the_launched_command_is_the_same_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--accelerate-config`` re-runs exactly the options given (flags, negated flags, repeated
+    options), without itself, on the CPU when the config says so, via accelerate's torchrun."""
+    from typer.testing import CliRunner
+
+    from medsynth.cli import train as cli
+    from medsynth.train import distributed
+
+    config = accelerate_config(tmp_path)
+    given = ["grpo", "--no-smoke", "--name", "r1", "--resume", "--lr", "1e-05"]
+    given += ["--data", str(tmp_path), "--reward-weight", "path=0.5", "--reward-weight", "full=0"]
+    launched_args: list[list[str]] = []
+    monkeypatch.setattr(distributed, "launch", lambda cfg, args: launched_args.append(args) or 0)
+    runner = CliRunner()
+    result = runner.invoke(cli.app, [*given, "--accelerate-config", str(config)])
+    assert result.exit_code == 0, result.output
+    (argv,) = launched_args
+    assert argv[:2] == ["train", "grpo"] and "--accelerate-config" not in argv
+    assert argv[-2:] == ["--device", "cpu"]
+
+    seen: list[TrainOptions] = []
+    monkeypatch.setattr(cli, "_run", lambda options, *rest: seen.append(options))
+    assert runner.invoke(cli.app, given).exit_code == 0
+    assert runner.invoke(cli.app, argv[1:-2]).exit_code == 0
+    assert seen[0] == seen[1]
+    assert seen[0].smoke is False and seen[0].reward_weights == {"path": 0.5, "full": 0.0}
+
+    command = distributed.launch_command(config, argv)
+    assert command[1:6] == [
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(config),
+        "--multi_gpu",
+    ]
+    assert command[6:9] == ["-m", "medsynth", "train"]
+
+
+def test_a_rank_that_fails_stops_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """:func:`together`: the failing rank raises its own error, the others name it."""
+    from medsynth.errors import InputError, MedsynthError
+    from medsynth.train import distributed
+
+    reports = [None, "InputError: no checkpoint to resume from"]
+    monkeypatch.setattr(distributed, "gather", lambda value: reports)
+    stopped = "rank 1 stopped while preparing the run: InputError"
+    with pytest.raises(MedsynthError, match=stopped), distributed.together("preparing the run"):
+        pass
+    reports[0] = "InputError: bad"
+    with pytest.raises(InputError, match="bad"), distributed.together("preparing the run"):
+        raise InputError("bad")
+    monkeypatch.setattr(distributed, "gather", lambda value: [None, None])
+    with distributed.together("preparing the run"):
+        pass
