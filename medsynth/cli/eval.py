@@ -14,6 +14,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from medsynth.cli.common import JsonOpt, WaitOpt, WorkspaceOpt, console, emit_json, open_workspace
+from medsynth.eval.figures import comparison_rows, metric_cells, scorer_cells
 
 DatasetName = Literal["slake", "vqa-rad", "pathvqa", "pmc-vqa", "omnimedvqa"]
 ScorerName = Literal["strict", "llava-med", "multimedeval", "all"]
@@ -172,12 +173,6 @@ def run(
     print_result(result)
 
 
-def _pct(block: dict[str, Any] | None) -> str:
-    if not block or block.get("value") is None:
-        return "-"
-    return f"{block['value']:.2f} ({block['n']})"
-
-
 def print_metrics(metrics: dict[str, Any]) -> None:
     """The metrics table (percent; questions behind each figure in brackets): overall, by
     answer type, by question type."""
@@ -192,16 +187,7 @@ def print_metrics(metrics: dict[str, Any]) -> None:
         if block is None:
             table.add_row(label, "", "", "", "", "", "")
             continue
-        average = "-" if block["average"] is None else f"{block['average']:.2f}"
-        table.add_row(
-            label,
-            str(block["n"]),
-            _pct(block["closed_accuracy"]),
-            _pct(block["open_recall"]),
-            average,
-            _value(block["exact_match"]),
-            _value(block["token_f1"]),
-        )
+        table.add_row(label, *metric_cells(block))
     console.print(table)
 
 
@@ -211,8 +197,7 @@ def print_scorers(scorers: dict[str, dict[str, Any]], skipped: int) -> None:
     for column in ("scorer", "closed acc", "open recall", "avg"):
         table.add_column(column, justify="left" if column == "scorer" else "right")
     for name, block in scorers.items():
-        average = "-" if block["average"] is None else f"{block['average']:.2f}"
-        table.add_row(name, _pct(block["closed_accuracy"]), _pct(block["open_recall"]), average)
+        table.add_row(name, *scorer_cells(block))
     console.print(table)
     closed = scorers.get("llava-med", {}).get("closed_accuracy") or {}
     counted = int(closed.get("n") or 0)
@@ -225,10 +210,6 @@ def print_scorers(scorers: dict[str, dict[str, Any]], skipped: int) -> None:
         f"llava-med left {skipped} wrong closed answer(s) out of its closed accuracy{fixed}; "
         "compare a paper's number with the scorer it used (most report LLaVA-Med's)"
     )
-
-
-def _value(block: dict[str, Any]) -> str:
-    return "-" if block.get("value") is None else f"{block['value']:.2f}"
 
 
 def print_result(result: dict[str, Any]) -> None:
@@ -374,18 +355,8 @@ def print_comparison(data: dict[str, Any]) -> None:
         table.add_column(label, justify="right")
     for label in labels[1:]:
         table.add_column(f"{label} - {labels[0]}", justify="right")
-    for row in data["rows"]:
-        cells = ["-" if v is None else f"{v:.2f}" for v in row["values"]]
-        for diff in row["diffs"]:
-            if diff["diff"] is None:
-                cells.append("-")
-            else:
-                mark = " *" if diff["excludes_zero"] else ""
-                cells.append(
-                    f"{diff['diff']:+.2f} [{diff['ci'][0]:+.2f}, {diff['ci'][1]:+.2f}]{mark}"
-                )
-        name = row["metric"] if row["group"] == "overall" else f"{row['group']} score"
-        table.add_row(name, str(row["n"]), *cells)
+    for cells in comparison_rows(data):
+        table.add_row(*cells)
     console.print(table)
     console.print("* the interval excludes 0")
     for note in data["notes"]:

@@ -9,20 +9,11 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
+from medsynth.eval.figures import average, comparison_rows, metric_cells, scorer_cells
 from medsynth.train.queries import Adapter
 
 METRIC_COLUMNS = ("", "n", "closed acc", "open recall", "avg", "EM", "F1")
 RUN_COLUMNS = ("✓", "id", "name", "dataset", "split", "q", "status", "avg", "model")
-
-
-def _pct(block: dict[str, Any] | None) -> str:
-    if not block or block.get("value") is None:
-        return "-"
-    return f"{block['value']:.2f} ({block['n']})"
-
-
-def _value(block: dict[str, Any] | None) -> str:
-    return "-" if not block or block.get("value") is None else f"{block['value']:.2f}"
 
 
 def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -38,27 +29,12 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, ...]]:
     groups: list[tuple[str, dict[str, Any]]] = [("overall", metrics["overall"])]
     groups += list(metrics.get("by_answer_type", {}).items())
     groups += [(f"type {k}", v) for k, v in metrics.get("by_question_type", {}).items()]
-    rows: list[tuple[str, ...]] = []
-    for label, block in groups:
-        average = "-" if block.get("average") is None else f"{block['average']:.2f}"
-        rows.append(
-            (
-                label,
-                str(block["n"]),
-                _pct(block.get("closed_accuracy")),
-                _pct(block.get("open_recall")),
-                average,
-                _value(block.get("exact_match")),
-                _value(block.get("token_f1")),
-            )
-        )
-    return rows
+    return [(label, *metric_cells(block)) for label, block in groups]
 
 
 def run_cells(run: dict[str, Any], marked: bool) -> tuple[str, ...]:
     """An eval-runs table row."""
     overall = (run["metrics"] or {}).get("overall") or {}
-    average = overall.get("average")
     style = {"done": "green", "partial": "yellow", "running": "cyan"}.get(run["status"], "red")
     return (
         "✓" if marked else " ",
@@ -68,7 +44,7 @@ def run_cells(run: dict[str, Any], marked: bool) -> tuple[str, ...]:
         run["split"],
         str(run["questions"]),
         f"[{style}]{run['status']}[/{style}]",
-        "-" if average is None else f"{average:.2f}",
+        average(overall),
         run["model_spec"],
     )
 
@@ -77,18 +53,7 @@ def compare_table(data: dict[str, Any]) -> tuple[list[str], list[tuple[str, ...]
     """Columns and rows of ``compare(...)``, as ``medsynth eval compare`` prints them."""
     labels = [f"{r['id']} {r['name'] or ''}".strip() for r in data["runs"]]
     columns = ["metric", "n", *labels, *(f"{label} - {labels[0]}" for label in labels[1:])]
-    rows = []
-    for row in data["rows"]:
-        cells = ["-" if v is None else f"{v:.2f}" for v in row["values"]]
-        for diff in row["diffs"]:
-            if diff["diff"] is None:
-                cells.append("-")
-            else:
-                mark = " *" if diff["excludes_zero"] else ""
-                low, high = diff["ci"]
-                cells.append(f"{diff['diff']:+.2f} [{low:+.2f}, {high:+.2f}]{mark}")
-        name = row["metric"] if row["group"] == "overall" else f"{row['group']} score"
-        rows.append((name, str(row["n"]), *cells))
+    rows = comparison_rows(data)
     for reliance in data.get("visual_reliance", []):
         for item in reliance["rows"]:
             mark = " *" if item["excludes_zero"] else ""
@@ -103,15 +68,7 @@ def compare_table(data: dict[str, Any]) -> tuple[list[str], list[tuple[str, ...]
 
 def scorer_rows(overview: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     """One row per scorer: closed accuracy, open recall (with questions), average."""
-    return [
-        (
-            name,
-            _pct(block["closed_accuracy"]),
-            _pct(block["open_recall"]),
-            "-" if block["average"] is None else f"{block['average']:.2f}",
-        )
-        for name, block in overview.items()
-    ]
+    return [(name, *scorer_cells(block)) for name, block in overview.items()]
 
 
 class MetricBars(PlotextPlot):
