@@ -1,7 +1,8 @@
 """Read-only views of ingested and grounded records, for the TUI's Ingest & Ground, Synthesize
-and Chat screens: datasets, grounding counts, rejects, one record in full, record images.
+and Chat screens: datasets, grounding counts, rejects, one record in full, record images; and
+the counts ``medsynth ground report`` adds up (:mod:`medsynth.ground.report`).
 
-Every query is small and LIMITed (the TUI runs them on its event loop); image paths are
+Every query the TUI runs is small and LIMITed (it runs them on its event loop); image paths are
 resolved inside their dataset's root.
 """
 
@@ -209,3 +210,64 @@ def kept_record_images(db: sqlite_utils.Database, limit: int = 200) -> list[tupl
             caption = " ".join(str(context).split())[:22]
             out.append((f"{rid} {dataset}: {caption}", str(Path(root) / paths[0])))
     return out
+
+
+# --- the grounding report's counts (kept records only) ------------------------------------------
+
+
+def dataset_names_by_id(db: sqlite_utils.Database) -> dict[int, str]:
+    """{dataset id: name} of every dataset."""
+    return dict(db.execute("SELECT id, name FROM datasets ORDER BY name").fetchall())
+
+
+def kept_per_dataset(db: sqlite_utils.Database) -> list[tuple[int, int]]:
+    """(dataset id, kept records)."""
+    return db.execute(
+        "SELECT dataset_id, count(*) FROM records WHERE status = 'kept' GROUP BY dataset_id"
+    ).fetchall()
+
+
+def grounded_per_dataset(db: sqlite_utils.Database) -> list[tuple[int, int]]:
+    """(dataset id, kept records with at least one match)."""
+    return db.execute(
+        "SELECT r.dataset_id, count(DISTINCT m.record_id) FROM matches m JOIN records r "
+        "ON r.id = m.record_id WHERE r.status = 'kept' GROUP BY r.dataset_id"
+    ).fetchall()
+
+
+def match_groups(db: sqlite_utils.Database) -> list[tuple[int, str, str, str, int, int | None]]:
+    """(dataset id, kind, stage, mention, matches, of them text-only) of kept records."""
+    return db.execute(
+        "SELECT r.dataset_id, m.kind, m.stage, m.mention, count(*), sum(m.text_only) "
+        "FROM matches m JOIN records r ON r.id = m.record_id WHERE r.status = 'kept' "
+        "GROUP BY 1, 2, 3, 4"
+    ).fetchall()
+
+
+def unmatched_record_reasons(db: sqlite_utils.Database) -> list[tuple[int, str]]:
+    """(dataset id, reason of its newest ``ground`` reject) of each kept record that has no
+    match."""
+    rows = db.execute(
+        "SELECT r.dataset_id, x.reason, max(x.id) FROM records r JOIN rejects x "
+        "ON x.stage = 'ground' AND x.source = 'record ' || r.id WHERE r.status = 'kept' "
+        "AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.record_id = r.id) GROUP BY r.id"
+    )
+    return [(dataset_id, reason) for dataset_id, reason, _ in rows]
+
+
+def mention_refusals(db: sqlite_utils.Database, stage: str) -> list[tuple[int, str]]:
+    """(dataset id, reason of its newest reject of ``stage``) of each refused or unmatched
+    mention of a kept record."""
+    rows = db.execute(
+        "SELECT r.dataset_id, x.reason, max(x.id) FROM matches m JOIN records r "
+        "ON r.id = m.record_id JOIN rejects x ON x.stage = ? AND x.source = 'record ' || "
+        "m.record_id || ' ' || m.kind AND x.raw = m.mention WHERE r.status = 'kept' "
+        "AND m.stage IN ('refused', 'unmatched') GROUP BY m.id",
+        [stage],
+    )
+    return [(dataset_id, reason) for dataset_id, reason, _ in rows]
+
+
+def slake_datasets(db: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """(name, root) of the datasets ingested in SLAKE's format."""
+    return db.execute("SELECT name, root FROM datasets WHERE format = 'slake'").fetchall()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from medsynth.errors import InputError
+from medsynth.ground import queries
 from medsynth.ground.extract import is_no_mention
 from medsynth.ground.model import reason_category, refusal_summary
 from medsynth.ground.plausible import REJECT_STAGE, STEPS, parse_reason
@@ -94,22 +95,13 @@ def _finish(name: str, acc: dict[str, Any]) -> dict[str, Any]:
 
 def ground_report(ws: Workspace) -> dict[str, Any]:
     """Records processed and how each kind was matched, per dataset and overall."""
-    names = dict(ws.db.execute("SELECT id, name FROM datasets ORDER BY name").fetchall())
+    names = queries.dataset_names_by_id(ws.db)
     accs = {dataset_id: _empty() for dataset_id in names}
-    for dataset_id, kept in ws.db.execute(
-        "SELECT dataset_id, count(*) FROM records WHERE status = 'kept' GROUP BY dataset_id"
-    ):
+    for dataset_id, kept in queries.kept_per_dataset(ws.db):
         accs[dataset_id]["kept"] = kept
-    for dataset_id, grounded in ws.db.execute(
-        "SELECT r.dataset_id, count(DISTINCT m.record_id) FROM matches m JOIN records r "
-        "ON r.id = m.record_id WHERE r.status = 'kept' GROUP BY r.dataset_id"
-    ):
+    for dataset_id, grounded in queries.grounded_per_dataset(ws.db):
         accs[dataset_id]["grounded"] = grounded
-    for dataset_id, kind, stage, mention, count, text_only in ws.db.execute(
-        "SELECT r.dataset_id, m.kind, m.stage, m.mention, count(*), sum(m.text_only) "
-        "FROM matches m JOIN records r ON r.id = m.record_id WHERE r.status = 'kept' "
-        "GROUP BY 1, 2, 3, 4"
-    ):
+    for dataset_id, kind, stage, mention, count, text_only in queries.match_groups(ws.db):
         acc = accs[dataset_id]
         if stage == "unmatched":
             stage = "no_mention" if is_no_mention(mention) else "not_found"
@@ -118,20 +110,10 @@ def ground_report(ws: Workspace) -> dict[str, Any]:
             acc["mentions"][stage] += count
         if stage == "fuzzy":
             acc["text_only"] += text_only or 0
-    for dataset_id, reason, _ in ws.db.execute(
-        "SELECT r.dataset_id, x.reason, max(x.id) FROM records r JOIN rejects x "
-        "ON x.stage = 'ground' AND x.source = 'record ' || r.id WHERE r.status = 'kept' "
-        "AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.record_id = r.id) GROUP BY r.id"
-    ):
+    for dataset_id, reason in queries.unmatched_record_reasons(ws.db):
         accs[dataset_id]["rejected"] += 1
         accs[dataset_id]["reject_reasons"][reason_category(reason)] += 1
-    for dataset_id, reason, _ in ws.db.execute(
-        "SELECT r.dataset_id, x.reason, max(x.id) FROM matches m JOIN records r "
-        "ON r.id = m.record_id JOIN rejects x ON x.stage = ? AND x.source = 'record ' || "
-        "m.record_id || ' ' || m.kind AND x.raw = m.mention WHERE r.status = 'kept' "
-        "AND m.stage IN ('refused', 'unmatched') GROUP BY m.id",
-        [REJECT_STAGE],
-    ):
+    for dataset_id, reason in queries.mention_refusals(ws.db, REJECT_STAGE):
         step, category = parse_reason(reason)
         accs[dataset_id]["refused"].setdefault(step, Counter())[category] += 1
     total = _empty()
@@ -146,7 +128,7 @@ def ground_report(ws: Workspace) -> dict[str, Any]:
             total["refused"].setdefault(step, Counter()).update(counts)
     overall = _finish("all", total)
     coverage = {}
-    for name, root in ws.db.execute("SELECT name, root FROM datasets WHERE format = 'slake'"):
+    for name, root in queries.slake_datasets(ws.db):
         try:
             coverage[name] = exact_coverage_slake(ws, Path(root))
         except InputError as exc:
