@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from medsynth.backends.base import (
     SERVER_CONCURRENCY,
@@ -32,7 +32,11 @@ from medsynth.backends.base import (
     image_png_bytes,
 )
 
+if TYPE_CHECKING:
+    import ollama
+
 DEFAULT_HOST = "http://127.0.0.1:11434"
+PROBE_S = 10.0  # longest wait for /api/show when asking what the model can do
 
 T = TypeVar("T")
 
@@ -68,6 +72,8 @@ class OllamaChat:
         self.keep_alive = keep_alive
         self._client = ollama.Client(host=self.host, timeout=timeout_s)
         self._vision: bool | None = None  # from /api/show, asked once
+        # the client for that question, made when first asked, with a short timeout
+        self._probe: ollama.Client | None = None
 
     @property
     def supports_images(self) -> bool:
@@ -88,9 +94,14 @@ class OllamaChat:
 
     def capabilities(self, tag: str | None = None) -> list[str] | None:
         """``/api/show``'s ``capabilities`` of ``tag`` (this model by default); None when the
-        server does not report them (Ollama before 0.6.4)."""
+        server does not report them (an older Ollama)."""
         tag = tag or self.model
-        info = self._call(lambda: self._client.show(tag), tag=tag)
+        if self._probe is None:  # a short wait: asked where a caller decides what to send
+            import ollama
+
+            self._probe = ollama.Client(host=self.host, timeout=min(self.timeout_s, PROBE_S))
+        probe = self._probe
+        info = self._call(lambda: probe.show(tag), tag=tag)
         listed = getattr(info, "capabilities", None)
         return None if listed is None else [str(c) for c in listed]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -201,6 +202,15 @@ def test_a_no_vision_error_from_the_server_is_permanent(fake: FakeOllama) -> Non
         text.generate(QUESTION, images=[Image.new("RGB", (2, 2))])
     assert not isinstance(caught.value, TransientBackendError)
     assert "cannot read images" in str(caught.value) and TEXT_ONLY_TAG in str(caught.value)
+
+
+def test_a_hanging_server_is_asked_briefly_and_decides_itself() -> None:
+    with serve(mode="hang") as server:
+        model = OllamaChat(DEFAULT_TAG, host=server.url, timeout_s=1)
+        started = time.monotonic()
+        assert model.supports_images is True  # unknown: not cached, the server decides
+        assert time.monotonic() - started < 5
+        assert model._vision is None
 
 
 def test_an_unreachable_server_leaves_the_images_to_the_server() -> None:
