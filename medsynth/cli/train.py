@@ -308,11 +308,12 @@ def _run(options: Any, workspace: Path | None, as_json: bool, wait: bool = False
 
     distributed.init(options.device)
     main = distributed.is_main()
+    opened = None
+    with distributed.together("opening the workspace"):  # rank 0 first: it alone writes
+        if main:
+            opened = open_workspace(workspace, writer=f"train {options.kind}", wait=wait)
     with distributed.together("opening the workspace"):
-        # rank 0 alone writes (and holds the writer lock); the others only read
-        ws = open_workspace(
-            workspace, writer=f"train {options.kind}" if main else None, wait=wait and main
-        )
+        ws = opened or distributed.reader_workspace(workspace)
 
     def echo(line: str) -> None:
         if not as_json and main:

@@ -18,11 +18,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from medsynth.errors import InputError, MedsynthError
+
+if TYPE_CHECKING:
+    from medsynth.train.settings import TrainOptions
+    from medsynth.workspace import Workspace
 
 T = TypeVar("T")
 
@@ -124,6 +128,25 @@ def together(what: str) -> Iterator[None]:
             raise MedsynthError(f"rank {other} stopped while {what}: {failure}")
 
 
+def agreed_name(ws: Workspace, options: TrainOptions, echo: Callable[[str], None]) -> TrainOptions:
+    """Under several processes, rank 0 names the run (a new name holds the time of day, the
+    newest unfinished one for ``--resume``) and every rank takes that name."""
+    from dataclasses import replace
+
+    from medsynth.train import locate
+    from medsynth.train.plan import device_and_smoke
+
+    if not is_distributed() or options.name:
+        return options
+    name: str | None = None
+    with together("naming the run"):
+        if is_main():
+            _, smoke = device_and_smoke(options, [])
+            model = locate.base_model(ws, options, smoke, echo)
+            name = locate.run_name(ws, options, model)
+    return replace(options, name=broadcast(name))
+
+
 class RankSteps(TrainerCallback):
     """Counts the optimizer steps this rank took, and at the end sums its trainable weights, so
     that rank 0 can record that every rank stepped and holds the same adapter."""
@@ -148,6 +171,23 @@ class RankSteps(TrainerCallback):
 
     def report(self) -> dict[str, Any]:
         return {"rank": rank(), "steps": self.steps, "checksum": self.checksum}
+
+
+def reader_workspace(path: Path | None) -> Workspace:
+    """The workspace as a rank other than 0 opens it, after rank 0 did: its config and database
+    (migrated by rank 0 by then), without :meth:`Workspace.open`'s one write (marking runs of
+    gone processes ``interrupted``), and the network guard that ``open_workspace`` installs."""
+    from medsynth import netguard
+    from medsynth.config import CONFIG_FILE, load_config
+    from medsynth.store.db import open_database
+    from medsynth.workspace import DB_FILE, Workspace, default_workspace_path
+
+    root = (path or default_workspace_path()).expanduser().resolve()
+    ws = Workspace(
+        root=root, config=load_config(root / CONFIG_FILE), db=open_database(root / DB_FILE)
+    )
+    netguard.install(netguard.config_hosts(ws.config))
+    return ws
 
 
 def read_accelerate_config(path: Path) -> dict[str, Any]:

@@ -124,7 +124,7 @@ def train(
     main = distributed.is_main()
     if not main:
         echo = _silent
-    options = agreed_name(ws, options, echo)
+    options = distributed.agreed_name(ws, options, echo)
     with distributed.together("preparing the run"):
         prep = prepare(ws, options, echo=echo)
     if prep.settings.recipe:
@@ -170,24 +170,6 @@ def train(
         settings=settings.as_config(),
         notes=prep.notes,
     )
-
-
-def agreed_name(ws: Workspace, options: TrainOptions, echo: Echo) -> TrainOptions:
-    """Under several processes, rank 0 names the run (a new name holds the time of day, the
-    newest unfinished one for ``--resume``) and every rank takes that name."""
-    from dataclasses import replace
-
-    from medsynth.train.plan import device_and_smoke
-
-    if not distributed.is_distributed() or options.name:
-        return options
-    name: str | None = None
-    with distributed.together("naming the run"):
-        if distributed.is_main():
-            _, smoke = device_and_smoke(options, [])
-            model = locate.base_model(ws, options, smoke, echo)
-            name = locate.run_name(ws, options, model)
-    return replace(options, name=distributed.broadcast(name))
 
 
 def recipe_text(settings: Any) -> str:
