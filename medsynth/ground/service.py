@@ -31,7 +31,7 @@ from medsynth.ground.model import Grounded, GroundReport, MatchRow, Rejected
 from medsynth.ground.plausible import EXACT, REJECT_STAGE, MentionRules, Refusal, mention_source
 from medsynth.ingest.datasets import find_dataset, selection_end
 from medsynth.kg.lookup import KINDS, ExactMatcher, Kind
-from medsynth.kg.paths import CHAIN_RELATIONS, entity_triples, paths_for
+from medsynth.kg.paths import CHAIN_RELATIONS, entity_triples, entity_type, paths_for
 from medsynth.stage import Stage
 from medsynth.store.db import insert_rows
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
@@ -59,10 +59,10 @@ class TripleRetriever:
             return cached
         ids: set[int] = set()
         with self.lock:
-            kind = self.db.execute("SELECT type FROM entities WHERE id = ?", [entity_id]).fetchone()
+            kind = entity_type(self.db, entity_id)
             for language in self.languages:
                 ids.update(t.id for t in entity_triples(self.db, entity_id, language))
-                if kind is None or kind[0] == "system":
+                if kind is None or kind == "system":
                     continue  # a system's paths lead down to its organs, not up a chain
                 for path in paths_for(self.db, entity_id, language=language):
                     ids.update(t.id for t in path.triples if t.relation in CHAIN_RELATIONS)

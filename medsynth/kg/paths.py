@@ -159,25 +159,31 @@ def _dedupe(triples: list[Triple]) -> list[Triple]:
     return kept
 
 
+def entity_type(db: sqlite_utils.Database, entity_id: int) -> str | None:
+    """The entity's type (disease, organ, system, ...); None when there is no such entity."""
+    row = db.execute("SELECT type FROM entities WHERE id = ?", [entity_id]).fetchone()
+    return None if row is None else str(row[0])
+
+
 def paths_for(
     db: sqlite_utils.Database, entity_id: int, *, language: str | None = "en"
 ) -> list[KGPath]:
     """Short and long paths starting at ``entity_id`` (for a system: its organs' short paths)."""
-    kind = db.execute("SELECT type FROM entities WHERE id = ?", [entity_id]).fetchone()
+    kind = entity_type(db, entity_id)
     if kind is None:
         raise InputError(
             f"no entity with id {entity_id}", hint="look it up with `medsynth kg show`"
         )
     triples = _dedupe(entity_triples(db, entity_id, language))
     paths: list[KGPath] = []
-    if kind[0] == "system":
+    if kind == "system":
         where = "WHERE t.tail_id = ? AND t.relation = 'belong to'"
         params: list[Any] = [entity_id]
         if language:
             where += " AND t.language = ?"
             params.append(language)
         return [KGPath("short", "belong to", [t]) for t in _dedupe(_triples(db, where, params))]
-    if kind[0] == "disease":
+    if kind == "disease":
         chains: list[list[Triple]] = []
         for location in (t for t in triples if t.relation == "location"):
             if location.tail_id is None:
