@@ -212,6 +212,37 @@ def kept_record_images(db: sqlite_utils.Database, limit: int = 200) -> list[tupl
     return out
 
 
+# --- the records a ground run works through -----------------------------------------------------
+
+_UNGROUNDED = (
+    "FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.status = 'kept' "
+    "AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.record_id = r.id) "
+    "AND (? IS NULL OR r.dataset_id = ?) AND (? IS NULL OR r.id <= ?)"
+)
+_UNGROUNDED_COLUMNS = ("id", "images", "image_sha256", "context", "context_derived", "root")
+
+
+def ungrounded_records(
+    db: sqlite_utils.Database, dataset_id: int | None, end: int | None, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` kept records without a match (of one dataset, or all; ids up to
+    ``end``) after record ``after``, in id order: id, images, image_sha256, context,
+    context_derived and their dataset's root."""
+    rows = db.execute(
+        "SELECT r.id, r.images, r.image_sha256, r.context, r.context_derived, d.root "
+        + _UNGROUNDED
+        + " AND r.id > ? ORDER BY r.id LIMIT ?",
+        [dataset_id, dataset_id, end, end, after, limit],
+    ).fetchall()
+    return [dict(zip(_UNGROUNDED_COLUMNS, row, strict=True)) for row in rows]
+
+
+def ungrounded_count(db: sqlite_utils.Database, dataset_id: int | None, end: int | None) -> int:
+    """How many kept records (of one dataset, or all; ids up to ``end``) have no match."""
+    sql = "SELECT count(*) " + _UNGROUNDED
+    return int(db.execute(sql, [dataset_id, dataset_id, end, end]).fetchone()[0])
+
+
 # --- the grounding report's counts (kept records only) ------------------------------------------
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from medsynth.backends.base import BackendError, ChatModel, InvalidOutput, TransientBackendError
 from medsynth.errors import InputError
+from medsynth.ground import queries
 from medsynth.ground.extract import Extractor, RecordImage, is_no_mention
 from medsynth.ground.fuzzy import EntityVectors, FuzzyMatcher, Verifier
 from medsynth.ground.model import Grounded, GroundReport, MatchRow, Rejected
@@ -253,32 +254,18 @@ class Grounder:
             insert_rows(conn, "record_triples", triples, conflict="IGNORE")
 
 
-_PENDING = (
-    "FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE r.status = 'kept' "
-    "AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.record_id = r.id) "
-    "AND (? IS NULL OR r.dataset_id = ?) AND (? IS NULL OR r.id <= ?)"
-)
-
-
 def _pending(
     grounder: Grounder, dataset_id: int | None, end: int | None
 ) -> Iterator[dict[str, Any]]:
     """Records still to ground (up to record ``end``), in id order, read a page at a time."""
     last = 0
-    columns = ("id", "images", "image_sha256", "context", "context_derived", "root")
     while True:
         with grounder.lock:
-            rows = grounder.ws.db.execute(
-                "SELECT r.id, r.images, r.image_sha256, r.context, r.context_derived, d.root "
-                + _PENDING
-                + " AND r.id > ? ORDER BY r.id LIMIT ?",
-                [dataset_id, dataset_id, end, end, last, PAGE],
-            ).fetchall()
+            rows = queries.ungrounded_records(grounder.ws.db, dataset_id, end, last, PAGE)
         if not rows:
             return
-        for row in rows:
-            yield dict(zip(columns, row, strict=True))
-        last = rows[-1][0]
+        yield from rows
+        last = rows[-1]["id"]
 
 
 def ground(
@@ -298,9 +285,7 @@ def ground(
     cfg = ws.config.ground
     dataset_id = find_dataset(ws, dataset)
     end = selection_end(ws, dataset_id, limit)
-    total = ws.db.execute(
-        "SELECT count(*) " + _PENDING, [dataset_id, dataset_id, end, end]
-    ).fetchone()[0]
+    total = queries.ungrounded_count(ws.db, dataset_id, end)
     config = {"dataset": dataset, "limit": limit, "ground": cfg.model_dump()}
     config["models"] = {
         r: getattr(ws.config.models, r).model_dump() for r in ("vision_generator", "verifier")
