@@ -101,7 +101,6 @@ class Fitted:
     losses: list[float]
     last: dict[str, Any]
     cancelled: bool = False
-    ranks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def train(
@@ -386,10 +385,7 @@ def finish_run(
             f"training cancelled at step {steps}: {checkpoint.name} is saved; "
             f"resume run {prep.settings.name} to go on from it"
         )
-    metrics = dict(fitted.metrics)
-    if len(fitted.ranks) > 1:
-        metrics["ranks"] = fitted.ranks
-    runs.finish(train_run_id, "ok", peak_bytes=peak, metrics=metrics)
+    runs.finish(train_run_id, "ok", peak_bytes=peak, metrics=fitted.metrics)
     recorder.summary.update({"steps": steps, "peak_bytes": peak})
     return peak
 
@@ -424,13 +420,13 @@ def _fit(fit: Fit) -> Fitted:
             model, prep.processor, dataset, settings, callbacks, extra_rewards=fit.extra_rewards
         )
     trainer.train(resume_from_checkpoint=str(prep.resume_from) if prep.resume_from else None)
+    ranks = distributed.gather(counter.report())  # every rank's steps and adapter checksum
     fitted = Fitted(
         steps=int(trainer.state.global_step),
-        metrics=recorder.summary,
+        metrics={**recorder.summary, "ranks": ranks} if len(ranks) > 1 else recorder.summary,
         losses=recorder.losses,
         last=recorder.last,
         cancelled=hook.cancelled,
-        ranks=distributed.gather(counter.report()),
     )
     if not fitted.cancelled:
         _save_adapter(trainer, prep, fit.train_run_id)

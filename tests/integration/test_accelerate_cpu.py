@@ -116,7 +116,11 @@ def check_two_processes(ws: Workspace, tmp_path: Path, tiny_llava: Path) -> None
     one_losses = [s["loss"] for s in ws.db.table("train_steps").rows_where(order_by="id")]
 
     # two processes, batch 1 each: the same two samples per step
-    launched(ws, config, tiny_llava, "--name", "two", "--batch-size", "1", "--max-steps", "2")
+    done = launched(
+        ws, config, tiny_llava, "--name", "two", "--batch-size", "1", "--max-steps", "2", "--json"
+    )
+    printed = json.loads(done.stdout)  # rank 0 alone prints
+    assert printed["steps"] == 2 and [r["steps"] for r in printed["metrics"]["ranks"]] == [2, 2]
     rows = list(ws.db.table("train_runs").rows_where("name = 'two'"))
     assert len(rows) == 1  # rank 1 wrote no row
     row = rows[0]
