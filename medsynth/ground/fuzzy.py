@@ -32,8 +32,9 @@ from medsynth.backends.base import BackendError, TransientBackendError
 from medsynth.backends.calllog import CallLog
 from medsynth.backends.encoders import image_encoder, text_encoder
 from medsynth.ground.plausible import FUZZY_FLOOR, VERIFIER, Refusal
-from medsynth.kg.indexes import IndexName, build_index
+from medsynth.kg.indexes import IndexName, built_index
 from medsynth.kg.lookup import KIND_TYPES, UNTYPED, EntityRef, Kind
+from medsynth.kg.queries import label_entities
 from medsynth.kg.vectors import VectorIndex
 from medsynth.prompts import render
 from medsynth.workspace import Workspace
@@ -100,20 +101,10 @@ class LoadedIndex:
     def __init__(
         self, ws: Workspace, name: IndexName, entities: dict[int, EntityRef], max_k: int
     ) -> None:
-        build_index(ws, name)
-        path, count = ws.db.execute(
-            "SELECT path, count FROM vector_indexes WHERE name = ?", [name]
-        ).fetchone()
-        sql = {
-            "entity_text": "SELECT v.label, CASE v.ref_table WHEN 'entities' THEN v.ref_id "
-            "ELSE a.entity_id END FROM vector_ids v LEFT JOIN aliases a ON v.ref_table = "
-            "'aliases' AND a.id = v.ref_id WHERE v.index_name = ?",
-            "entity_image": "SELECT v.label, i.entity_id FROM vector_ids v JOIN entity_images i "
-            "ON i.id = v.ref_id WHERE v.index_name = ?",
-        }[name]
+        path, count = built_index(ws, name)
         self.label_entity = np.full(count, -1, dtype=np.int64)
         labels_of: dict[int, list[int]] = {}
-        for label, entity_id in ws.db.execute(sql, [name]):
+        for label, entity_id in label_entities(ws.db, name):
             if entity_id in entities and 0 <= label < count:
                 self.label_entity[label] = entity_id
                 labels_of.setdefault(entity_id, []).append(label)

@@ -19,6 +19,7 @@ from PIL import Image
 from medsynth.backends.encoders import image_encoder, text_encoder
 from medsynth.errors import InputError
 from medsynth.files import open_image
+from medsynth.kg.queries import index_file, label_ref, ref_entity
 from medsynth.kg.vectors import VectorIndex
 from medsynth.store.runs import record_reject, utc_now
 from medsynth.workspace import Workspace
@@ -181,32 +182,28 @@ def build_index(
     }
 
 
-def _entity_for(ws: Workspace, table: str, ref_id: int) -> tuple[int, str, str] | None:
-    sql = {
-        "entities": "SELECT id, name, type FROM entities WHERE id = ?",
-        "aliases": "SELECT e.id, e.name, e.type FROM aliases a JOIN entities e "
-        "ON e.id = a.entity_id WHERE a.id = ?",
-        "entity_images": "SELECT e.id, e.name, e.type FROM entity_images i JOIN entities e "
-        "ON e.id = i.entity_id WHERE i.id = ?",
-    }[table]
-    row = ws.db.execute(sql, [ref_id]).fetchone()
-    return (row[0], row[1], row[2]) if row else None
+def built_index(ws: Workspace, name: IndexName) -> tuple[str, int]:
+    """(path relative to the workspace, vectors) of index ``name``, built first if it is
+    missing or stale."""
+    build_index(ws, name)
+    found = index_file(ws.db, name)
+    if found is None:  # build_index writes the row; only a concurrent rebuild could remove it
+        raise InputError(f"the {name} index is not built", hint="run `medsynth kg index`")
+    return found
 
 
 def _search(
     ws: Workspace, name: IndexName, vector: np.ndarray, k: int, entity_type: str | None
 ) -> list[Hit]:
-    build_index(ws, name)
-    row = ws.db.execute("SELECT path, count FROM vector_indexes WHERE name = ?", [name]).fetchone()
-    index = VectorIndex.load(ws.root / row[0], ef_search=ws.config.index.ef_search)
-    labels, scores = index.query(vector.reshape(1, -1), k=min(row[1], k * 4 + 10))
+    path, count = built_index(ws, name)
+    index = VectorIndex.load(ws.root / path, ef_search=ws.config.index.ef_search)
+    labels, scores = index.query(vector.reshape(1, -1), k=min(count, k * 4 + 10))
     hits: dict[int, Hit] = {}
     for label, score in zip(labels[0], scores[0], strict=True):
-        ref = ws.db.execute(
-            "SELECT ref_table, ref_id FROM vector_ids WHERE index_name = ? AND label = ?",
-            [name, int(label)],
-        ).fetchone()
-        entity = _entity_for(ws, ref[0], ref[1]) if ref else None
+        ref = label_ref(ws.db, name, int(label))
+        if ref is None:
+            continue
+        entity = ref_entity(ws.db, *ref)
         if entity is None or (entity_type and entity[2] != entity_type):
             continue
         if entity[0] not in hits:

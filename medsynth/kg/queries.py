@@ -1,5 +1,6 @@
-"""Read-only views of the knowledge graph for the TUI's KG browser: entity search and one
-entity in full. Every query is indexed or LIMITed (the TUI runs them on its event loop)."""
+"""Read-only views of the knowledge graph: for the TUI's KG browser, entity search and one
+entity in full (every such query is indexed or LIMITed: the TUI runs them on its event loop);
+and the entity indexes' label maps, which search and fuzzy grounding read."""
 
 from __future__ import annotations
 
@@ -164,3 +165,49 @@ def entity_facts(
             [entity_id, limit],
         )
     )
+
+
+# --- the entity indexes (vector_indexes, vector_ids) ------------------------------------------
+
+_LABEL_ENTITIES = {
+    "entity_text": "SELECT v.label, CASE v.ref_table WHEN 'entities' THEN v.ref_id "
+    "ELSE a.entity_id END FROM vector_ids v LEFT JOIN aliases a ON v.ref_table = "
+    "'aliases' AND a.id = v.ref_id WHERE v.index_name = ?",
+    "entity_image": "SELECT v.label, i.entity_id FROM vector_ids v JOIN entity_images i "
+    "ON i.id = v.ref_id WHERE v.index_name = ?",
+}
+_REF_ENTITY = {
+    "entities": "SELECT id, name, type FROM entities WHERE id = ?",
+    "aliases": "SELECT e.id, e.name, e.type FROM aliases a JOIN entities e "
+    "ON e.id = a.entity_id WHERE a.id = ?",
+    "entity_images": "SELECT e.id, e.name, e.type FROM entity_images i JOIN entities e "
+    "ON e.id = i.entity_id WHERE i.id = ?",
+}
+
+
+def index_file(db: sqlite_utils.Database, name: str) -> tuple[str, int] | None:
+    """(path relative to the workspace, vectors) of a built index; None before it is built."""
+    row = db.execute("SELECT path, count FROM vector_indexes WHERE name = ?", [name]).fetchone()
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
+def label_entities(db: sqlite_utils.Database, name: str) -> list[tuple[int, int]]:
+    """(label, entity id) of every vector of index ``name`` (``entity_text``: names and
+    aliases, ``entity_image``: entity images)."""
+    return db.execute(_LABEL_ENTITIES[name], [name]).fetchall()
+
+
+def label_ref(db: sqlite_utils.Database, name: str, label: int) -> tuple[str, int] | None:
+    """(table, row id) that vector ``label`` of index ``name`` stands for."""
+    row = db.execute(
+        "SELECT ref_table, ref_id FROM vector_ids WHERE index_name = ? AND label = ?",
+        [name, label],
+    ).fetchone()
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
+def ref_entity(db: sqlite_utils.Database, table: str, ref_id: int) -> tuple[int, str, str] | None:
+    """(id, name, type) of the entity a row of ``table`` (entities, aliases or entity_images)
+    belongs to."""
+    row = db.execute(_REF_ENTITY[table], [ref_id]).fetchone()
+    return (row[0], row[1], row[2]) if row else None
