@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
@@ -21,6 +20,7 @@ import jinja2
 import sqlite_utils
 
 import medsynth
+from medsynth.export import queries
 from medsynth.files import sha256_file
 from medsynth.kg.normalize import normalize
 from medsynth.review.data import CRITERIA, review_stats
@@ -87,42 +87,15 @@ class ExportStats:
             self.run_ids.add(sample.run_id)
 
 
-def _count(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> int:
-    return int(db.execute(sql, list(params)).fetchone()[0])
-
-
 def _percent(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
-def _known_entities(db: sqlite_utils.Database, norms: set[str]) -> int:
-    """How many of the normalised names are KG entities (by name or alias)."""
-    found: set[str] = set()
-    names = sorted(norms)
-    for start in range(0, len(names), 500):
-        chunk = names[start : start + 500]
-        marks = ", ".join("?" * len(chunk))
-        for sql in (
-            f"SELECT norm FROM entities WHERE norm IN ({marks})",
-            f"SELECT norm FROM aliases WHERE norm IN ({marks})",
-        ):
-            found.update(row[0] for row in db.execute(sql, chunk))
-    return len(found)
-
-
 def kg_coverage(db: sqlite_utils.Database, stats: ExportStats) -> dict[str, Any]:
     """Distinct triples / entities / records the export uses, against what the workspace holds."""
-    triples_total = _count(db, "SELECT count(*) FROM triples")
-    entities_total = _count(db, "SELECT count(*) FROM entities")
-    records_kept = _count(db, "SELECT count(*) FROM records WHERE status = 'kept'")
-    triples_known = 0
-    ids = sorted(stats.triples)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        triples_known += _count(
-            db, f"SELECT count(*) FROM triples WHERE id IN ({', '.join('?' * len(chunk))})", chunk
-        )
-    entities_known = _known_entities(db, stats.entities)
+    triples_total, entities_total, records_kept = queries.kg_totals(db)
+    triples_known = queries.known_triples(db, sorted(stats.triples))
+    entities_known = queries.known_entity_norms(db, stats.entities)
     return {
         "triples_used": triples_known,
         "triples_total": triples_total,
@@ -140,22 +113,13 @@ def kg_coverage(db: sqlite_utils.Database, stats: ExportStats) -> dict[str, Any]
 
 def synthesis_rejects(db: sqlite_utils.Database, generators: list[str]) -> dict[str, Any]:
     """Samples synthesis set aside (by status and reason), and ``rejects`` rows of stage synth."""
-    marks = ", ".join("?" * len(generators))
-    samples = [
+    samples: list[dict[str, Any]] = [
         {"status": status, "reason": reason or "", "samples": count}
-        for status, reason, count in db.execute(
-            "SELECT status, coalesce(reason, ''), count(*) FROM samples "
-            f"WHERE status IN ({', '.join('?' * len(STATUSES_NOT_KEPT))}) "
-            f"AND generator IN ({marks}) GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2",
-            [*STATUSES_NOT_KEPT, *generators],
-        )
+        for status, reason, count in queries.set_aside(db, STATUSES_NOT_KEPT, generators)
     ]
     table = [
         {"reason": reason or "", "rows": count}
-        for reason, count in db.execute(
-            "SELECT coalesce(reason, ''), count(*) FROM rejects WHERE stage = 'synth' "
-            "GROUP BY 1 ORDER BY 2 DESC, 1"
-        )
+        for reason, count in queries.synth_reject_reasons(db)
     ]
     by_status: Counter[str] = Counter()
     for row in samples:

@@ -8,13 +8,13 @@ import json
 import os
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from medsynth.errors import FolderNotEmptyError, InputError
-from medsynth.export import card
+from medsynth.export import card, queries
 from medsynth.export.formats import FORMATS, RENDER, ExportSample, dataset_info, grpo_eligible
 from medsynth.export.images import IMAGES_DIR, ImageStore, SkipSample
 from medsynth.files import open_private, private_dir, write_private
@@ -31,7 +31,6 @@ _KNOWN_FILES = {
     "manifest.json",
 }
 _OUR_IMAGE = re.compile(r"^[0-9a-f]{16}\.(png|jpg)$")
-_BATCH = 500
 Progress = Callable[[int, int], None]
 
 
@@ -130,17 +129,11 @@ def _prepare_out(ws: Workspace, out: Path, force: bool) -> Path:
 
 # --- selection -------------------------------------------------------------------------------
 
-_COLUMNS = (
-    "s.id, s.record_id, s.generator, s.sample_type, s.question, s.answer, s.key_answer, "
-    "s.ground_truth, s.path_triples, s.path_entities, s.images, s.system, s.template, "
-    "s.template_version, s.model, s.seed, s.run_id, d.root AS dataset_root"
-)
-
 
 def _generators(ws: Workspace, generators: list[str] | None) -> list[str]:
     if not generators:
         return list(GENERATORS)
-    present = {row[0] for row in ws.db.execute("SELECT DISTINCT generator FROM samples")}
+    present = queries.present_generators(ws.db)
     wanted = [g.strip() for item in generators for g in item.split(",") if g.strip()]
     unknown = [g for g in wanted if g not in GENERATORS and g not in present]
     if unknown or not wanted:
@@ -149,21 +142,6 @@ def _generators(ws: Workspace, generators: list[str] | None) -> list[str]:
             hint=f"choose among {', '.join(GENERATORS)}",
         )
     return list(dict.fromkeys(wanted))
-
-
-def _rows(ws: Workspace, ids: list[int]) -> Iterator[dict[str, Any]]:
-    """The rows of ``ids``, in that order, fetched in batches."""
-    for start in range(0, len(ids), _BATCH):
-        chunk = ids[start : start + _BATCH]
-        cursor = ws.db.execute(
-            f"SELECT {_COLUMNS} FROM samples s LEFT JOIN records r ON r.id = s.record_id "
-            f"LEFT JOIN datasets d ON d.id = r.dataset_id WHERE s.id IN "
-            f"({', '.join('?' * len(chunk))})",
-            chunk,
-        )
-        names = [c[0] for c in cursor.description]
-        by_id = {row[0]: dict(zip(names, row, strict=True)) for row in cursor}
-        yield from (by_id[i] for i in chunk if i in by_id)
 
 
 def _json_list(raw: str | None, kind: type, column: str) -> list[Any]:
@@ -326,7 +304,7 @@ class _Export:
         report = self.report
         sinks = [_Sink(self.out / name) for name in self.data_files]
         try:
-            for done, row in enumerate(_rows(self.ws, ids), 1):
+            for done, row in enumerate(queries.export_rows(self.ws.db, ids), 1):
                 if limit is not None and report.samples >= limit:
                     break
                 if self.fmt == "trl-grpo" and not grpo_eligible(row):
