@@ -30,7 +30,7 @@ from medsynth.ground.extract import Extractor, RecordImage, is_no_mention
 from medsynth.ground.fuzzy import EntityVectors, FuzzyMatcher, Verifier
 from medsynth.ground.model import Grounded, GroundReport, MatchRow, Rejected
 from medsynth.ground.plausible import EXACT, REJECT_STAGE, MentionRules, Refusal, mention_source
-from medsynth.ingest.datasets import find_dataset, selection_end
+from medsynth.ingest.queries import find_dataset, selection_end
 from medsynth.kg.lookup import KINDS, ExactMatcher, Kind
 from medsynth.kg.paths import CHAIN_RELATIONS, entity_triples, entity_type, paths_for
 from medsynth.stage import Stage

@@ -26,9 +26,10 @@ import numpy.typing as npt
 
 from medsynth.errors import InputError
 from medsynth.ingest import filters as F
-from medsynth.ingest.datasets import STAGE, IngestReport, dataset_id, dataset_totals
+from medsynth.ingest.datasets import IngestReport
 from medsynth.ingest.images import ImageInfo, inspect_image, store_png
 from medsynth.ingest.phi import PHI_MODES, PhiMode, count_kinds, describe, find_phi, redact
+from medsynth.ingest.queries import STAGE, dataset_id, dataset_totals, stored_records
 from medsynth.ingest.sources import BadItem, Format, RawItem, Source, open_source
 from medsynth.store.db import insert_rows
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
@@ -68,14 +69,7 @@ class _Ingester:
         self.vocabulary = F.Vocabulary.from_workspace(ws.db)
         report.vocabulary_terms = len(self.vocabulary)
         texts = F.TEXT_DUPLICATE in self.enabled  # stored contexts are needed only then
-        self.stored: dict[str, tuple[str, list[str], str]] = {
-            key: (status, json.loads(phash or "[]"), context or "")
-            for key, status, phash, context in self.db.execute(
-                "SELECT key, status, phash, CASE WHEN ? THEN context END FROM records "
-                "WHERE dataset_id = ?",
-                [texts, report.dataset_id],
-            )
-        }
+        self.stored = stored_records(self.db, report.dataset_id, texts)
         self.seen: set[str] = set()
         self.phashes, self.texts = F.PhashIndex(), F.TextIndex()
         self.rows: list[dict[str, Any]] = []
