@@ -25,6 +25,7 @@ import sqlite_utils
 
 from medsynth.config import IngestConfig
 from medsynth.kg.normalize import singular
+from medsynth.kg.queries import entity_names
 
 RESOLUTION = "resolution"
 MEDICAL_TERMS = "medical_terms"
@@ -100,9 +101,7 @@ class Vocabulary:
     @classmethod
     def from_workspace(cls, db: sqlite_utils.Database) -> Vocabulary:
         """Shipped terms plus the workspace KG's entity names and aliases."""
-        names = [row[0] for row in db.execute("SELECT name FROM entities")]
-        names += [row[0] for row in db.execute("SELECT alias FROM aliases")]
-        return cls([*shipped_terms(), *names])
+        return cls([*shipped_terms(), *entity_names(db)])
 
     def __len__(self) -> int:
         return len(self.terms)

@@ -13,6 +13,7 @@ from typing import Literal, NamedTuple
 import sqlite_utils
 
 from medsynth.kg.normalize import normalize
+from medsynth.kg.queries import alias_norms, entity_norms
 
 Kind = Literal["disease", "organ"]
 KINDS: tuple[Kind, ...] = ("disease", "organ")
@@ -36,14 +37,12 @@ class ExactMatcher:
         self.by_norm: dict[str, list[EntityRef]] = {}
         self.by_alias: dict[str, list[EntityRef]] = {}
         self.entities: dict[int, EntityRef] = {}
-        for entity_id, name, norm, kind in db.execute(
-            "SELECT id, name, norm, type FROM entities ORDER BY id"
-        ):
+        for entity_id, name, norm, kind in entity_norms(db):
             ref = EntityRef(entity_id, name, kind)
             self.entities[entity_id] = ref
             self.by_name.setdefault(name, []).append(ref)
             self.by_norm.setdefault(norm, []).append(ref)
-        for entity_id, norm in db.execute("SELECT entity_id, norm FROM aliases ORDER BY id"):
+        for entity_id, norm in alias_norms(db):
             alias_of = self.entities.get(entity_id)
             if alias_of is not None and alias_of not in self.by_alias.get(norm, []):
                 self.by_alias.setdefault(norm, []).append(alias_of)

@@ -167,6 +167,25 @@ def entity_facts(
     )
 
 
+# --- whole-KG reads (exact lookup, the ingest vocabulary) ----------------------------------------
+
+
+def entity_names(db: sqlite_utils.Database) -> list[str]:
+    """Every entity name, then every alias."""
+    names = [row[0] for row in db.execute("SELECT name FROM entities")]
+    return names + [row[0] for row in db.execute("SELECT alias FROM aliases")]
+
+
+def entity_norms(db: sqlite_utils.Database) -> list[tuple[int, str, str, str]]:
+    """(id, name, normalised name, type) of every entity, in id order."""
+    return db.execute("SELECT id, name, norm, type FROM entities ORDER BY id").fetchall()
+
+
+def alias_norms(db: sqlite_utils.Database) -> list[tuple[int, str]]:
+    """(entity id, normalised alias) of every alias, in id order."""
+    return db.execute("SELECT entity_id, norm FROM aliases ORDER BY id").fetchall()
+
+
 # --- the entity indexes (vector_indexes, vector_ids) ------------------------------------------
 
 _LABEL_ENTITIES = {
