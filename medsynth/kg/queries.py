@@ -1,6 +1,9 @@
-"""Read-only views of the knowledge graph: for the TUI's KG browser, entity search and one
-entity in full (every such query is indexed or LIMITed: the TUI runs them on its event loop);
-and the entity indexes' label maps, which search and fuzzy grounding read."""
+"""Read-only views of the knowledge graph, shared by the CLI and the TUI: entity search and one
+entity in full for the TUI's KG browser (every such query is indexed or LIMITed: the TUI runs
+them on its event loop), an entity's aliases, incoming triples and images (``kg show`` reads
+them all, the browser the first few), the KG's counts (``kg stats``), the whole-KG lists exact
+lookup and the ingest vocabulary read, and the entity indexes' label maps, which search and
+fuzzy grounding read."""
 
 from __future__ import annotations
 
@@ -79,20 +82,13 @@ def entity_view(
     if row is None:
         return None
     view = EntityView(*row)
-    view.aliases = [
-        a
-        for (a,) in db.execute(
-            "SELECT alias FROM aliases WHERE entity_id = ? ORDER BY id LIMIT 50", [entity_id]
-        )
-    ]
+    view.aliases = [alias for alias, _language in entity_aliases(db, entity_id, limit=50)]
     view.triples = entity_triples(db, entity_id)
     view.paths = [
         (p.kind, p.relation, p.text()) for p in paths_for(db, entity_id, language=language)
     ]
-    for image_root, path, crop in db.execute(
-        "SELECT root, path, crop_path FROM entity_images WHERE entity_id = ? ORDER BY id LIMIT 100",
-        [entity_id],
-    ):
+    for image in entity_image_rows(db, entity_id, limit=100):
+        image_root, path, crop = image["root"], image["path"], image["crop_path"]
         # a crop (an entity's box) lives in the workspace; the whole image under its root
         base = (root if crop else Path(image_root or root)).resolve()
         try:
@@ -165,6 +161,86 @@ def entity_facts(
             [entity_id, limit],
         )
     )
+
+
+def entity_aliases(
+    db: sqlite_utils.Database, entity_id: int, limit: int = -1
+) -> list[tuple[str, str]]:
+    """(alias, language) of the entity's aliases, in id order (the first ``limit``; -1: all)."""
+    return db.execute(
+        "SELECT alias, language FROM aliases WHERE entity_id = ? ORDER BY id LIMIT ?",
+        [entity_id, limit],
+    ).fetchall()
+
+
+def incoming_triples(db: sqlite_utils.Database, entity_id: int) -> list[tuple[int, str, str, str]]:
+    """(triple id, head name, relation, language) of the triples with the entity as tail."""
+    return db.execute(
+        "SELECT t.id, e.name, t.relation, t.language FROM triples t JOIN entities e "
+        "ON e.id = t.head_id WHERE t.tail_id = ? ORDER BY t.id",
+        [entity_id],
+    ).fetchall()
+
+
+def entity_image_rows(
+    db: sqlite_utils.Database, entity_id: int, limit: int = -1
+) -> list[dict[str, Any]]:
+    """The entity's images (path, root, box, crop_path, source), in id order (the first
+    ``limit``; -1: all)."""
+    return list(
+        db.query(
+            "SELECT path, root, box, crop_path, source FROM entity_images WHERE entity_id = ? "
+            "ORDER BY id LIMIT ?",
+            [entity_id, limit],
+        )
+    )
+
+
+def kg_counts(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Counts of entities, triples, aliases, images and rejects (by type, language, relation,
+    stage), the heads spelled several ways and the aliases naming several entities."""
+
+    def grouped(sql: str) -> dict[str, int]:
+        return {str(key): count for key, count in db.execute(sql)}
+
+    spellings: dict[tuple[int, str], list[str]] = {}
+    for head_id, head in db.execute(
+        "SELECT DISTINCT head_id, head FROM triples WHERE head_id IN (SELECT head_id FROM "
+        "triples GROUP BY head_id HAVING count(DISTINCT head) > 1) ORDER BY head_id, head"
+    ):
+        spellings.setdefault((head_id, normalize(head)), []).append(head)
+    variants = [names for names in spellings.values() if len(names) > 1]
+    return {
+        "entities": db.table("entities").count,
+        "entities_by_type": grouped("SELECT type, count(*) FROM entities GROUP BY type"),
+        "entities_by_language": grouped(
+            "SELECT language, count(*) FROM entities GROUP BY language"
+        ),
+        "triples": db.table("triples").count,
+        "triples_by_language": grouped("SELECT language, count(*) FROM triples GROUP BY language"),
+        "top_relations": dict(
+            list(
+                grouped(
+                    "SELECT relation, count(*) c FROM triples GROUP BY relation ORDER BY c DESC"
+                ).items()
+            )[:10]
+        ),
+        "aliases": db.table("aliases").count,
+        "aliases_by_language": grouped("SELECT language, count(*) FROM aliases GROUP BY language"),
+        "entity_images": db.table("entity_images").count,
+        "entities_with_images": db.execute(
+            "SELECT count(DISTINCT entity_id) FROM entity_images"
+        ).fetchone()[0],
+        "spelling_variants": variants,
+        "ambiguous_aliases": {
+            alias: names.split("\x1f")
+            for alias, names in db.execute(
+                "SELECT min(a.alias), group_concat(e.name, char(31)) FROM aliases a "
+                "JOIN entities e ON e.id = a.entity_id GROUP BY a.norm HAVING count(*) > 1"
+            )
+        },
+        "rejects_by_stage": grouped("SELECT stage, count(*) FROM rejects GROUP BY stage"),
+    }
 
 
 # --- whole-KG reads (exact lookup, the ingest vocabulary) ----------------------------------------

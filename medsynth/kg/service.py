@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from medsynth.errors import InputError
+from medsynth.kg import queries
 from medsynth.kg.images import ImageFormat, LinkReport, link_images
 from medsynth.kg.indexes import build_index, index_status
 from medsynth.kg.model import ParsedKG
-from medsynth.kg.normalize import normalize
 from medsynth.kg.paths import KGPath, entity_triples, find_entity, paths_for
 from medsynth.kg.slake import parse_slake
 from medsynth.kg.triples import parse_triples
@@ -94,50 +94,7 @@ def build_indexes(
 
 def kg_stats(ws: Workspace) -> dict[str, Any]:
     """Counts of entities, triples, aliases, images, rejects and the state of the indexes."""
-    db = ws.db
-
-    def grouped(sql: str) -> dict[str, int]:
-        return {str(key): count for key, count in db.execute(sql)}
-
-    spellings: dict[tuple[int, str], list[str]] = {}
-    for head_id, head in db.execute(
-        "SELECT DISTINCT head_id, head FROM triples WHERE head_id IN (SELECT head_id FROM "
-        "triples GROUP BY head_id HAVING count(DISTINCT head) > 1) ORDER BY head_id, head"
-    ):
-        spellings.setdefault((head_id, normalize(head)), []).append(head)
-    variants = [names for names in spellings.values() if len(names) > 1]
-    return {
-        "entities": db.table("entities").count,
-        "entities_by_type": grouped("SELECT type, count(*) FROM entities GROUP BY type"),
-        "entities_by_language": grouped(
-            "SELECT language, count(*) FROM entities GROUP BY language"
-        ),
-        "triples": db.table("triples").count,
-        "triples_by_language": grouped("SELECT language, count(*) FROM triples GROUP BY language"),
-        "top_relations": dict(
-            list(
-                grouped(
-                    "SELECT relation, count(*) c FROM triples GROUP BY relation ORDER BY c DESC"
-                ).items()
-            )[:10]
-        ),
-        "aliases": db.table("aliases").count,
-        "aliases_by_language": grouped("SELECT language, count(*) FROM aliases GROUP BY language"),
-        "entity_images": db.table("entity_images").count,
-        "entities_with_images": db.execute(
-            "SELECT count(DISTINCT entity_id) FROM entity_images"
-        ).fetchone()[0],
-        "spelling_variants": variants,
-        "ambiguous_aliases": {
-            alias: names.split("\x1f")
-            for alias, names in db.execute(
-                "SELECT min(a.alias), group_concat(e.name, char(31)) FROM aliases a "
-                "JOIN entities e ON e.id = a.entity_id GROUP BY a.norm HAVING count(*) > 1"
-            )
-        },
-        "rejects_by_stage": grouped("SELECT stage, count(*) FROM rejects GROUP BY stage"),
-        "indexes": index_status(ws),
-    }
+    return {**queries.kg_counts(ws.db), "indexes": index_status(ws)}
 
 
 def show_entity(ws: Workspace, name: str, language: str | None = None) -> dict[str, Any]:
@@ -145,28 +102,18 @@ def show_entity(ws: Workspace, name: str, language: str | None = None) -> dict[s
     entity = find_entity(ws.db, name)
     entity_id = entity["id"]
     aliases = [
-        {"alias": a, "language": lang}
-        for a, lang in ws.db.execute(
-            "SELECT alias, language FROM aliases WHERE entity_id = ? ORDER BY id", [entity_id]
-        )
+        {"alias": a, "language": lang} for a, lang in queries.entity_aliases(ws.db, entity_id)
     ]
     incoming = [
         {"id": tid, "head": head, "relation": rel, "language": lang}
-        for tid, head, rel, lang in ws.db.execute(
-            "SELECT t.id, e.name, t.relation, t.language FROM triples t JOIN entities e "
-            "ON e.id = t.head_id WHERE t.tail_id = ? ORDER BY t.id",
-            [entity_id],
-        )
+        for tid, head, rel, lang in queries.incoming_triples(ws.db, entity_id)
         if language is None or lang == language
     ]
     images = [
-        {"path": path, "root": root, "box": box or None, "crop": crop, "source": source}
-        for path, root, box, crop, source in ws.db.execute(
-            "SELECT path, root, box, crop_path, source FROM entity_images WHERE entity_id = ? "
-            "ORDER BY id",
-            [entity_id],
-        )
-    ]
+        {"path": i["path"], "root": i["root"], "box": i["box"] or None,
+         "crop": i["crop_path"], "source": i["source"]}
+        for i in queries.entity_image_rows(ws.db, entity_id)
+    ]  # fmt: skip
     return {
         "entity": entity,
         "aliases": aliases,
