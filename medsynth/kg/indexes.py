@@ -19,6 +19,7 @@ from PIL import Image
 from medsynth.backends.encoders import image_encoder, text_encoder
 from medsynth.errors import InputError
 from medsynth.files import open_image
+from medsynth.kg import queries
 from medsynth.kg.queries import index_file, label_ref, ref_entity
 from medsynth.kg.vectors import VectorIndex
 from medsynth.store.runs import record_reject, utc_now
@@ -51,23 +52,13 @@ class Hit:
 
 def _text_items(ws: Workspace) -> list[tuple[str, int, str]]:
     """(ref_table, ref_id, text) for every entity name and alias."""
-    items = [
-        ("entities", row[0], row[1])
-        for row in ws.db.execute("SELECT id, name FROM entities ORDER BY id")
-    ]
-    items += [
-        ("aliases", row[0], row[1])
-        for row in ws.db.execute("SELECT id, alias FROM aliases ORDER BY id")
-    ]
-    return items
+    return queries.name_refs(ws.db)
 
 
 def _image_items(ws: Workspace) -> list[tuple[str, int, str]]:
     """(ref_table, ref_id, file) for every entity image (the crop when there is one)."""
     items = []
-    for image_id, root, path, crop in ws.db.execute(
-        "SELECT id, root, path, crop_path FROM entity_images ORDER BY id"
-    ):
+    for image_id, root, path, crop in queries.image_refs(ws.db):
         file = str(ws.root / crop) if crop else str(Path(root) / path)
         items.append(("entity_images", image_id, file))
     return items
@@ -93,11 +84,10 @@ def index_status(ws: Workspace) -> list[dict[str, Any]]:
     result = []
     for name in INDEX_NAMES:
         encoder_spec, items = _items(ws, name)
-        row = ws.db.execute("SELECT * FROM vector_indexes WHERE name = ?", [name]).fetchone()
-        if row is None:
+        info = queries.index_row(ws.db, name)
+        if info is None:
             result.append({"name": name, "built": False, "stale": bool(items), "items": len(items)})
             continue
-        info = dict(zip([c.name for c in ws.db.table("vector_indexes").columns], row, strict=True))
         info.update(
             built=True,
             items=len(items),
@@ -115,10 +105,13 @@ def build_index(
     """(Re)build one index if its content changed (or ``force``); returns its status row."""
     encoder_spec, items = _items(ws, name)
     content_hash = _content_hash(encoder_spec, items)
-    current = ws.db.execute(
-        "SELECT content_hash, path FROM vector_indexes WHERE name = ?", [name]
-    ).fetchone()
-    if not force and current and current[0] == content_hash and (ws.root / current[1]).exists():
+    current = queries.index_row(ws.db, name)
+    if (
+        not force
+        and current
+        and current["content_hash"] == content_hash
+        and (ws.root / current["path"]).exists()
+    ):
         return {"name": name, "rebuilt": False, "count": len(items)}
     started = time.perf_counter()
     refs: list[tuple[str, int]] = []
@@ -149,29 +142,21 @@ def build_index(
     relative = f"indexes/{name}.hnsw"
     index.save(ws.root / relative)
     seconds = time.perf_counter() - started
-    with ws.db.conn:
-        ws.db.table("vector_ids").delete_where("index_name = ?", [name])
-        ws.db.table("vector_indexes").upsert(
-            {
-                "name": name,
-                "encoder": encoder_name,
-                "weak": int(weak),
-                "dim": dim,
-                "count": len(refs),
-                "content_hash": content_hash,
-                "path": relative,
-                "built_at": utc_now(),
-                "build_seconds": round(seconds, 3),
-            },
-            pk="name",
-        )
-        ws.db.table("vector_ids").insert_all(
-            (
-                {"index_name": name, "label": label, "ref_table": table, "ref_id": ref_id}
-                for label, (table, ref_id) in enumerate(refs)
-            ),
-            batch_size=10_000,
-        )
+    queries.store_index(
+        ws.db,
+        {
+            "name": name,
+            "encoder": encoder_name,
+            "weak": int(weak),
+            "dim": dim,
+            "count": len(refs),
+            "content_hash": content_hash,
+            "path": relative,
+            "built_at": utc_now(),
+            "build_seconds": round(seconds, 3),
+        },
+        refs,
+    )
     return {
         "name": name,
         "rebuilt": True,

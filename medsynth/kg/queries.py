@@ -2,8 +2,9 @@
 entity in full for the TUI's KG browser (every such query is indexed or LIMITed: the TUI runs
 them on its event loop), an entity's aliases, incoming triples and images (``kg show`` reads
 them all, the browser the first few), the KG's counts (``kg stats``), the whole-KG lists exact
-lookup and the ingest vocabulary read, and the entity indexes' label maps, which search and
-fuzzy grounding read."""
+lookup and the ingest vocabulary read, and the entity indexes' tables (what each index
+encodes, its row and its label map: the builder writes them, search and fuzzy grounding read
+them)."""
 
 from __future__ import annotations
 
@@ -278,6 +279,42 @@ _REF_ENTITY = {
     "entity_images": "SELECT e.id, e.name, e.type FROM entity_images i JOIN entities e "
     "ON e.id = i.entity_id WHERE i.id = ?",
 }
+
+
+def name_refs(db: sqlite_utils.Database) -> list[tuple[str, int, str]]:
+    """("entities", id, name) of every entity, then ("aliases", id, alias) of every alias, in
+    id order: what the text index encodes."""
+    items = [("entities", i, n) for i, n in db.execute("SELECT id, name FROM entities ORDER BY id")]
+    aliases = db.execute("SELECT id, alias FROM aliases ORDER BY id")
+    return items + [("aliases", i, a) for i, a in aliases]
+
+
+def image_refs(db: sqlite_utils.Database) -> list[tuple[int, str, str, str | None]]:
+    """(id, root, path, crop_path) of every entity image, in id order."""
+    return db.execute("SELECT id, root, path, crop_path FROM entity_images ORDER BY id").fetchall()
+
+
+def index_row(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
+    """The ``vector_indexes`` row of index ``name``; None before it is built."""
+    return next(db.query("SELECT * FROM vector_indexes WHERE name = ?", [name]), None)
+
+
+def store_index(
+    db: sqlite_utils.Database, row: dict[str, Any], refs: list[tuple[str, int]]
+) -> None:
+    """Record a built index: its ``vector_indexes`` row and, for label n, the row ``refs[n]``
+    (table, id) it stands for, replacing the previous build's labels."""
+    name = row["name"]
+    with db.conn:
+        db.table("vector_ids").delete_where("index_name = ?", [name])
+        db.table("vector_indexes").upsert(row, pk="name")
+        db.table("vector_ids").insert_all(
+            (
+                {"index_name": name, "label": label, "ref_table": table, "ref_id": ref_id}
+                for label, (table, ref_id) in enumerate(refs)
+            ),
+            batch_size=10_000,
+        )
 
 
 def index_file(db: sqlite_utils.Database, name: str) -> tuple[str, int] | None:
