@@ -113,7 +113,7 @@ def quiet_mtmd(llama_cpp: Any) -> None:
     from llama_cpp import mtmd_cpp
 
     def keep_problems(level: int, text: bytes, _user: Any) -> None:
-        if level in (2, 3):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
+        if level in (3, 4):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR (ggml.h)
             sys.stderr.write(text.decode("utf-8", "replace"))
 
     callback = llama_cpp.llama_log_callback(keep_problems)

@@ -79,12 +79,15 @@ def export(
 
 @models_app.command("get-converter")
 def get_converter(
+    workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Take llama.cpp's GGUF converter from llama-cpp-python's source distribution on PyPI
-    (same version as installed), once; `train export --format gguf` then runs offline."""
+    (same version as installed), once; `train export --format gguf` then runs offline. It is
+    kept beside the virtual environment, for every workspace (--workspace is not used)."""
     from medsynth.train.gguf_convert import fetch_converter
 
+    del workspace  # one converter per installation
     folder = fetch_converter()
     if as_json:
         emit_json({"converter": str(folder)})

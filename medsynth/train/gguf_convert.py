@@ -152,6 +152,7 @@ def convert(
     mmproj: bool = False,
     pretokenizer_fallback: str = "",
     converter: Path | None = None,
+    model_name: str = "",
 ) -> Converted:
     """Convert the transformers folder ``model`` to the GGUF file ``out`` (the language model,
     or with ``mmproj`` its vision projector). Offline: the hub is never asked.
@@ -171,6 +172,7 @@ def convert(
     command = [sys.executable, "-c", _RUNNER, pretokenizer_fallback, str(folder / SCRIPT)]
     command += [str(model), "--outfile", str(out), "--outtype", outtype]
     command += ["--mmproj"] if mmproj else []
+    command += ["--model-name", model_name] if model_name else []
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)

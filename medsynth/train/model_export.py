@@ -24,8 +24,8 @@ from medsynth.train import gguf_convert
 from medsynth.train.merge import AdapterRef, merge
 
 FORMATS = ("gguf", "hf")
-SYSTEM_MARK = "\x1esystem\x1e"
-PROMPT_MARK = "\x1eprompt\x1e"
+SYSTEM_MARK = "@@MEDSYNTH-SYSTEM@@"  # stand-ins, replaced by Ollama template fields
+PROMPT_MARK = "@@MEDSYNTH-PROMPT@@"
 
 
 @dataclass
@@ -124,6 +124,7 @@ def _to_gguf(
         outtype=first,
         pretokenizer_fallback=fallback,
         converter=converter,
+        model_name=ref.name,
     )
     result.seconds["convert"] = lm.seconds
     result.files["model"] = lm.path
@@ -134,7 +135,11 @@ def _to_gguf(
         result.seconds["quantize"] = time.perf_counter() - begun
     if is_vision_config(read_config(merged)):
         projector = gguf_convert.convert(
-            merged, out / f"mmproj-{stem}-f16.gguf", mmproj=True, converter=converter
+            merged,
+            out / f"mmproj-{stem}-f16.gguf",
+            mmproj=True,
+            converter=converter,
+            model_name=ref.name,
         )
         result.files["mmproj"] = projector.path
         result.seconds["convert_mmproj"] = projector.seconds
@@ -195,7 +200,7 @@ def modelfile(model: Path, result: ExportResult, *, think: bool, num_ctx: int = 
     if with_system and SYSTEM_MARK in with_system:
         body = f"{{{{ if .System }}}}{go(with_system)}{{{{ else }}}}{body}{{{{ end }}}}"
     lines = [
-        f"# Written by MedSynth: run {result.folder.name} exported as {result.quant} GGUF.",
+        f"# Written by MedSynth: {result.files['model'].name} with its chat template.",
         f"FROM ./{result.files['model'].name}",
     ]
     if "mmproj" in result.files:
@@ -223,7 +228,13 @@ def stop_texts(model: Path) -> list[str]:
 def readme(result: ExportResult, ref: AdapterRef) -> str:
     """The export folder's README: what is here and the commands that serve it."""
     folder = result.folder
-    files = "\n".join(f"- `{path.name}`: {role}" for role, path in result.files.items())
+    roles = {
+        "model": "the language model" + (" (transformers folder)" if result.format == "hf" else ""),
+        "mmproj": "the vision projector (llama.cpp's mmproj)",
+        "modelfile": "for `ollama create`",
+        "readme": "this file",
+    }
+    files = "\n".join(f"- `{path.name}`: {roles[role]}" for role, path in result.files.items())
     lines = [
         f"# {ref.name}, exported by MedSynth",
         "",
