@@ -277,12 +277,12 @@ def show_run(
     """One eval run's settings and metrics (under one scorer, or all three side by side)."""
     from medsynth.eval.compare import resolve_run
     from medsynth.eval.metrics import summarize
-    from medsynth.eval.runner import predictions
+    from medsynth.eval.queries import predictions
     from medsynth.eval.scorers import SCORERS, Scorer, rescore, skipped
 
     ws = open_workspace(workspace)
     data = resolve_run(ws, run_ref)
-    stored = predictions(ws, data["id"])
+    stored = predictions(ws.db, data["id"])
     if scorer in ("llava-med", "multimedeval") and stored:
         data["metrics"] = summarize(rescore(stored, cast(Scorer, scorer)))
     data["scorer"] = scorer
@@ -290,7 +290,7 @@ def show_run(
         data["scorers"] = {s: summarize(rescore(stored, s))["overall"] for s in SCORERS}
         data["llava_med_skipped"] = skipped(stored)
     if predictions_shown:
-        data["predictions"] = predictions(ws, data["id"])[:predictions_shown]
+        data["predictions"] = stored[:predictions_shown]
     if as_json:
         emit_json(data)
         return

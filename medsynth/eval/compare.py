@@ -20,7 +20,6 @@ from medsynth.errors import InputError
 from medsynth.eval import queries
 from medsynth.eval.ablation import visual_reliance
 from medsynth.eval.metrics import question_types
-from medsynth.eval.runner import predictions
 from medsynth.eval.scorers import Scorer, rescore
 from medsynth.workspace import Workspace
 
@@ -158,7 +157,7 @@ def compare(
             source=", ".join(f"{r['id']}: {r['dataset']}" for r in runs),
             hint="compare runs of the same dataset and split",
         )
-    rows = [rescore(predictions(ws, r["id"]), scorer) for r in runs]
+    rows = [rescore(queries.predictions(ws.db, r["id"]), scorer) for r in runs]
     common_ids = set.intersection(*({p["qid"] for p in run_rows} for run_rows in rows))
     order = [p["qid"] for p in rows[0] if p["qid"] in common_ids]
     if not order:

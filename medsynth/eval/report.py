@@ -22,7 +22,7 @@ import jinja2
 from medsynth.errors import InputError
 from medsynth.eval.compare import compare, resolve_run
 from medsynth.eval.metrics import summarize
-from medsynth.eval.runner import predictions
+from medsynth.eval.queries import predictions
 from medsynth.eval.scorers import SCORERS, rescore, skipped
 from medsynth.files import private_dir, safe_child, write_private
 from medsynth.workspace import Workspace
@@ -179,7 +179,7 @@ def report_data(ws: Workspace, refs: list[str], *, samples: int | None = None) -
         run = resolve_run(ws, ref)
         if not run["metrics"]:
             raise InputError(f"eval run {run['id']} has no scored answers yet", hint="run it first")
-        stored = predictions(ws, run["id"])
+        stored = predictions(ws.db, run["id"])
         rows = sorted(stored, key=lambda r: (-_badness(r), r["qid"]))
         worst = [
             {**{k: r[k] for k in ("qid", "question", "answer", "scored_text")},
