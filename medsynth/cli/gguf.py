@@ -27,8 +27,11 @@ def export(
         typer.Option("--format", "-f", help="gguf (llama.cpp, Ollama) or hf (transformers)."),
     ] = "gguf",
     quant: Annotated[
-        Quant, typer.Option("--quant", "-q", help="GGUF weights: k-quant, q8_0 or f16.")
-    ] = "q4_k_m",
+        Quant | None,
+        typer.Option(
+            "--quant", "-q", help="GGUF weights: k-quant, q8_0 or f16 ([train] export_quant)."
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Export folder (default: adapters/NAME/export-FORMAT)."),
@@ -37,13 +40,14 @@ def export(
         Path | None, typer.Option("--base", help="Base model folder (default: the run's).")
     ] = None,
     tokenizer_fallback: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--tokenizer-fallback",
             help="Pre-tokenizer to record when llama.cpp does not know the tokenizer (e.g. "
-            "gpt-2 for a byte-level BPE of your own); by default that is an error.",
+            "gpt-2 for a byte-level BPE of your own); by default ([train] "
+            "export_tokenizer_fallback empty) that is an error.",
         ),
-    ] = "",
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -51,7 +55,7 @@ def export(
     projector, Ollama Modelfile, README with the serving commands) or as a transformers
     folder."""
     from medsynth.train.merge import find_adapter
-    from medsynth.train.model_export import export_model
+    from medsynth.train.model_export import export_model, free_folder
     from medsynth.train.service import quiet
 
     ws = open_workspace(workspace)
@@ -59,13 +63,16 @@ def export(
     if base is not None:
         ref.base_model = base
     quiet()
-    folder = out or (ref.adapter.parent / f"export-{fmt}")
+    folder = out or free_folder(ref.adapter.parent / f"export-{fmt}")
+    settings = ws.config.train
     result = export_model(
         ref,
         folder.expanduser().resolve(),
         fmt=fmt,
-        quant=quant,
-        tokenizer_fallback=tokenizer_fallback,
+        quant=quant or settings.export_quant,
+        tokenizer_fallback=(
+            settings.export_tokenizer_fallback if tokenizer_fallback is None else tokenizer_fallback
+        ),
     )
     if as_json:
         emit_json(result.as_dict())

@@ -233,4 +233,12 @@ class TrainConfig(_Section):
         "", description="Smoke runs: model folder (default: models/tiny/llava of the repo)."
     )
     seed: int = Field(0, description="Training seed.")
+    export_quant: Literal["q4_k_m", "q5_k_m", "q8_0", "f16"] = Field(
+        "q4_k_m", description="GGUF weights of `train export` (and the TUI's export)."
+    )
+    export_tokenizer_fallback: str = Field(
+        "",
+        description="Pre-tokenizer llama.cpp's converter records for a tokenizer it does not "
+        "know (e.g. gpt-2 for a byte-level BPE of your own); empty: such a tokenizer is an error.",
+    )
     rewards: RewardWeights = Field(default_factory=RewardWeights)

@@ -49,6 +49,15 @@ class ExportResult:
         }
 
 
+def free_folder(folder: Path) -> Path:
+    """``folder``, or ``folder-2``, ``folder-3``... : the first that does not exist or is empty."""
+    candidate, n = folder, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        n += 1
+        candidate = folder.with_name(f"{folder.name}-{n}")
+    return candidate
+
+
 def run_kind(ref: AdapterRef) -> str:
     """``sft`` or ``grpo``, from the adapter's provenance (empty when it does not say)."""
     provenance = ref.adapter / "medsynth_train.json"

@@ -197,3 +197,44 @@ async def test_start_refuses_what_the_preflight_says_will_not_fit(
         assert refused and "Force" in refused[-1].message
         assert panel.state == "done"  # the preflight job; no training job started
         assert rows_of(train_ws, "SELECT id FROM train_runs", []) == []
+
+
+async def test_export_writes_the_selected_run_as_gguf(train_ws: Path, tiny_models: Path) -> None:
+    """ctrl+e on a finished run: GGUF + mmproj + Modelfile beside its adapter (the tiny
+    Idefics3; its tokenizer needs the configured pre-tokenizer fallback)."""
+    from medsynth.config import CONFIG_FILE, write_config
+
+    ws = Workspace.open(train_ws)
+    ws.config.train.export_tokenizer_fallback = "gpt-2"
+    ws.config.train.export_quant = "q8_0"
+    write_config(ws.root / CONFIG_FILE, ws.config)
+    ws.close()
+    app = MedSynthApp(train_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        fields = {"tf-name": "tui-idefics", "tf-max-steps": "1"}
+        screen = await open_train(
+            pilot, app, **fields, **{"tf-model": str(tiny_models / "idefics3")}
+        )
+        panel = screen.query_one(JobPanel)
+        await pilot.press("ctrl+e")  # nothing finished yet: a warning, no job
+        await pilot.pause()
+        assert panel.state != "running"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: panel.state != "running", timeout=180)
+        await pilot.pause(0.3)
+        assert panel.state == "done"
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: panel.state == "running", timeout=10)
+        await wait_for(pilot, lambda: panel.state != "running", timeout=180)
+        log = "\n".join(panel.query_one(Log).lines)
+        assert panel.state == "done", log
+    folder = train_ws / "adapters" / "tui-idefics" / "export-gguf"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [
+        "Modelfile",
+        "README.md",
+        "medsynth_export.json",
+        "mmproj-tui-idefics-f16.gguf",
+        "tui-idefics-q8_0.gguf",
+    ]
+    assert f"exported tui-idefics to {folder}" in log

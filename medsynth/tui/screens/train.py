@@ -55,11 +55,14 @@ your settings (exactly what training computes) and holds it against the memory a
 **Start** runs the preflight first when the settings changed and refuses a run that will not fit
 unless *force* is on. Loss (and GRPO reward) is plotted at every step; **cancel** (ctrl+x) saves
 a checkpoint at the current step, and **Resume** on a cancelled or failed run (select it in the
-runs table) goes on from its last checkpoint with the settings it was started with."""
+runs table) goes on from its last checkpoint with the settings it was started with. **Export**
+(ctrl+e) writes the selected finished run as GGUF + vision projector with an Ollama Modelfile
+(`[train] export_quant`), for Ollama and llama.cpp; its folder is shown in the log."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+f", "preflight", "preflight"),
         Binding("ctrl+r", "start", "start"),
         Binding("ctrl+g", "resume", "resume run"),
+        Binding("ctrl+e", "export", "export run"),
         Binding("ctrl+l", "refresh", "refresh runs"),
     ]
 
@@ -193,11 +196,30 @@ runs table) goes on from its last checkpoint with the settings it was started wi
         if self.panel.start(title, self._train_job(options, preflight=True)):
             self.curves.reset(f"{title}: starting")
 
+    def selected_run(self) -> dict[str, Any] | None:
+        """The run selected in the runs table (None when the table is empty)."""
+        runs = self.query_one("#train-runs", DataTable)
+        if runs.row_count == 0:
+            return None
+        row_key = runs.coordinate_to_cell_key(runs.cursor_coordinate).row_key
+        return train_run(self.ws.db, int(str(row_key.value)))
+
+    def action_export(self) -> None:
+        data = self.selected_run()
+        if data is None or data["status"] != "ok":
+            self.notify(
+                "select a finished run to export\n  fix: train one, or pick a run marked ok",
+                severity="warning",
+            )
+            return
+        self.panel.start(f"export {data['name']}", self._export_job(data["name"]), unit="")
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {
             "tf-preflight": self.action_preflight,
             "tf-start": self.action_start,
             "tf-resume": self.action_resume,
+            "tf-export": self.action_export,
         }
         if event.button.id in actions:
             event.stop()
@@ -246,6 +268,28 @@ runs table) goes on from its last checkpoint with the settings it was started wi
             with job.workspace() as ws:
                 results = train_recipe(ws, options, echo=job.log, on_step=on_step)
                 return results[-1] if results else None  # the last stage of a recipe
+
+        return run
+
+    def _export_job(self, name: str) -> Any:
+        def run(job: Job) -> Any:
+            from medsynth.train.merge import find_adapter
+            from medsynth.train.model_export import export_model, free_folder
+
+            job.progress(0, 0, "export: merging the adapter, then llama.cpp's converter")
+            with job.workspace() as ws:
+                ref = find_adapter(ws, name)
+                settings = ws.config.train
+            result = export_model(
+                ref,
+                free_folder(ref.adapter.parent / "export-gguf"),
+                quant=settings.export_quant,
+                tokenizer_fallback=settings.export_tokenizer_fallback,
+            )
+            job.log(f"exported {name} to {result.folder}")
+            for role, path in result.files.items():
+                job.log(f"  {role}: {path.name}")
+            return result
 
         return run
 

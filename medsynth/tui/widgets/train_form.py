@@ -160,6 +160,7 @@ class TrainForm(VerticalScroll):
             yield Button("Preflight ^f", id="tf-preflight")
             yield Button("Start ^r", id="tf-start", variant="primary")
             yield Button("Resume ^g", id="tf-resume")
+            yield Button("Export ^e", id="tf-export")
 
     def on_mount(self) -> None:
         self.show_defaults()
