@@ -47,6 +47,12 @@ bench *ARGS:
     {{python}} tests/bench/bench_hardneg_slake.py
     {{python}} tests/bench/bench_tui.py
     {{python}} tests/bench/bench_shapes.py
+    {{python}} tests/bench/gpu_bench.py --cpu-tiny --json "${TMPDIR:-/tmp}/gpu_bench_cpu_tiny.json"
+    {{python}} tests/bench/gpu_bench.py --cpu-mid --json "${TMPDIR:-/tmp}/gpu_bench_cpu_mid.json"
+
+# GPU: QLoRA SFT + GRPO steps per 7B/3B shape, peak memory and speed vs the preflight (gpu_bench.json)
+gpu-bench *ARGS:
+    {{python}} tests/bench/gpu_bench.py {{ARGS}}
 
 # the TUI on a workspace (default: the demo's)
 tui WS="demo-workspace":

@@ -105,6 +105,125 @@ def build_4bit(name: str, out: Path, *, depth: int | None = None) -> Any:
     )
 
 
+# Special tokens of each family at the ids its config names (the rest of the vocabulary: "w<id>").
+SPECIAL_TOKENS: dict[str, dict[str, int]] = {
+    "qwen2_5_vl": {
+        "<|endoftext|>": 151643,
+        "<|im_start|>": 151644,
+        "<|im_end|>": 151645,
+        "<|vision_start|>": 151652,
+        "<|vision_end|>": 151653,
+        "<|image_pad|>": 151655,
+        "<|video_pad|>": 151656,
+    },
+    "llava": {"<unk>": 0, "<s>": 1, "</s>": 2, "<image>": 32000, "<pad>": 32001},
+}
+CHAT_TEMPLATES = {
+    "qwen2_5_vl": (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}"
+        "{{ m['content'] }}{% else %}{% for p in m['content'] %}{% if p['type'] == 'image' %}"
+        "<|vision_start|><|image_pad|><|vision_end|>{% elif p['type'] == 'text' %}{{ p['text'] }}"
+        "{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    ),
+    "llava": (
+        "{% for m in messages %}{{ m['role'].upper() }}: {% if m['content'] is string %}"
+        "{{ m['content'] }}{% else %}{% for p in m['content'] %}{% if p['type'] == 'image' %}"
+        "<image>\n{% elif p['type'] == 'text' %}{{ p['text'] }}{% endif %}{% endfor %}{% endif %}"
+        "{% if m['role'] == 'assistant' %}</s>{% endif %}\n{% endfor %}"
+        "{% if add_generation_prompt %}ASSISTANT: {% endif %}"
+    ),
+}
+
+
+def tokenizer(model_type: str, vocab_size: int) -> Any:
+    """A word-level tokenizer over the whole vocabulary (the real one cannot be downloaded):
+    each space-separated word ``w<id>`` is one token, the family's special tokens sit at their
+    real ids, so that sequence lengths, image tokens and logits have the real shapes."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    special = SPECIAL_TOKENS[model_type]
+    by_id = {i: t for t, i in special.items()}
+    vocab = {by_id.get(i, f"w{i}"): i for i in range(vocab_size)}
+    unk = "<unk>" if "<unk>" in special else "<|endoftext|>"
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token=unk))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    if model_type == "llava":
+        names = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": unk}
+    else:
+        names = {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "unk_token": unk}
+    fast = PreTrainedTokenizerFast(tokenizer_object=backend, **names)
+    fast.add_special_tokens({"additional_special_tokens": list(special)})
+    fast.chat_template = CHAT_TEMPLATES[model_type]
+    return fast
+
+
+def processor(name_or_config: Any) -> Any:
+    """The processor of a shape (or of a config of the same family): the published image
+    processor settings with :func:`tokenizer` and a chat template of the family's layout."""
+    from transformers import AutoImageProcessor
+
+    cfg = config(name_or_config) if isinstance(name_or_config, str) else name_or_config
+    family = "llava" if cfg.model_type == "llava" else "qwen2_5_vl"
+    source = folder("llava-1.5-7b" if family == "llava" else "qwen2.5-vl-3b")
+    images = AutoImageProcessor.from_pretrained(source)
+    text = tokenizer(family, int(cfg.get_text_config().vocab_size))
+    if family == "llava":
+        from transformers import LlavaProcessor
+
+        return LlavaProcessor(
+            image_processor=images,
+            tokenizer=text,
+            patch_size=cfg.vision_config.patch_size,
+            vision_feature_select_strategy=cfg.vision_feature_select_strategy,
+            chat_template=CHAT_TEMPLATES["llava"],
+            num_additional_image_tokens=1,
+        )
+    from transformers import Qwen2_5_VLProcessor
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    return Qwen2_5_VLProcessor(
+        image_processor=images,
+        tokenizer=text,
+        video_processor=Qwen2VLVideoProcessor(),
+        chat_template=CHAT_TEMPLATES["qwen2_5_vl"],
+    )
+
+
+def small_config(
+    name: str = "qwen2.5-vl-3b",
+    *,
+    hidden: int = 512,
+    layers: int = 4,
+    intermediate: int = 1536,
+    vision_hidden: int = 256,
+    vision_layers: int = 2,
+) -> Any:
+    """The family of ``name`` at a reduced width and depth (its vocabulary and image processing
+    kept): a ~100 M-parameter VLM for the CPU measurements."""
+    cfg = config(name, layers, vision_layers)
+    text = cfg.get_text_config()
+    heads = max(1, hidden // 64)
+    text.hidden_size, text.intermediate_size = hidden, intermediate
+    text.num_attention_heads, text.num_key_value_heads = heads, max(1, heads // 4)
+    if hasattr(text, "head_dim"):
+        text.head_dim = 64
+    vision = cfg.vision_config
+    if hasattr(vision, "depth"):  # Qwen2.5-VL's vision tower and merger
+        vision.hidden_size, vision.intermediate_size = vision_hidden, 2 * vision_hidden
+        vision.num_heads, vision.out_hidden_size = max(1, vision_hidden // 64), hidden
+        # mrope sections (temporal, height, width) add up to half the head dimension
+        for key in ("rope_parameters", "rope_scaling"):
+            value = getattr(text, key, None)
+            if isinstance(value, dict) and "mrope_section" in value:
+                setattr(text, key, {**value, "mrope_section": [8, 12, 12]})
+    else:
+        vision.hidden_size, vision.intermediate_size = vision_hidden, 2 * vision_hidden
+        vision.num_attention_heads = max(1, vision_hidden // 64)
+    return cfg
+
+
 def max_pixels(name: str) -> int | None:
     """The image processor's pixel limit of a shape (None where it resizes to a fixed size)."""
     path = folder(name) / "preprocessor_config.json"
