@@ -20,6 +20,7 @@ from medsynth.errors import InputError
 from medsynth.files import IMAGE_SUFFIXES, open_image, safe_child, sha256_file
 from medsynth.kg.lookup import EntityRef, ExactMatcher
 from medsynth.kg.model import BadRow
+from medsynth.kg.queries import link_entity_image
 from medsynth.store.runs import record_reject
 
 ImageFormat = Literal["slake-detection", "folders"]
@@ -121,9 +122,8 @@ class _Linker:
                 finally:
                     os.umask(old_umask)
             crop_path = f"images/crops/{name}"
-        cursor = self.db.execute(
-            "INSERT OR IGNORE INTO entity_images (entity_id, root, path, sha256, box, crop_path, "
-            "width, height, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        added = link_entity_image(
+            self.db,
             [
                 entity.id,
                 str(self.root),
@@ -136,7 +136,7 @@ class _Linker:
                 source,
             ],
         )
-        if cursor.rowcount:
+        if added:
             self.report.links_new += 1
         else:
             self.report.links_existing += 1

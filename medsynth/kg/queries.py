@@ -2,9 +2,10 @@
 entity in full for the TUI's KG browser (every such query is indexed or LIMITed: the TUI runs
 them on its event loop), an entity's aliases, incoming triples and images (``kg show`` reads
 them all, the browser the first few), the KG's counts (``kg stats``), the whole-KG lists exact
-lookup and the ingest vocabulary read, and the entity indexes' tables (what each index
-encodes, its row and its label map: the builder writes them, search and fuzzy grounding read
-them)."""
+lookup and the ingest vocabulary read, the entity image links (written by ``kg link-images``)
+and the entity indexes' tables (what each index encodes, its row and its label map: the builder
+writes them, search and fuzzy grounding read them). The KG import's bulk writes are
+:mod:`medsynth.kg.writer`'s."""
 
 from __future__ import annotations
 
@@ -315,6 +316,17 @@ def store_index(
             ),
             batch_size=10_000,
         )
+
+
+def link_entity_image(db: sqlite_utils.Database, values: list[Any]) -> bool:
+    """Store an entity image link (entity_id, root, path, sha256, box, crop_path, width,
+    height, source); False when the same link was already there."""
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO entity_images (entity_id, root, path, sha256, box, crop_path, "
+        "width, height, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        values,
+    )
+    return bool(cursor.rowcount)
 
 
 def index_file(db: sqlite_utils.Database, name: str) -> tuple[str, int] | None:
