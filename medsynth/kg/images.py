@@ -124,17 +124,17 @@ class _Linker:
             crop_path = f"images/crops/{name}"
         added = link_entity_image(
             self.db,
-            [
-                entity.id,
-                str(self.root),
-                relative,
-                digest,
-                json.dumps(box) if box is not None else "",
-                crop_path,
-                image.width,
-                image.height,
-                source,
-            ],
+            {
+                "entity_id": entity.id,
+                "root": str(self.root),
+                "path": relative,
+                "sha256": digest,
+                "box": json.dumps(box) if box is not None else "",
+                "crop_path": crop_path,
+                "width": image.width,
+                "height": image.height,
+                "source": source,
+            },
         )
         if added:
             self.report.links_new += 1

@@ -318,13 +318,18 @@ def store_index(
         )
 
 
-def link_entity_image(db: sqlite_utils.Database, values: list[Any]) -> bool:
-    """Store an entity image link (entity_id, root, path, sha256, box, crop_path, width,
-    height, source); False when the same link was already there."""
+_IMAGE_COLUMNS = (
+    "entity_id", "root", "path", "sha256", "box", "crop_path", "width", "height", "source",
+)  # fmt: skip
+
+
+def link_entity_image(db: sqlite_utils.Database, link: dict[str, Any]) -> bool:
+    """Store an entity image link (a dict of entity_id, root, path, sha256, box, crop_path,
+    width, height, source); False when the same link was already there."""
     cursor = db.execute(
-        "INSERT OR IGNORE INTO entity_images (entity_id, root, path, sha256, box, crop_path, "
-        "width, height, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        values,
+        f"INSERT OR IGNORE INTO entity_images ({', '.join(_IMAGE_COLUMNS)}) "
+        f"VALUES ({', '.join(':' + c for c in _IMAGE_COLUMNS)})",
+        {c: link[c] for c in _IMAGE_COLUMNS},
     )
     return bool(cursor.rowcount)
 
