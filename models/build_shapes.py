@@ -130,7 +130,7 @@ CHAT_TEMPLATES = {
         "{% for m in messages %}{{ m['role'].upper() }}: {% if m['content'] is string %}"
         "{{ m['content'] }}{% else %}{% for p in m['content'] %}{% if p['type'] == 'image' %}"
         "<image>\n{% elif p['type'] == 'text' %}{{ p['text'] }}{% endif %}{% endfor %}{% endif %}"
-        "{% if m['role'] == 'assistant' %}</s>{% endif %}\n{% endfor %}"
+        "{% if m['role'] == 'assistant' %}</s>{% endif %}{{ '\\n' }}{% endfor %}"
         "{% if add_generation_prompt %}ASSISTANT: {% endif %}"
     ),
 }

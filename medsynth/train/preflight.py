@@ -31,7 +31,8 @@ from its config. The estimate adds up, in bytes:
   64 MiB for what is built after it (dataset, trainer, optimizer objects).
 
 On the CPU the estimate was checked against the measured peak RSS (``tests/bench/
-bench_train.py``); on a GPU it has not been measured yet.
+bench_train.py``, ``tests/bench/gpu_bench.py --cpu-tiny / --cpu-mid``); ``just gpu-bench``
+measures it on a GPU (not run yet: no GPU was available when this was written).
 
 When the total exceeds the budget (free GPU memory, or available RAM), :func:`suggest` walks
 through cheaper settings (gradient checkpointing, 4-bit, smaller batch with more accumulation,
