@@ -158,7 +158,12 @@ def run_pipeline(
         },
         "ground": {k: v for k, v in grounded.as_dict().items() if k != "reject_reasons"}
         | {"record_matches": grounded_records(ws)},
-        "synth": synth.as_dict() | {"totals": sample_counts(ws), "blinded": blinded_counts(ws)},
+        "synth": synth.as_dict()
+        | {
+            "totals": sample_counts(ws),
+            "blinded": blinded_counts(ws),
+            "image_use": image_use_counts(ws),
+        },
         "examples": example_samples(ws),
         "exports": exports,
     }
@@ -190,6 +195,21 @@ def blinded_counts(ws: Workspace) -> dict[str, int]:
         "json_extract(meta, '$.blinded') = 1 GROUP BY generator ORDER BY generator"
     )
     return {str(g): int(n) for g, n in rows}
+
+
+def image_use_counts(ws: Workspace) -> dict[str, dict[str, int]]:
+    """Kept samples per generator: written by a model call that was sent the image
+    (``with_image``), or from text alone (``text_only``: no call, or calls without images)."""
+    rows = ws.db.execute(
+        "SELECT s.generator, EXISTS (SELECT 1 FROM json_each(s.call_ids) c JOIN llm_calls l "
+        "ON l.id = c.value WHERE l.image_hashes NOT IN ('', '[]')) FROM samples s "
+        "WHERE s.status = 'kept'"
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for generator, seen in rows:
+        entry = counts.setdefault(str(generator), {"with_image": 0, "text_only": 0})
+        entry["with_image" if seen else "text_only"] += 1
+    return dict(sorted(counts.items()))
 
 
 def example_samples(ws: Workspace) -> list[dict[str, Any]]:

@@ -225,6 +225,14 @@ def _print_demo_synth(result: dict[str, Any]) -> None:
         console.print(f"       A: {example['answer'][:150]}")
     for warning in synth["warnings"]:
         console.print(f"  note: {warning}")
+    image_use = synth.get("image_use") or {}
+    if image_use:
+        console.print(
+            "  kept samples a model wrote while seeing the image: "
+            + ", ".join(f"{g} {c['with_image']}" for g, c in image_use.items())
+            + "; from text only: "
+            + ", ".join(f"{g} {c['text_only']}" for g, c in image_use.items())
+        )
     if synth.get("blinded"):
         console.print(
             "  written WITHOUT the image (the embedded model reads text only; allowed here with "

@@ -79,6 +79,12 @@ def test_demo_runs_offline_and_again_without_redoing_work(tmp_path: Path) -> Non
     assert synth["rejected_by_detector"]  # the gate's counts reach the report (and the demo)
     assert sum(synth["model_calls"].values()) > 0
     assert "medical content is poor" in " ".join(synth["warnings"])
+    # the embedded model reads text only: every kept sample was written from text alone
+    kept = {g: c["kept"] for g, c in synth["totals"].items() if c.get("kept")}
+    use = synth["image_use"]
+    assert {g: c["with_image"] + c["text_only"] for g, c in use.items()} == kept
+    assert all(c["with_image"] == 0 for c in use.values())
+    assert synth["blinded"] and all(use[g]["text_only"] >= n for g, n in synth["blinded"].items())
     sft = demo["exports"]["trl-sft"]
     assert sft["samples"] > 0
     lines = Path(sft["out"], "sft.jsonl").read_text().splitlines()
