@@ -67,6 +67,10 @@ train-smoke WS="demo-workspace":
 tiny-models OUT="models/tiny":
     {{python}} models/build_tiny.py {{OUT}}
 
+# the tiny Idefics3 as GGUF + mmproj (llama.cpp's converter; offline once gguf-tools ran)
+tiny-gguf OUT="models/tiny/gguf": gguf-tools
+    {{python}} models/build_tiny_gguf.py {{OUT}}
+
 # list each model role, whether it is here, and how to bring what is missing
 doctor *ARGS:
     {{python}} -m medsynth models doctor {{ARGS}}
