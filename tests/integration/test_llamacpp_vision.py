@@ -174,3 +174,19 @@ def test_synthesis_writes_describe_and_reasoning_with_the_image(slake_ws: Worksp
     assert located and all(len(k) == 2 and k[1].startswith("crop:") for k in located)  # + crop
     for meta in slake_ws.db.execute("SELECT meta FROM samples WHERE generator = 'describe'"):
         assert not json.loads(meta[0]).get("blinded")
+
+
+def test_llava_language_model_converts_but_its_clip_projector_is_refused(
+    tiny_models: Path, tmp_path: Path
+) -> None:
+    """LLaVA-1.5's layout: the converter writes the language model; llama.cpp converts its CLIP
+    projector with a separate legacy script only, so the export's error says so."""
+    from medsynth.errors import MedsynthError
+    from medsynth.train.gguf_convert import convert
+
+    lm = convert(tiny_models / "llava", tmp_path / "llava.gguf", pretokenizer_fallback="gpt-2")
+    assert lm.path.stat().st_size > 100_000
+    with pytest.raises(MedsynthError) as refused:
+        convert(tiny_models / "llava", tmp_path / "mmproj-llava.gguf", mmproj=True)
+    assert "clip_vision_model" in str(refused.value) and "--format hf" in str(refused.value)
+    assert not (tmp_path / "mmproj-llava.gguf").exists()
