@@ -277,13 +277,7 @@ class ChatSession:
         if not text:
             raise InputError("empty message", hint="type a question about the image")
         messages, template = self.messages(text, history=history)
-        files = [p for p, _ in images] if images is not None else list(self.images)
-        keys = (
-            [k for _, k in images]
-            if images is not None
-            else [f"file-sha256:{k}" for k in self.image_keys]
-        )
-        turn_keys = keys if images is not None else list(self.image_keys)
+        files, keys, turn_keys = self._turn_images(images)
         send_images = self.sees_images and bool(files)
         pieces: queue.Queue[Any] = queue.Queue()
         stop = threading.Event()
@@ -334,6 +328,21 @@ class ChatSession:
         if not streamed:  # answered from the call log
             yield from splitter.feed(result.text)
         yield from splitter.finish()
+        self._record_reply(result, turn_keys, time.perf_counter() - started)
+
+    def _turn_images(
+        self, images: Sequence[tuple[Path, str]] | None
+    ) -> tuple[list[Path], list[str], list[str]]:
+        """The files to send, their call-log keys, and the keys stored with the turns: this
+        turn's ``images`` when given, else the session's."""
+        if images is not None:
+            keys = [k for _, k in images]
+            return [p for p, _ in images], keys, keys
+        keys = [f"file-sha256:{k}" for k in self.image_keys]
+        return list(self.images), keys, list(self.image_keys)
+
+    def _record_reply(self, result: CallResult, turn_keys: list[str], seconds: float) -> None:
+        """Store the assistant turn of a finished reply (its think part split off)."""
         think, answer = split_think_answer(result.text)
         self._record(
             ChatTurn(
@@ -344,7 +353,7 @@ class ChatSession:
                 images=turn_keys,
                 call_id=result.call_id,
                 cached=result.cached,
-                duration_s=round(time.perf_counter() - started, 3),
+                duration_s=round(seconds, 3),
             )
         )
 

@@ -14,9 +14,11 @@ import typer
 from medsynth import netguard
 from medsynth.cli import chat as chat_commands
 from medsynth.cli import eval as eval_commands
-from medsynth.cli import eval_files  # noqa: F401  (registers eval score, export and report)
+from medsynth.cli import (
+    eval_files,  # noqa: F401  (registers eval score, export and report)
+    gguf,  # noqa: F401  (registers train export and models get-converter)
+)
 from medsynth.cli import export as export_commands
-from medsynth.cli import gguf  # noqa: F401  (registers train export and models get-converter)
 from medsynth.cli import ground as ground_commands
 from medsynth.cli import ingest as ingest_commands
 from medsynth.cli import kg as kg_commands

@@ -9,7 +9,7 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, Field, ValidationError
 
-from medsynth.config.base import _Section
+from medsynth.config.base import Section
 from medsynth.config.data import GroundConfig, ImageConfig, IndexConfig, IngestConfig, KGConfig
 from medsynth.config.models import ChatRole, EncoderRole, ModelsConfig
 from medsynth.config.stages import (
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 
-class Config(_Section):
+class Config(Section):
     """The whole ``medsynth.toml``."""
 
     models: ModelsConfig = Field(default_factory=ModelsConfig)

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from medsynth.config.base import _Section
+from medsynth.config.base import Section
 
 
-class KGConfig(_Section):
+class KGConfig(Section):
     """Knowledge-graph import settings."""
 
     default_language: str = Field(
@@ -20,7 +20,7 @@ class KGConfig(_Section):
     )
 
 
-class IndexConfig(_Section):
+class IndexConfig(Section):
     """Vector index settings (hnswlib, cosine space). Encoders: [models.text_encoder] and
     [models.image_encoder]."""
 
@@ -31,7 +31,7 @@ class IndexConfig(_Section):
     )
 
 
-class ImageConfig(_Section):
+class ImageConfig(Section):
     """Image handling."""
 
     max_pixels: int = Field(
@@ -44,7 +44,7 @@ class ImageConfig(_Section):
     )
 
 
-class GroundConfig(_Section):
+class GroundConfig(Section):
     """Grounding records into the KG (``medsynth ground``): extraction, exact and fuzzy matching."""
 
     extraction_policy: Literal["standard-term", "verbatim"] = Field(
@@ -115,7 +115,7 @@ class GroundConfig(_Section):
     )
 
 
-class IngestConfig(_Section):
+class IngestConfig(Section):
     """Ingest filters (PubMedVision). Filtered records are kept with status 'filtered' and the
     reason; each filter is turned off on its own by the value its help names, and all of them by
     `medsynth ingest --no-filters`."""

@@ -6,13 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from medsynth.config.base import _Section
+from medsynth.config.base import Section
 
 ChatBackend = Literal["llamacpp", "ollama", "openai", "hf"]
 EncoderBackend = Literal["sentence", "clip", "thumbnail"]
 
 
-class ChatRole(_Section):
+class ChatRole(Section):
     """A chat model: which backend runs it and which model it loads."""
 
     backend: ChatBackend = Field(
@@ -55,7 +55,7 @@ class ChatRole(_Section):
     )
 
 
-class EncoderRole(_Section):
+class EncoderRole(Section):
     """An embedding model."""
 
     backend: EncoderBackend = Field(
@@ -70,7 +70,7 @@ class EncoderRole(_Section):
     )
 
 
-class ModelsConfig(_Section):
+class ModelsConfig(Section):
     """Model roles. Nothing is ever downloaded: every model is a local file or folder, or a
     server named here."""
 

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from medsynth.config.base import _Section
+from medsynth.config.base import Section
 
 
-class ChecksConfig(_Section):
+class ChecksConfig(Section):
     """The quality gate every draft passes before it is kept (`[synth.checks]`). Each failed
     detector is a reason on the rejected sample; 0 (or false) switches a detector off."""
 
@@ -65,7 +65,7 @@ class ChecksConfig(_Section):
     )
 
 
-class SynthConfig(_Section):
+class SynthConfig(Section):
     """Synthesis: how many samples of each kind, sampling, and the quality checks."""
 
     seed: int = Field(0, description="Run seed: every task's seed derives from it and the task.")
@@ -137,7 +137,7 @@ class SynthConfig(_Section):
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
 
 
-class EvalConfig(_Section):
+class EvalConfig(Section):
     """Evaluation (`medsynth eval`) and chat (`medsynth chat`) settings."""
 
     batch_size: int = Field(
@@ -173,7 +173,7 @@ class EvalConfig(_Section):
     chat_max_tokens: int = Field(512, ge=1, le=8192, description="Token limit of a chat reply.")
 
 
-class RewardWeights(_Section):
+class RewardWeights(Section):
     """GRPO reward weights (each reward already carries its paper value: answer 1, path r/|path|,
     full 1, format 0.5, structured format 0.5, self-check alpha); 0 turns a reward off."""
 
@@ -189,7 +189,7 @@ class RewardWeights(_Section):
     )
 
 
-class TrainConfig(_Section):
+class TrainConfig(Section):
     """Training (`medsynth train sft|grpo`): LoRA / QLoRA on the base model, then GRPO. Defaults
     follow MedKInstruct (rank 16, 8 epochs, batch 4, learning rate 1e-4)."""
 
