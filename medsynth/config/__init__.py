@@ -74,6 +74,12 @@ def load_config(path: Path) -> Config:
             hint="fix the syntax or delete the file "
             "and run `medsynth init` again to write the defaults",
         ) from exc
+    return validate_config(data, path)
+
+
+def validate_config(data: dict[str, Any], path: Path) -> Config:
+    """``data`` (a parsed ``medsynth.toml``) as a :class:`Config`; a ConfigError naming each
+    invalid key of ``path`` otherwise."""
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

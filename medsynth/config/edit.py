@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from pydantic import ValidationError
 from tomlkit.exceptions import TOMLKitError
 
-from medsynth.config import Config
+from medsynth.config import validate_config
 from medsynth.config.models import ChatRole
 from medsynth.errors import ConfigError
 
@@ -81,7 +80,7 @@ def set_chat_roles(path: Path, roles: list[str], chosen: ChatRole) -> list[RoleC
         raise ConfigError(
             f"not valid TOML: {exc}", source=str(path), hint="fix the syntax, then run this again"
         ) from exc
-    current = _validate(doc.unwrap(), path)
+    current = validate_config(doc.unwrap(), path)
     blank = ChatRole()
     changes = []
     for role in roles:
@@ -95,21 +94,7 @@ def set_chat_roles(path: Path, roles: list[str], chosen: ChatRole) -> list[RoleC
             if key in section or value != getattr(blank, key):
                 section[key] = value
         changes.append(change)
-    _validate(doc.unwrap(), path)
+    validate_config(doc.unwrap(), path)
     if any(c.changed for c in changes):
         write_private(path, tomlkit.dumps(doc))
     return changes
-
-
-def _validate(data: dict[str, Any], path: Path) -> Config:
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(
-            f"invalid settings: {problems}",
-            source=str(path),
-            hint="correct the values (defaults and help: `medsynth config show`)",
-        ) from exc
