@@ -99,6 +99,19 @@ def id_chunks(ids: Sequence[int]) -> Iterable[list[int]]:
         yield list(ids[start : start + _BATCH])
 
 
+def samples_of(
+    db: sqlite_utils.Database, statuses: Sequence[str], generators: Sequence[str] | None = None
+) -> list[tuple[int, str]]:
+    """(id, generator) of the samples with one of ``statuses`` (and of ``generators``; None:
+    any), in id order."""
+    only = "" if generators is None else f"AND generator IN ({', '.join('?' * len(generators))}) "
+    return db.execute(
+        f"SELECT id, generator FROM samples WHERE status IN ({', '.join('?' * len(statuses))}) "
+        f"{only}ORDER BY id",
+        [*statuses, *(generators or [])],
+    ).fetchall()
+
+
 def judge_scores(
     db: sqlite_utils.Database, sample_ids: Sequence[int] | None = None
 ) -> dict[int, dict[str, int]]:
@@ -210,11 +223,7 @@ def queue(
         raise InputError(f"unknown queue order {order!r}", hint=f"use one of {', '.join(ORDERS)}")
     if limit < 1:
         raise InputError(f"queue limit {limit} is below 1", hint="ask for at least one sample")
-    rows = db.execute(
-        "SELECT id, generator FROM samples WHERE status = 'kept' AND (? IS NULL OR generator = ?) "
-        "ORDER BY id",
-        [generator, generator],
-    ).fetchall()
+    rows = samples_of(db, ("kept",), None if generator is None else [generator])
     reviewer = reviewer.strip() if reviewer else None
     if unreviewed_only:
         done = {
@@ -273,7 +282,8 @@ def sample_row(db: sqlite_utils.Database, sample_id: int) -> dict[str, Any]:
     return dict(zip([c[0] for c in cursor.description], row, strict=True))
 
 
-def _json(raw: str | None, default: Any) -> Any:
+def json_value(raw: str | None, default: Any) -> Any:
+    """A JSON column's value, or ``default`` when it is empty, malformed or of another type."""
     try:
         value = json.loads(raw) if raw else default
     except json.JSONDecodeError:
@@ -285,7 +295,7 @@ def path_text(db: sqlite_utils.Database, row: dict[str, Any]) -> str:
     """The KG path a sample was written from, as text (see :class:`SampleView`)."""
     from medsynth.synth.context import triples_text
 
-    meta = _json(row.get("meta"), {})
+    meta = json_value(row.get("meta"), {})
     if isinstance(meta.get("path"), str) and meta["path"]:
         return str(meta["path"])
     parent = meta.get("parent")
@@ -295,10 +305,10 @@ def path_text(db: sqlite_utils.Database, row: dict[str, Any]) -> str:
             "SELECT meta FROM samples WHERE task_key = ? AND position = ?",
             [task_key, int(position) if position.isdigit() else -1],
         ).fetchone()
-        parent_path = _json(found[0] if found else None, {}).get("path")
+        parent_path = json_value(found[0] if found else None, {}).get("path")
         if isinstance(parent_path, str) and parent_path:
             return parent_path
-    triple_ids = [t for t in _json(row.get("path_triples"), []) if isinstance(t, int)]
+    triple_ids = [t for t in json_value(row.get("path_triples"), []) if isinstance(t, int)]
     return "\n".join(f"{h} -[{r}]-> {t}" for _, h, r, t in triples_text(db, triple_ids))
 
 
@@ -306,7 +316,7 @@ def sample_images(row: dict[str, Any]) -> tuple[list[Path], list[str]]:
     """A sample's images, absolute and checked to stay in the dataset root, and warnings for
     those left out."""
     root_text = row.get("dataset_root")
-    names = [n for n in _json(row.get("images"), []) if isinstance(n, str)]
+    names = [n for n in json_value(row.get("images"), []) if isinstance(n, str)]
     if not root_text:
         return [], ([f"sample {row['id']}: its record or dataset is missing"] if names else [])
     root = Path(root_text).resolve()
@@ -317,17 +327,6 @@ def sample_images(row: dict[str, Any]) -> tuple[list[Path], list[str]]:
         except InputError as exc:
             warnings.append(f"image {number} of {len(names)} left out: {exc.message}")
     return images, warnings
-
-
-def record_image_keys(row: dict[str, Any]) -> tuple[list[Path], list[str] | None]:
-    """The sample's record's images (checked) and their call-log keys (``file-sha256:...``, None
-    when a hash is missing); raises InputError for an image that escapes the dataset root."""
-    root = Path(str(row.get("dataset_root") or "")).resolve()
-    names = [n for n in _json(row.get("record_images"), []) if isinstance(n, str)]
-    paths = [safe_child(root, root / name) for name in names]
-    hashes = [h for h in _json(row.get("record_sha256"), []) if isinstance(h, str)]
-    keys = [f"file-sha256:{h}" for h in hashes] if len(hashes) == len(paths) else None
-    return paths, (keys if keys is not None and all(hashes) else None)
 
 
 def sample_view(db: sqlite_utils.Database, sample_id: int) -> SampleView:
@@ -353,13 +352,13 @@ def sample_view(db: sqlite_utils.Database, sample_id: int) -> SampleView:
         images=images,
         context=row["record_context"] or "",
         path=path_text(db, row),
-        path_entities=[e for e in _json(row["path_entities"], []) if isinstance(e, str)],
+        path_entities=[e for e in json_value(row["path_entities"], []) if isinstance(e, str)],
         provenance={
             "model": row["model"] or "",
             "template": row["template"] or "",
             "template_version": row["template_version"] or "",
             "seed": row["seed"],
-            "call_ids": [c for c in _json(row["call_ids"], []) if isinstance(c, int)],
+            "call_ids": [c for c in json_value(row["call_ids"], []) if isinstance(c, int)],
             "run_id": row["run_id"],
             "task_key": row["task_key"],
             "dataset": row["dataset"] or "",

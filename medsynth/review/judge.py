@@ -25,6 +25,7 @@ from typing import Any, Final
 from medsynth.backends.base import ChatModel, InvalidOutput
 from medsynth.backends.calllog import CallLog, CallResult, Template
 from medsynth.errors import InputError
+from medsynth.files import safe_child
 from medsynth.prompts import render
 from medsynth.review import data
 from medsynth.review.data import CRITERIA
@@ -129,14 +130,7 @@ def judge(
         _, template = render(TEMPLATE, **_values({}, with_image=False))
         report.model, report.template = model_name(model), f"{template.name}/{template.version}"
         job = _Judging(ws, stage, log, report, template)
-        kept = [
-            (r[0], r[1])
-            for r in ws.db.execute(
-                f"SELECT id, generator FROM samples WHERE status = 'kept' AND generator IN "
-                f"({', '.join('?' * len(chosen))}) ORDER BY id",
-                chosen,
-            )
-        ]
+        kept = data.samples_of(ws.db, ("kept",), chosen)
         done = data.judged_ids(ws.db, report.model, template.version)
         todo = [(i, g) for i, g in kept if i not in done]
         report.kept, report.already_judged = len(kept), len(kept) - len(todo)
@@ -197,7 +191,7 @@ class _Judging:
             keys: list[str] | None = None
             if self.sees_images:
                 try:
-                    images, keys = data.record_image_keys(row)
+                    images, keys = _record_image_keys(row)
                 except InputError as exc:
                     yield sample_id, exc.message, exc.source
                     continue
@@ -295,3 +289,14 @@ class _Judging:
                 run_id=self.report.run_id,
             )
         self.report.failed += 1
+
+
+def _record_image_keys(row: dict[str, Any]) -> tuple[list[Path], list[str] | None]:
+    """The sample's record's images (checked) and their call-log keys (``file-sha256:...``, None
+    when a hash is missing); raises InputError for an image that escapes the dataset root."""
+    root = Path(str(row.get("dataset_root") or "")).resolve()
+    names = [n for n in data.json_value(row.get("record_images"), []) if isinstance(n, str)]
+    paths = [safe_child(root, root / name) for name in names]
+    hashes = [h for h in data.json_value(row.get("record_sha256"), []) if isinstance(h, str)]
+    keys = [f"file-sha256:{h}" for h in hashes] if len(hashes) == len(paths) else None
+    return paths, (keys if keys is not None and all(hashes) else None)

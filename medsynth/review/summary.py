@@ -21,8 +21,10 @@ from medsynth.review.data import (
     judge_scores,
     latest_reviews,
     mean_score,
+    samples_of,
     verdict_sets,
 )
+from medsynth.store.overview import sample_counts
 
 SELECT_KEYS = ("generators", "statuses", "min_score", "reviewed_only")  # select_samples' options
 
@@ -57,14 +59,7 @@ def select_samples(
             f"--min-score {min_score} is outside the judge's 1-5 scale",
             hint="pass a number from 1 to 5 (e.g. 3.5)",
         )
-    ids = [
-        row[0]
-        for row in db.execute(
-            f"SELECT id FROM samples WHERE status IN ({', '.join('?' * len(statuses))}) "
-            f"AND generator IN ({', '.join('?' * len(generators))}) ORDER BY id",
-            [*statuses, *generators],
-        )
-    ]
+    ids = [sample_id for sample_id, _generator in samples_of(db, statuses, generators)]
     left_out = Counter[str]()
     rejected, accepted = verdict_sets(db)
     kept = []
@@ -140,9 +135,8 @@ def review_numbers(db: sqlite_utils.Database) -> dict[str, Any]:
     for criterion in CRITERIA:
         values = [s[criterion] for s in judge.values() if criterion in s]
         judge_means[criterion] = round(sum(values) / len(values), 2) if values else None
-    kept = db.execute("SELECT count(*) FROM samples WHERE status = 'kept'").fetchone()[0]
     return {
-        "samples_kept": kept,
+        "samples_kept": sum(counts.get("kept", 0) for counts in sample_counts(db).values()),
         "judged": len(judge),
         "reviewed": len({r.sample_id for r in reviews}),
         "reviews": len(reviews),
