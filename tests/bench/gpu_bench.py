@@ -16,7 +16,10 @@ The same code runs on the CPU so that its output is tested without a GPU:
 
 - ``--cpu-tiny``: the tiny random LLaVA of ``models/tiny`` (float32, no quantisation);
 - ``--cpu-mid``: a ~100 M-parameter Qwen2.5-VL (the published vocabulary and image processing,
-  6 layers x 512 wide; ``models/build_shapes.small_config``).
+  6 layers x 512 wide; ``models/build_shapes.small_config``);
+- ``--cpu-shapes --depth 1``: the published shapes at full width and ``--depth`` layers, in 4-bit
+  through bitsandbytes' CPU backend, with the GPU setup (1,024 tokens, 4 x 256 generations):
+  the GPU run's code end to end, slowly (minutes per case).
 
 On the CPU the measured peak is the process's peak RSS (VmHWM) and the estimate includes the
 process's memory at the preflight, as ``medsynth train`` does. Every figure is also written as JSON
@@ -70,7 +73,7 @@ def shapes_module() -> Any:
     return module
 
 
-def write_model(case: str, out: Path, device: str) -> Path:
+def write_model(case: str, out: Path, device: str, depth: int | None = None) -> Path:
     """A model folder with random weights and a processor: ``mid`` the small Qwen2.5-VL,
     anything else a full-depth published shape (bf16 on CUDA)."""
     import torch
@@ -79,7 +82,7 @@ def write_model(case: str, out: Path, device: str) -> Path:
     shapes = shapes_module()
     if (out / "config.json").exists():
         return out
-    cfg = shapes.small_config(layers=6) if case == "mid" else shapes.config(case)
+    cfg = shapes.small_config(layers=6) if case == "mid" else shapes.config(case, depth)
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
     torch.manual_seed(0)
     with torch.device(device):
@@ -155,7 +158,7 @@ def bench_settings(spec: dict[str, Any], model: Path, out: Path) -> Any:
         "lora_rank": 16,
         "learning_rate": 1e-4,
         "save_steps": 10_000,
-        "quantization": "nf4" if on_cuda else "none",
+        "quantization": "nf4" if spec.get("quantize", on_cuda) else "none",
         "reward_weights": {name: 0.0 for name in REWARD_FUNCS},
         "max_length": setup["seq_tokens"] + 64,
     }
@@ -372,6 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--cpu-tiny", action="store_true", help="the tiny LLaVA on the CPU")
     mode.add_argument("--cpu-mid", action="store_true", help="a ~100M Qwen2.5-VL on the CPU")
+    mode.add_argument(
+        "--cpu-shapes",
+        action="store_true",
+        help="the shapes on the CPU in 4-bit at --depth layers (checks the GPU path's code)",
+    )
+    parser.add_argument("--depth", type=int, help="language/vision layers of each shape")
     parser.add_argument("--shapes", default=",".join(GPU_SHAPES), help="GPU: shapes to run")
     parser.add_argument("--kinds", default="sft,grpo")
     parser.add_argument("--steps", type=int, help="steps per case (3; --cpu-mid: 2)")
@@ -387,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     kinds = [k for k in args.kinds.split(",") if k]
     cpu = args.cpu_tiny or args.cpu_mid
-    args.budget = args.budget or (1500 if cpu else 450)
+    args.budget = args.budget or (1500 if cpu or args.cpu_shapes else 450)
     args.steps = args.steps or (2 if args.cpu_mid else 3)
     if cpu:
         case = "tiny" if args.cpu_tiny else "mid"
@@ -395,7 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         import torch
 
-        if not torch.cuda.is_available():
+        if args.cpu_shapes:
+            device = "cpu"
+        elif not torch.cuda.is_available():
             reason = (
                 "no CUDA GPU on this machine: nothing measured (--cpu-tiny or --cpu-mid run "
                 "the same code on the CPU)"
@@ -403,18 +414,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gpu-bench: {reason}")
             args.json.write_text(json.dumps({"skipped": reason, "rows": []}, indent=2))
             return 0
-        device, cases, setup = "cuda", [s for s in args.shapes.split(",") if s], GPU_SETUP
+        else:
+            device = "cuda"
+        cases, setup = [s for s in args.shapes.split(",") if s], GPU_SETUP
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         for case in cases:
             folder = Path(tmp) / case
             for kind in kinds:
                 left = args.budget - (time.perf_counter() - began)
-                if left < 30:
+                if left < 60:
                     rows.append({"case": case, "kind": kind, "skipped": "time budget spent"})
                     continue
                 if not folder.exists() and case != "tiny":
-                    child_build(case, folder, device, left)
+                    child_build(case, folder, device, left, args.depth)
                     left = args.budget - (time.perf_counter() - began)
                 spec = {
                     "kind": kind,
@@ -423,11 +436,14 @@ def main(argv: list[str] | None = None) -> int:
                     "setup": setup,
                     "folder": str(args.tiny if case == "tiny" else folder),
                     "out": str(Path(tmp) / f"{case}-{kind}-out"),
+                    "quantize": device == "cuda" or case not in CPU_SETUP,
                 }
                 try:
                     row = {"case": case, **child(spec, timeout=max(30, left))}
+                    if case not in CPU_SETUP:
+                        row["depth"] = args.depth or "full"
                 except subprocess.TimeoutExpired as exc:
-                    reason = f"failed: timed out after {exc.timeout:.0f} s (time budget)"
+                    reason = f"stopped after {exc.timeout:.0f} s: the time budget ran out"
                     row = {"case": case, "kind": kind, "skipped": reason}
                 except RuntimeError as exc:
                     print(f"{case} {kind}: {exc}", file=sys.stderr)
@@ -447,12 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(str(r.get("skipped", "")).startswith("failed") for r in rows) else 0
 
 
-def child_build(case: str, folder: Path, device: str, timeout: float) -> None:
+def child_build(
+    case: str, folder: Path, device: str, timeout: float, depth: int | None = None
+) -> None:
     """:func:`write_model` in a fresh process (its memory is freed when it exits)."""
     code = (
         f"import sys; sys.path[:0] = [{str(REPO)!r}, {str(Path(__file__).parent)!r}]; "
         "from pathlib import Path; from gpu_bench import write_model; "
-        f"write_model({case!r}, Path({str(folder)!r}), {device!r})"
+        f"write_model({case!r}, Path({str(folder)!r}), {device!r}, {depth!r})"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=timeout, capture_output=True)
 
