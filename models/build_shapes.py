@@ -118,6 +118,8 @@ SPECIAL_TOKENS: dict[str, dict[str, int]] = {
     },
     "llava": {"<unk>": 0, "<s>": 1, "</s>": 2, "<image>": 32000, "<pad>": 32001},
 }
+# The chat templates' role words, words of the vocabulary too (ids 10-15), not unknown tokens.
+ROLE_WORDS = ("user", "assistant", "system", "USER:", "ASSISTANT:", "SYSTEM:")
 CHAT_TEMPLATES = {
     "qwen2_5_vl": (
         "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}"
@@ -138,13 +140,15 @@ CHAT_TEMPLATES = {
 
 def tokenizer(model_type: str, vocab_size: int) -> Any:
     """A word-level tokenizer over the whole vocabulary (the real one cannot be downloaded):
-    each space-separated word ``w<id>`` is one token, the family's special tokens sit at their
-    real ids, so that sequence lengths, image tokens and logits have the real shapes."""
+    each space-separated word ``w<id>`` (or a role word) is one token, the family's special
+    tokens sit at their real ids, so that sequence lengths, image tokens and logits have the real
+    shapes."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     special = SPECIAL_TOKENS[model_type]
     by_id = {i: t for t, i in special.items()}
+    by_id.update({10 + i: word for i, word in enumerate(ROLE_WORDS)})
     vocab = {by_id.get(i, f"w{i}"): i for i in range(vocab_size)}
     unk = "<unk>" if "<unk>" in special else "<|endoftext|>"
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token=unk))

@@ -381,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         help="the shapes on the CPU in 4-bit at --depth layers (checks the GPU path's code)",
     )
     parser.add_argument("--depth", type=int, help="language/vision layers of each shape")
+    parser.add_argument("--seq", type=int, help="tokens per sample (default: per mode)")
+    parser.add_argument("--completion", type=int, help="GRPO completion tokens (default: per mode)")
     parser.add_argument("--shapes", default=",".join(GPU_SHAPES), help="GPU: shapes to run")
     parser.add_argument("--kinds", default="sft,grpo")
     parser.add_argument("--steps", type=int, help="steps per case (3; --cpu-mid: 2)")
@@ -400,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     args.steps = args.steps or (2 if args.cpu_mid else 3)
     if cpu:
         case = "tiny" if args.cpu_tiny else "mid"
-        device, cases, setup = "cpu", [case], CPU_SETUP[case]
+        device, cases, setup = "cpu", [case], dict(CPU_SETUP[case])
     else:
         import torch
 
@@ -416,7 +418,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         else:
             device = "cuda"
-        cases, setup = [s for s in args.shapes.split(",") if s], GPU_SETUP
+        cases, setup = [s for s in args.shapes.split(",") if s], dict(GPU_SETUP)
+    if args.seq:
+        setup["seq_tokens"] = args.seq
+    if args.completion:
+        setup["completion"] = args.completion
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         for case in cases:
