@@ -86,6 +86,15 @@ class TaskFlow:
             del self.open[record_id]
             self._enter(item[2], state[0] + 1, self.follow)
 
+    def prefetch(self, count: int) -> int:
+        """Read records until ``count`` first tasks are ready (or the records run out), before
+        the workers start: planned on the calling thread alone, the first round of calls
+        goes out at once instead of trickling out while new workers contend for the GIL and
+        the database lock. Returns the tasks ready."""
+        while len(self.fresh) < count and self._read():
+            pass
+        return len(self.fresh)
+
     @property
     def in_progress(self) -> int:
         """Records with tasks planned and not all finished."""
@@ -94,14 +103,20 @@ class TaskFlow:
     def _fill(self) -> bool:
         """Read records until one has tasks to run (False when the records are used up)."""
         while not self.fresh:
-            if self.lock is not None:
-                with self.lock:
-                    ctx = next(self.records, None)
-            else:
-                ctx = next(self.records, None)
-            if ctx is None:
+            if not self._read():
                 return False
-            self._enter(ctx, 0, self.fresh)
+        return True
+
+    def _read(self) -> bool:
+        """Read the next record and plan its first stage with tasks left (False: none left)."""
+        if self.lock is not None:
+            with self.lock:
+                ctx = next(self.records, None)
+        else:
+            ctx = next(self.records, None)
+        if ctx is None:
+            return False
+        self._enter(ctx, 0, self.fresh)
         return True
 
     def _enter(self, ctx: RecordContext, stage: int, into: deque[Item]) -> None:

@@ -8,11 +8,28 @@ from typing import Any, Protocol
 
 from medsynth.backends.base import ChatModel, JsonSchema, Message
 from medsynth.backends.calllog import CallLog, CallResult, Template
+from medsynth.backends.openai_compat import ServerPool
 from medsynth.backends.registry import role_retries
 from medsynth.config import SynthConfig
 from medsynth.stage import Stage
 from medsynth.synth.model import Draft, Later, RecordContext, Task
 from medsynth.workspace import Workspace
+
+
+def spare_workers(models: Mapping[str, ChatModel], concurrency: int) -> int:
+    """Workers beyond ``concurrency`` when every model is a server pool, which holds its own
+    calls in flight to its slots: a spare worker has its next request ready (prompt written,
+    call log looked up) and sends it the moment a slot frees, while the worker whose call just
+    came back writes it down. The servers never get more calls at once than they were given.
+
+    >>> spare_workers({}, 64), spare_workers({"generator": object()}, 64)  # type: ignore[dict-item]
+    (0, 0)
+    """
+    if concurrency <= 1 or not models:
+        return 0
+    if not all(isinstance(model, ServerPool) for model in models.values()):
+        return 0
+    return max(2, concurrency // 4)
 
 
 class Runtime:
@@ -29,7 +46,8 @@ class Runtime:
         self.db = ws.db
         self.options = options
         self.run_id = run_id
-        self.stage = Stage(ws.db, run_id, concurrency=options.concurrency)
+        workers = options.concurrency + spare_workers(models, options.concurrency)
+        self.stage = Stage(ws.db, run_id, concurrency=workers, prestart=True)
         self.lock = self.stage.lock  # one lock for every use of the connection
         for role, model in models.items():
             self.stage.log(role, model, retries=role_retries(ws.config, role))

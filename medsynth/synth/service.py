@@ -344,6 +344,7 @@ def _run(
         if tick is not None:
             tick()
 
+    flow.prefetch(rt.stage.concurrency)
     rt.stage.run(flow, work, store=store, fail=fail)
 
 
