@@ -70,6 +70,29 @@ QuantOpt = Annotated[
     str | None,
     typer.Option("--quant", help="auto (NF4 on CUDA when bitsandbytes works), nf4 or none."),
 ]
+FusedLossOpt = Annotated[
+    str | None,
+    typer.Option("--fused-loss", help="auto (Liger's kernels on CUDA where installed) or off."),
+]
+OptimizerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--optimizer",
+        help="auto (paged 8-bit AdamW on CUDA), adamw_torch, adamw_torch_fused, paged_adamw_8bit.",
+    ),
+]
+VllmOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--vllm/--no-vllm",
+        help="Generate with vLLM in colocate mode (CUDA and vllm needed; default off).",
+        show_default=False,
+    ),
+]
+VllmMemoryOpt = Annotated[
+    float | None,
+    typer.Option("--vllm-memory", help="Share of GPU memory vLLM may take (default 0.3)."),
+]
 CheckpointingOpt = Annotated[
     bool | None,
     typer.Option(
@@ -214,6 +237,10 @@ TRAIN_OPTIONS: tuple[TrainOpt, ...] = (
     TrainOpt("max_length", LengthOpt, kinds=SFT),
     TrainOpt("quant", QuantOpt, field="quantization", read=check_quant),
     TrainOpt("gradient_checkpointing", CheckpointingOpt),
+    TrainOpt("fused_loss", FusedLossOpt),
+    TrainOpt("optimizer", OptimizerOpt),
+    TrainOpt("vllm", VllmOpt, kinds=GRPO),
+    TrainOpt("vllm_memory", VllmMemoryOpt, kinds=GRPO),
     TrainOpt("save_steps", SaveOpt),
     TrainOpt("num_generations", GenerationsOpt, kinds=GRPO),
     TrainOpt("max_completion_length", CompletionOpt, kinds=GRPO),

@@ -233,6 +233,18 @@ class TrainConfig(Section):
         "", description="Smoke runs: model folder (default: models/tiny/llava of the repo)."
     )
     seed: int = Field(0, description="Training seed.")
+    fused_loss: Literal["auto", "off"] = Field(
+        "auto", description="auto: Liger's kernels on CUDA where liger-kernel is installed."
+    )
+    optimizer: Literal["auto", "adamw_torch", "adamw_torch_fused", "paged_adamw_8bit"] = Field(
+        "auto", description="auto: paged 8-bit AdamW on CUDA with bitsandbytes, else AdamW."
+    )
+    vllm: bool = Field(
+        False, description="GRPO: generate with vLLM in colocate mode (needs CUDA and vllm)."
+    )
+    vllm_memory: float = Field(
+        0.3, gt=0, lt=1, description="GRPO with vllm: share of GPU memory vLLM may take."
+    )
     export_quant: Literal["q4_k_m", "q5_k_m", "q8_0", "f16"] = Field(
         "q4_k_m", description="GGUF weights of `train export` (and the TUI's export)."
     )

@@ -45,14 +45,6 @@ SMOKE: dict[str, Any] = {
     "learning_rate": 1e-3,
 }
 
-# Memory and speed settings that ``[train]`` does not hold (yet): their defaults.
-MEMORY_DEFAULTS: dict[str, Any] = {
-    "fused_loss": "auto",
-    "optimizer": "auto",
-    "vllm": False,
-    "vllm_memory": 0.3,
-}
-
 # Setting <- ``[train]`` key where the names differ (GRPO has its own epochs and learning rate).
 CONFIG_KEYS: dict[str, dict[str, str]] = {
     "sft": {"reward_weights": "rewards"},
@@ -223,7 +215,6 @@ def layer(
     from medsynth.train.recipes import recipe_layer
 
     defaults = {
-        **MEMORY_DEFAULTS,
         "max_steps": None,
         "recipe": "",
         "recipe_stage": "",

@@ -159,7 +159,21 @@ def test_sft_and_grpo_share_their_option_declarations() -> None:
         "beta",
         "self_check",
         "reward_weight",
+        "vllm",
+        "vllm_memory",
     }
+
+
+def test_memory_settings_come_from_the_workspace_and_the_command_line() -> None:
+    from medsynth.config import TrainConfig
+    from medsynth.train.settings import layer
+
+    cfg = TrainConfig(optimizer="adamw_torch", vllm_memory=0.5)
+    merged = layer("grpo", cfg, device="cpu", smoke=False, overrides={"fused_loss": "off"})
+    assert merged.values["optimizer"] == "adamw_torch"
+    assert merged.sources["optimizer"] == "workspace"
+    assert merged.values["vllm_memory"] == 0.5 and merged.values["vllm"] is False
+    assert merged.values["fused_loss"] == "off" and merged.sources["fused_loss"] != "workspace"
 
 
 def test_click_options_match_between_commands() -> None:
