@@ -98,6 +98,10 @@ def export_model(
         assert converter is not None
         try:
             _to_gguf(merged, result, ref, tokenizer_fallback, converter)
+        except BaseException:  # the folder was empty: leave it so, not half an export
+            for child in out.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+            raise
         finally:
             shutil.rmtree(merged, ignore_errors=True)
     result.files["readme"] = out / "README.md"

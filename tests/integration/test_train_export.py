@@ -128,4 +128,4 @@ def test_export_refuses_unknown_tokenizer_and_busy_folder(
         code = main(["train", "export", "sft-tiny", "-o", str(tmp_path / "new"),
                      "-w", str(trained.root)])  # fmt: skip
     assert code == 2 and "pre-tokenizer was not recognized" in err.getvalue()
-    assert not (tmp_path / "new" / ".merged").exists()
+    assert list((tmp_path / "new").iterdir()) == []  # no merged folder, no half export
