@@ -106,9 +106,11 @@ def test_every_worker_runs_before_the_first_item_is_handed_out() -> None:
     """Workers started while the first calls run wait for the GIL: the first round of calls
     trickled out. All of them exist before any work starts."""
     alive: list[int] = []
+    before = set(threading.enumerate())  # threads other tests left behind do not count
 
     def work(_: int) -> None:
-        alive.append(len([t for t in threading.enumerate() if t.name.startswith("medsynth")]))
+        workers = set(threading.enumerate()) - before
+        alive.append(len([t for t in workers if t.name.startswith("medsynth-call-")]))
 
     Stage(None, None, concurrency=8, prestart=True).run(  # type: ignore[arg-type]
         range(8), work, store=lambda item, result: None
