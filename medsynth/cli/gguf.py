@@ -54,30 +54,24 @@ def export(
     """Merge a run's adapter into its base and write it as GGUF (language model, vision
     projector, Ollama Modelfile, README with the serving commands) or as a transformers
     folder."""
-    from medsynth.train.merge import find_adapter
-    from medsynth.train.model_export import export_model, free_folder
+    from medsynth.train.model_export import export_run
     from medsynth.train.service import quiet
 
     ws = open_workspace(workspace)
-    ref = find_adapter(ws, target)
-    if base is not None:
-        ref.base_model = base
     quiet()
-    folder = out or free_folder(ref.adapter.parent / f"export-{fmt}")
-    settings = ws.config.train
-    result = export_model(
-        ref,
-        folder.expanduser().resolve(),
+    result = export_run(
+        ws,
+        target,
         fmt=fmt,
-        quant=quant or settings.export_quant,
-        tokenizer_fallback=(
-            settings.export_tokenizer_fallback if tokenizer_fallback is None else tokenizer_fallback
-        ),
+        quant=quant,
+        tokenizer_fallback=tokenizer_fallback,
+        out=out,
+        base=base,
     )
     if as_json:
         emit_json(result.as_dict())
         return
-    console.print(f"exported {ref.name} as {fmt} to {result.folder}")
+    console.print(f"exported {result.run} as {fmt} to {result.folder}")
     for role, path in result.files.items():
         console.print(f"  {role:10} {path.name}")
     timing = ", ".join(f"{step} {sec:.1f} s" for step, sec in result.seconds.items())

@@ -21,7 +21,8 @@ from typing import Any
 from medsynth.errors import FolderNotEmptyError, InputError
 from medsynth.files import private_dir, sha256_file, write_private
 from medsynth.train import gguf_convert
-from medsynth.train.merge import AdapterRef, merge
+from medsynth.train.merge import AdapterRef, find_adapter, merge
+from medsynth.workspace import Workspace
 
 FORMATS = ("gguf", "hf")
 SYSTEM_MARK = "@@MEDSYNTH-SYSTEM@@"  # stand-ins, replaced by Ollama template fields
@@ -35,12 +36,14 @@ class ExportResult:
     folder: Path
     format: str
     quant: str
+    run: str = ""
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (printed by ``--json`` and stored as ``medsynth_export.json``)."""
         return {
+            "run": self.run,
             "folder": str(self.folder),
             "format": self.format,
             "quant": self.quant,
@@ -56,6 +59,35 @@ def free_folder(folder: Path) -> Path:
         n += 1
         candidate = folder.with_name(f"{folder.name}-{n}")
     return candidate
+
+
+def export_run(
+    ws: Workspace,
+    target: str | None,
+    *,
+    fmt: str = "gguf",
+    quant: str | None = None,
+    tokenizer_fallback: str | None = None,
+    out: Path | None = None,
+    base: Path | None = None,
+) -> ExportResult:
+    """Export a run (its name, an adapter folder, or None: the newest finished run); what is
+    not given comes from the workspace's ``[train]`` settings, and the folder defaults to
+    ``adapters/NAME/export-FORMAT`` (``-2``, ``-3``... when that one is taken)."""
+    ref = find_adapter(ws, target)
+    if base is not None:
+        ref.base_model = base
+    settings = ws.config.train
+    folder = out or free_folder(ref.adapter.parent / f"export-{fmt}")
+    return export_model(
+        ref,
+        folder.expanduser().resolve(),
+        fmt=fmt,
+        quant=quant or settings.export_quant,
+        tokenizer_fallback=(
+            settings.export_tokenizer_fallback if tokenizer_fallback is None else tokenizer_fallback
+        ),
+    )
 
 
 def run_kind(ref: AdapterRef) -> str:
@@ -87,7 +119,7 @@ def export_model(
         )
     converter = gguf_convert.converter_dir() if fmt == "gguf" else None  # fail before merging
     private_dir(out)
-    result = ExportResult(out, fmt, quant if fmt == "gguf" else "")
+    result = ExportResult(out, fmt, quant if fmt == "gguf" else "", ref.name)
     started = time.perf_counter()
     merged = out / ("merged" if fmt == "hf" else ".merged")
     merge(ref, merged)
@@ -108,7 +140,6 @@ def export_model(
     write_private(result.files["readme"], readme(result, ref))
     record = {
         **result.as_dict(),
-        "run": ref.name,
         "kind": run_kind(ref),
         "base_model": str(ref.base_model),
         "adapter": str(ref.adapter),
@@ -176,16 +207,13 @@ def think_suffix() -> str:
     return user_text(PROMPT_MARK, False).split(PROMPT_MARK, 1)[1]
 
 
-def chat_layout(model: Path) -> tuple[str, str]:
+def chat_layout(tokenizer: Any) -> tuple[str, str]:
     """The model's chat template as an Ollama template: (with a system turn, without one).
 
     The template is rendered with marker texts in place of the system prompt and the question;
     Ollama's ``{{ .System }}`` and ``{{ .Prompt }}`` replace the markers. Empty with-system
     text when the template refuses a system turn.
     """
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
 
     def render(messages: list[dict[str, str]]) -> str:
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -202,7 +230,10 @@ def chat_layout(model: Path) -> tuple[str, str]:
 
 def modelfile(model: Path, result: ExportResult, *, think: bool, num_ctx: int = 4096) -> str:
     """An Ollama Modelfile for the exported GGUF files (``model`` is the merged folder)."""
-    with_system, without = chat_layout(model)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
+    with_system, without = chat_layout(tokenizer)
     prompt = "{{ .Prompt }}" + (think_suffix() if think else "")
 
     def go(text: str) -> str:
@@ -220,15 +251,14 @@ def modelfile(model: Path, result: ExportResult, *, think: bool, num_ctx: int = 
         lines.append(f"FROM ./{result.files['mmproj'].name}")
     lines += [f'TEMPLATE """{body}{{{{ .Response }}}}"""']
     lines += ["PARAMETER temperature 0", f"PARAMETER num_ctx {num_ctx}"]
-    lines += [f'PARAMETER stop "{stop}"' for stop in stop_texts(model)]
+    lines += [f'PARAMETER stop "{stop}"' for stop in stop_texts(model, tokenizer)]
     return "\n".join(lines) + "\n"
 
 
-def stop_texts(model: Path) -> list[str]:
-    """The end-of-turn texts of the model (its generation config's eos tokens)."""
-    from transformers import AutoTokenizer, GenerationConfig
+def stop_texts(model: Path, tokenizer: Any) -> list[str]:
+    """The end-of-turn texts of the model folder (its generation config's eos tokens)."""
+    from transformers import GenerationConfig
 
-    tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
     try:
         eos = GenerationConfig.from_pretrained(model, local_files_only=True).eos_token_id
     except OSError:
@@ -269,10 +299,10 @@ def readme(result: ExportResult, ref: AdapterRef) -> str:
             f"    medsynth models use hf:{merged}",
         ]
         return "\n".join(lines) + "\n"
-    model = folder / result.files["model"].name
+    model = result.files["model"]
     projector = result.files.get("mmproj")
-    mm_arg = f" --mmproj {folder / projector.name}" if projector else ""
-    mm_spec = f",mmproj={folder / projector.name}" if projector else ""
+    mm_arg = f" --mmproj {projector}" if projector else ""
+    mm_spec = f",mmproj={projector}" if projector else ""
     lines += [
         "Ollama (the Modelfile names both files, the chat template and the stop texts):",
         "",

@@ -273,19 +273,11 @@ runs table) goes on from its last checkpoint with the settings it was started wi
 
     def _export_job(self, name: str) -> Any:
         def run(job: Job) -> Any:
-            from medsynth.train.merge import find_adapter
-            from medsynth.train.model_export import export_model, free_folder
+            from medsynth.train.model_export import export_run
 
             job.progress(0, 0, "export: merging the adapter, then llama.cpp's converter")
             with job.workspace() as ws:
-                ref = find_adapter(ws, name)
-                settings = ws.config.train
-            result = export_model(
-                ref,
-                free_folder(ref.adapter.parent / "export-gguf"),
-                quant=settings.export_quant,
-                tokenizer_fallback=settings.export_tokenizer_fallback,
-            )
+                result = export_run(ws, name)
             job.log(f"exported {name} to {result.folder}")
             for role, path in result.files.items():
                 job.log(f"  {role}: {path.name}")
