@@ -12,7 +12,16 @@ import sys
 import time
 from pathlib import Path
 
-from medsynth.train.gguf_convert import convert
+from medsynth.train.gguf_convert import Converted, convert
+
+
+def convert_tiny(source: Path, out: Path) -> tuple[Converted, Converted]:
+    """The tiny Idefics3 folder ``source`` as ``tiny-idefics3-f16.gguf`` and
+    ``mmproj-tiny-idefics3-f16.gguf`` in ``out``. Our tiny tokenizer is a GPT-2-style byte-level
+    BPE that llama.cpp's hash table cannot know, so its pre-tokenizer is named (``gpt-2``)."""
+    model = convert(source, out / "tiny-idefics3-f16.gguf", pretokenizer_fallback="gpt-2")
+    mmproj = convert(source, out / "mmproj-tiny-idefics3-f16.gguf", mmproj=True)
+    return model, mmproj
 
 
 def main(argv: list[str]) -> int:
@@ -24,9 +33,7 @@ def main(argv: list[str]) -> int:
         print(f"no tiny Idefics3 at {source}: run `just tiny-models` first", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    # our tiny tokenizer is a GPT-2-style byte-level BPE that llama.cpp's hash table cannot know
-    model = convert(source, out / "tiny-idefics3-f16.gguf", pretokenizer_fallback="gpt-2")
-    mmproj = convert(source, out / "mmproj-tiny-idefics3-f16.gguf", mmproj=True)
+    model, mmproj = convert_tiny(source, out)
     print(f"{model.path} ({model.seconds:.1f} s)\n{mmproj.path} ({mmproj.seconds:.1f} s)")
     print(f"both in {time.perf_counter() - started:.1f} s")
     return 0

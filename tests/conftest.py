@@ -54,13 +54,18 @@ def write(path: Path, text: str | bytes) -> Path:
     return path
 
 
-def build_tiny_module() -> ModuleType:
-    """``models/build_tiny.py`` as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("build_tiny", REPO / "models" / "build_tiny.py")
+def models_script(name: str) -> ModuleType:
+    """``models/NAME.py`` as a module (the scripts there are not part of the package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "models" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def build_tiny_module() -> ModuleType:
+    """``models/build_tiny.py`` as a module."""
+    return models_script("build_tiny")
 
 
 @pytest.fixture(scope="session")
@@ -98,23 +103,17 @@ class TinyGguf:
 @pytest.fixture(scope="session")
 def tiny_gguf(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> TinyGguf:
     """The tiny Idefics3 as GGUF + mmproj, converted once per session, offline, by llama.cpp's
-    own converter (``just gguf-tools`` puts it beside the .venv; ``just test`` does that first).
-    Our tiny tokenizer is a GPT-2-style byte-level BPE that llama.cpp's hash table cannot know,
-    so its pre-tokenizer is named (``gpt-2``)."""
+    own converter (``just gguf-tools`` puts it beside the .venv; ``just test`` does that first),
+    as ``just tiny-gguf`` does (``models/build_tiny_gguf.py``)."""
     import time
 
-    from medsynth.train.gguf_convert import convert
     from tests.fakes.offline import offline
 
+    script = models_script("build_tiny_gguf")
     root = tmp_path_factory.mktemp("tiny-gguf")
     started = time.perf_counter()
     with offline() as attempts:
-        model = convert(
-            tiny_models / "idefics3", root / "tiny-idefics3-f16.gguf", pretokenizer_fallback="gpt-2"
-        )
-        mmproj = convert(
-            tiny_models / "idefics3", root / "mmproj-tiny-idefics3-f16.gguf", mmproj=True
-        )
+        model, mmproj = script.convert_tiny(tiny_models / "idefics3", root)
     assert attempts == [], "network attempts while converting the tiny model"
     return TinyGguf(model.path, mmproj.path, time.perf_counter() - started)
 

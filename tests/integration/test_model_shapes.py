@@ -4,25 +4,18 @@ equal the published parameter totals."""
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
 import pytest
 
 from medsynth.train.preflight import MemoryPlan, estimate, image_tokens_for, model_shape
-from tests.conftest import REPO
+from tests.conftest import models_script
 
 pytestmark = pytest.mark.slow
 
 
 def shapes_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "build_shapes", REPO / "models" / "build_shapes.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return models_script("build_shapes")
 
 
 # parameter totals as published (billions, two decimals)
