@@ -50,13 +50,13 @@ def run_prestarted(
     window = window or concurrency * 4
     source = iter(items)
     stopped = stop or threading.Event()
-    closing = threading.Event()
+    ending = threading.Event()  # the consumer is done: queued items are dropped
     todo: queue.SimpleQueue[tuple[T] | None] = queue.SimpleQueue()
     done: queue.SimpleQueue[tuple[T, Any]] = queue.SimpleQueue()
 
     def worker() -> None:
         while (job := todo.get()) is not None:
-            if stopped.is_set() or closing.is_set():
+            if stopped.is_set() or ending.is_set():
                 done.put((job[0], _DROPPED))
                 continue
             try:
@@ -87,7 +87,7 @@ def run_prestarted(
             if result is not _DROPPED:
                 yield item, result
     finally:  # the consumer stopped early (closed, failed) or is done: running work finishes
-        closing.set()
+        ending.set()
         for _ in threads:
             todo.put(None)
         for thread in threads:
