@@ -17,6 +17,7 @@ from medsynth.errors import InputError
 from medsynth.files import open_image
 from medsynth.kg.indexes import search_image, search_text
 from medsynth.kg.service import build_indexes, entity_paths, import_kg, kg_stats, link_entity_images
+from medsynth.store import overview
 from medsynth.workspace import Workspace
 
 DEMO_PATH_ENTITIES = ("Lung Cancer", "Liver")
@@ -161,8 +162,8 @@ def run_pipeline(
         "synth": synth.as_dict()
         | {
             "totals": sample_counts(ws),
-            "blinded": blinded_counts(ws),
-            "image_use": image_use_counts(ws),
+            "blinded": overview.blinded_counts(ws.db),
+            "image_use": overview.image_use_counts(ws.db),
         },
         "examples": example_samples(ws),
         "exports": exports,
@@ -186,30 +187,6 @@ def grounded_records(ws: Workspace) -> list[dict[str, Any]]:
         }
         rows.append({"record": record_id, "caption": context, "matches": found})
     return rows
-
-
-def blinded_counts(ws: Workspace) -> dict[str, int]:
-    """Kept samples per generator that were written without seeing the image (marked blinded)."""
-    rows = ws.db.execute(
-        "SELECT generator, count(*) FROM samples WHERE status = 'kept' AND "
-        "json_extract(meta, '$.blinded') = 1 GROUP BY generator ORDER BY generator"
-    )
-    return {str(g): int(n) for g, n in rows}
-
-
-def image_use_counts(ws: Workspace) -> dict[str, dict[str, int]]:
-    """Kept samples per generator: written by a model call that was sent the image
-    (``with_image``), or from text alone (``text_only``: no call, or calls without images)."""
-    rows = ws.db.execute(
-        "SELECT s.generator, EXISTS (SELECT 1 FROM json_each(s.call_ids) c JOIN llm_calls l "
-        "ON l.id = c.value WHERE l.image_hashes NOT IN ('', '[]')) FROM samples s "
-        "WHERE s.status = 'kept'"
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for generator, seen in rows:
-        entry = counts.setdefault(str(generator), {"with_image": 0, "text_only": 0})
-        entry["with_image" if seen else "text_only"] += 1
-    return dict(sorted(counts.items()))
 
 
 def example_samples(ws: Workspace) -> list[dict[str, Any]]:

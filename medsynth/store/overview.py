@@ -68,6 +68,30 @@ def sample_counts(db: sqlite_utils.Database) -> dict[str, dict[str, int]]:
     return counts
 
 
+def blinded_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Kept samples per generator that were written without seeing the image (marked blinded)."""
+    rows = db.execute(
+        "SELECT generator, count(*) FROM samples WHERE status = 'kept' AND "
+        "json_extract(meta, '$.blinded') = 1 GROUP BY generator ORDER BY generator"
+    )
+    return {str(g): int(n) for g, n in rows}
+
+
+def image_use_counts(db: sqlite_utils.Database) -> dict[str, dict[str, int]]:
+    """Kept samples per generator: written by a model call that was sent the image
+    (``with_image``), or from text alone (``text_only``: no call, or calls without images)."""
+    rows = db.execute(
+        "SELECT s.generator, EXISTS (SELECT 1 FROM json_each(s.call_ids) c JOIN llm_calls l "
+        "ON l.id = c.value WHERE l.image_hashes NOT IN ('', '[]')) FROM samples s "
+        "WHERE s.status = 'kept'"
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for generator, seen in rows:
+        entry = counts.setdefault(str(generator), {"with_image": 0, "text_only": 0})
+        entry["with_image" if seen else "text_only"] += 1
+    return dict(sorted(counts.items()))
+
+
 def workspace_counts(db: sqlite_utils.Database) -> dict[str, Any]:
     """What the workspace holds: KG sizes, records per dataset (kept, total), grounded records
     and disease match stages, samples by generator and status, rejects, train and eval runs."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from medsynth.store.overview import (
+    blinded_counts,
+    image_use_counts,
     recent_runs,
     reject_rows,
     sample_counts,
@@ -54,3 +57,30 @@ def test_rejects_and_samples_as_the_cli_lists_them(ws: Workspace, tmp_path: Path
     assert [r["question"] for r in sample_rows(ws.db, "kept")] == ["q0", "q1", "q3"]
     assert [r["question"] for r in sample_rows(ws.db, "kept", "vqa", limit=1)] == ["q0"]
     assert [r["question"] for r in sample_rows(ws.db, "rejected")] == ["q2"]
+
+
+def test_kept_samples_by_whether_a_call_saw_the_image(ws: Workspace, tmp_path: Path) -> None:
+    record_id = add_record(ws, add_dataset(ws, "scans", tmp_path), ["a.png"], "one")
+    with ws.db.conn:
+        calls = ws.db.table("llm_calls")
+        seen = calls.insert({"image_hashes": '["file-sha256:ab"]'}, alter=False).last_pk
+        blind = calls.insert({"image_hashes": "[]"}, alter=False).last_pk
+        rows = [  # generator, status, call ids, meta
+            ("describe", "kept", [seen], "{}"),
+            ("describe", "kept", [blind], '{"blinded": true}'),
+            ("hardneg", "kept", [], "{}"),
+            ("describe", "rejected", [seen], "{}"),
+        ]
+        for n, (generator, status, call_ids, meta) in enumerate(rows):
+            ws.db.table("samples").insert(
+                {"task_key": f"t{n}", "position": 0, "record_id": record_id,
+                 "generator": generator, "sample_type": "q", "question": f"q{n}", "answer": "a",
+                 "template": generator, "template_version": "1", "seed": 0, "status": status,
+                 "created_at": "2026-01-01T00:00:00Z", "call_ids": json.dumps(call_ids),
+                 "meta": meta}
+            )  # fmt: skip
+    assert image_use_counts(ws.db) == {
+        "describe": {"with_image": 1, "text_only": 1},
+        "hardneg": {"with_image": 0, "text_only": 1},
+    }
+    assert blinded_counts(ws.db) == {"describe": 1}
