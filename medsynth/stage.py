@@ -2,7 +2,8 @@
 
 A :class:`Stage` owns what those stages used to write each for itself: the lock that guards the
 workspace connection (shared by its call logs, built with it), the runner choice (the calling
-thread at concurrency 1, a bounded pool above it), the error policy and the call counts.
+thread at concurrency 1, above it :func:`~medsynth.backends.engine.run_bounded`'s workers, all
+started before the first item), the error policy and the call counts.
 
 The error policy: an item's outcome is stored (``store``); an error the stage can recover from
 (``recoverable``: bad input, an answer that fails its schema, a refused request) is stored as a
@@ -14,9 +15,8 @@ first such error is raised. Callers turn that exception into a run status with
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from typing import Any, TypeVar, cast
 
@@ -29,69 +29,6 @@ from medsynth.errors import InputError
 
 T = TypeVar("T")
 R = TypeVar("R")
-_DROPPED = object()  # a queued item a worker skipped: the run was stopped or closed
-
-
-def run_prestarted(
-    items: Iterable[T],
-    work: Callable[[T], R],
-    *,
-    concurrency: int,
-    window: int | None = None,
-    stop: threading.Event | None = None,
-) -> Generator[tuple[T, R | BaseException], None, None]:
-    """:func:`~medsynth.backends.engine.run_bounded`'s contract (outcomes as they finish, at
-    most ``window`` items taken ahead, ``stop`` drops queued work but yields running work),
-    with every worker started before the first item is handed out.
-
-    A thread pool starts a worker per submitted item; a worker started while the first ones
-    already run waits for the GIL, so at 64 workers the first round of calls trickled out over
-    about 0.3 s. Outcomes come back through a queue (no wait on every pending future)."""
-    window = window or concurrency * 4
-    source = iter(items)
-    stopped = stop or threading.Event()
-    ending = threading.Event()  # the consumer is done: queued items are dropped
-    todo: queue.SimpleQueue[tuple[T] | None] = queue.SimpleQueue()
-    done: queue.SimpleQueue[tuple[T, Any]] = queue.SimpleQueue()
-
-    def worker() -> None:
-        while (job := todo.get()) is not None:
-            if stopped.is_set() or ending.is_set():
-                done.put((job[0], _DROPPED))
-                continue
-            try:
-                result: Any = work(job[0])
-            except BaseException as exc:  # as a future holds it: yielded, never raised here
-                result = exc
-            done.put((job[0], result))
-
-    threads = [
-        threading.Thread(target=worker, name=f"medsynth-call-{n}", daemon=True)
-        for n in range(concurrency)
-    ]
-    for thread in threads:
-        thread.start()
-    pending = 0
-    try:
-        while True:
-            while pending < window and not stopped.is_set():
-                try:
-                    todo.put((next(source),))
-                except StopIteration:
-                    break
-                pending += 1
-            if not pending:
-                return
-            item, result = done.get()
-            pending -= 1
-            if result is not _DROPPED:
-                yield item, result
-    finally:  # the consumer stopped early (closed, failed) or is done: running work finishes
-        ending.set()
-        for _ in threads:
-            todo.put(None)
-        for thread in threads:
-            thread.join()
 
 
 def recoverable(error: BaseException) -> bool:
@@ -119,10 +56,8 @@ class Stage:
         concurrency: int = 1,
         window: int | None = None,
         lock: threading.Lock | None = None,
-        prestart: bool = False,
     ) -> None:
         self.db = db
-        self.prestart = prestart  # workers started before the first item (run_prestarted)
         self.run_id = run_id
         self.concurrency = concurrency
         self.window = window
@@ -160,11 +95,12 @@ class Stage:
         to stop the run. ``items`` may grow while the run goes on: an iterator that has nothing
         ready now may raise StopIteration and have items again after the next ``store``."""
         stop = threading.Event()
-        runner = run_prestarted if self.prestart else run_bounded
         outcomes = (
             run_inline(items, work, stop=stop)
             if self.concurrency == 1
-            else runner(items, work, concurrency=self.concurrency, window=self.window, stop=stop)
+            else run_bounded(
+                items, work, concurrency=self.concurrency, window=self.window, stop=stop
+            )
         )
         fatal: BaseException | None = None
         with closing(cast(Any, outcomes)):

@@ -47,7 +47,7 @@ class Runtime:
         self.options = options
         self.run_id = run_id
         workers = options.concurrency + spare_workers(models, options.concurrency)
-        self.stage = Stage(ws.db, run_id, concurrency=workers, prestart=True)
+        self.stage = Stage(ws.db, run_id, concurrency=workers)
         self.lock = self.stage.lock  # one lock for every use of the connection
         for role, model in models.items():
             self.stage.log(role, model, retries=role_retries(ws.config, role))

@@ -68,9 +68,13 @@ def test_stop_drops_queued_work_but_yields_work_already_running() -> None:
             pulled += 1
             yield i
 
+    three_running = threading.Barrier(3, timeout=5)
+
     def work(n: int) -> int:
         with lock:
             started.append(n)
+        if n < 3:
+            three_running.wait()  # the fatal error comes while two other calls are running
         if n == 0:
             raise RuntimeError("fatal")
         release.wait(5)
@@ -87,3 +91,40 @@ def test_stop_drops_queued_work_but_yields_work_already_running() -> None:
     assert {1, 2} <= set(seen)
     assert len(started) <= 4 < 12  # the queued rest of the window never ran
     assert pulled <= 13  # no item taken after the stop beyond the first window
+
+
+def test_a_source_that_grows_after_an_outcome_is_drained() -> None:
+    """An iterator with nothing ready now raises StopIteration and has items again once an
+    outcome is handled (how TaskFlow plans a record's next stage)."""
+    ready = [1]
+    handled: list[int] = []
+
+    class Growing:
+        def __iter__(self) -> Growing:
+            return self
+
+        def __next__(self) -> int:
+            if not ready:
+                raise StopIteration
+            return ready.pop()
+
+    for item, result in run_bounded(Growing(), lambda n: n, concurrency=2):
+        handled.append(result)
+        if item < 5:
+            ready.append(item + 1)
+    assert handled == [1, 2, 3, 4, 5]
+
+
+def test_closing_early_waits_for_running_work_and_drops_the_rest() -> None:
+    ran: list[int] = []
+
+    def work(n: int) -> int:
+        time.sleep(0.01)
+        ran.append(n)
+        return n
+
+    outcomes = run_bounded(range(100), work, concurrency=2, window=10)
+    next(outcomes)
+    outcomes.close()
+    assert len(ran) < 10
+    assert not [t for t in threading.enumerate() if t.name.startswith("medsynth-call-")]
