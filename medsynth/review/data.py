@@ -293,7 +293,7 @@ def json_value(raw: str | None, default: Any) -> Any:
 
 def path_text(db: sqlite_utils.Database, row: dict[str, Any]) -> str:
     """The KG path a sample was written from, as text (see :class:`SampleView`)."""
-    from medsynth.synth.context import triples_text
+    from medsynth.synth.queries import triples_text
 
     meta = json_value(row.get("meta"), {})
     if isinstance(meta.get("path"), str) and meta["path"]:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from medsynth.synth.queries import kept_with_image_hashes, mark_contaminated, unmark_contaminated
 from medsynth.workspace import Workspace
 
 GENERIC_IMAGES = 5  # a test question asked of this many images or more is generic
@@ -35,13 +36,8 @@ def flag_contamination(ws: Workspace, files: Sequence[Path]) -> int:
     generic = {q for q, images in images_of.items() if len(images) >= GENERIC_IMAGES}
     db = ws.db
     with db.conn:
-        db.execute(
-            "UPDATE samples SET status = 'kept', contamination = '[]' WHERE status = 'contaminated'"
-        )
-    rows = db.execute(
-        "SELECT s.id, s.question, r.image_sha256, r.phash FROM samples s "
-        "JOIN records r ON r.id = s.record_id WHERE s.status = 'kept' ORDER BY s.id"
-    ).fetchall()
+        unmark_contaminated(db)
+    rows = kept_with_image_hashes(db)
     flagged: list[tuple[str, int]] = []
     for start in range(0, len(rows), BATCH):
         batch = rows[start : start + BATCH]
@@ -55,9 +51,7 @@ def flag_contamination(ws: Workspace, files: Sequence[Path]) -> int:
             if counted:
                 flagged.append((json.dumps([h.as_dict() for h in counted]), sample_id))
     with db.conn:
-        db.conn.executemany(
-            "UPDATE samples SET status = 'contaminated', contamination = ? WHERE id = ?", flagged
-        )
+        mark_contaminated(db, flagged)
     return len(flagged)
 
 

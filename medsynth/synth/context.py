@@ -10,21 +10,10 @@ from typing import Any
 import sqlite_utils
 
 from medsynth.kg.paths import KGPath, paths_for
+from medsynth.synth import queries
 from medsynth.synth.model import Grounding, RecordContext
 
 PAGE = 256
-
-_CANDIDATES = (
-    "FROM records r JOIN datasets d ON d.id = r.dataset_id "
-    "JOIN extractions x ON x.record_id = r.id "
-    "WHERE r.status = 'kept' AND (? IS NULL OR r.dataset_id = ?) AND (? IS NULL OR r.id <= ?)"
-)
-
-
-def count_records(db: sqlite_utils.Database, dataset_id: int | None, end: int | None = None) -> int:
-    """Grounded, kept records (of one dataset, or all; up to record ``end``)."""
-    params = [dataset_id, dataset_id, end, end]
-    return int(db.execute("SELECT count(*) " + _CANDIDATES, params).fetchone()[0])
 
 
 def iter_records(
@@ -33,13 +22,7 @@ def iter_records(
     """Grounded, kept records in id order (up to record ``end``), a page at a time."""
     last = 0
     while True:
-        rows = db.execute(
-            "SELECT r.id, r.dataset_id, d.name, d.root, r.images, r.image_sha256, r.context, "
-            "r.context_derived, r.meta, r.width, r.height "
-            + _CANDIDATES
-            + " AND r.id > ? ORDER BY r.id LIMIT ?",
-            [dataset_id, dataset_id, end, end, last, PAGE],
-        ).fetchall()
+        rows = queries.record_page(db, dataset_id, end, last, PAGE)
         if not rows:
             return
         for row in rows:
@@ -52,29 +35,9 @@ def load_context(db: sqlite_utils.Database, row: tuple[Any, ...], max_pixels: in
     record_id, dataset_id, dataset, root, images, sha, context, derived, meta, width, height = row
     groundings = [
         Grounding(int(eid), name, kind, mention or "", stage)
-        for kind, mention, stage, eid, name in db.execute(
-            "SELECT m.kind, m.mention, m.stage, m.entity_id, e.name FROM matches m "
-            "JOIN entities e ON e.id = m.entity_id WHERE m.record_id = ? ORDER BY m.kind",
-            [record_id],
-        )
+        for kind, mention, stage, eid, name in queries.record_groundings(db, record_id)
     ]
-    mentions = {
-        kind: mention or ""
-        for kind, mention in db.execute(
-            "SELECT kind, mention FROM matches WHERE record_id = ?", [record_id]
-        )
-    }
-    triple_ids = [
-        r[0]
-        for r in db.execute(
-            "SELECT triple_id FROM record_triples WHERE record_id = ? ORDER BY triple_id",
-            [record_id],
-        )
-    ]
-    position = db.execute(
-        "SELECT count(*) FROM records WHERE dataset_id = ? AND status = 'kept' AND id < ?",
-        [dataset_id, record_id],
-    ).fetchone()[0]
+    mentions = {kind: mention or "" for kind, mention in queries.record_mentions(db, record_id)}
     return RecordContext(
         id=record_id,
         dataset_id=dataset_id,
@@ -86,9 +49,9 @@ def load_context(db: sqlite_utils.Database, row: tuple[Any, ...], max_pixels: in
         derived=bool(derived),
         meta=json.loads(meta or "{}"),
         groundings=groundings,
-        triple_ids=triple_ids,
+        triple_ids=queries.record_triple_ids(db, record_id),
         mentions=mentions,
-        position=int(position),
+        position=queries.kept_records_before(db, dataset_id, record_id),
         size=(int(width or 0), int(height or 0)),
         max_pixels=max_pixels,
     )
@@ -113,30 +76,9 @@ def disease_names(db: sqlite_utils.Database, entity_ids: list[int]) -> list[str]
     say)."""
     names: list[str] = []
     for entity_id in entity_ids:
-        row = db.execute(
-            "SELECT name FROM entities WHERE id = ? AND type = 'disease'", [entity_id]
-        ).fetchone()
-        if row is None:
+        name = queries.disease_name(db, entity_id)
+        if name is None:
             continue
-        names.append(row[0])
-        names += [
-            r[0] for r in db.execute("SELECT alias FROM aliases WHERE entity_id = ?", [entity_id])
-        ]
+        names.append(name)
+        names += queries.entity_aliases(db, entity_id)
     return list(dict.fromkeys(names))
-
-
-def triples_text(
-    db: sqlite_utils.Database, triple_ids: list[int]
-) -> list[tuple[int, str, str, str]]:
-    """``(id, head, relation, tail)`` of the given triples, English first, in id order."""
-    if not triple_ids:
-        return []
-    marks = ",".join("?" * len(triple_ids))
-    return [
-        (r[0], r[1], r[2], r[3])
-        for r in db.execute(
-            f"SELECT id, head, relation, tail FROM triples WHERE id IN ({marks}) "
-            "ORDER BY language != 'en', id",
-            triple_ids,
-        )
-    ]

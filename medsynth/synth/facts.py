@@ -21,6 +21,7 @@ from medsynth.kg.lookup import ExactMatcher
 from medsynth.synth.gate import Facts
 from medsynth.synth.model import RecordContext
 from medsynth.synth.negation import Polarity, polarity
+from medsynth.synth.queries import disease_and_organ_names
 from medsynth.synth.runtime import Runtime
 from medsynth.text import key_answer, mentions, normalize
 
@@ -48,12 +49,7 @@ def vocabulary(db: sqlite_utils.Database) -> Vocabulary:
     disease_ids: dict[str, int] = {}
     names: dict[int, str] = {}
     organs: list[str] = []
-    rows = db.execute(
-        "SELECT e.id, e.type, e.name, a.alias FROM entities e "
-        "LEFT JOIN aliases a ON a.entity_id = e.id WHERE e.type IN ('disease', 'organ') "
-        "ORDER BY e.id, a.id"
-    ).fetchall()
-    for entity_id, kind, name, alias in rows:
+    for entity_id, kind, name, alias in disease_and_organ_names(db):
         for text in (name, alias):
             key = normalize(text or "")
             if not key or (key.isascii() and len(key) < 3):

@@ -12,6 +12,7 @@ from typing import Any
 from medsynth.prompts import render
 from medsynth.synth import checks
 from medsynth.synth.model import Draft, RecordContext, Task, task_seed
+from medsynth.synth.queries import kept_multihop_samples
 from medsynth.synth.runtime import Runtime
 
 SCHEMA: dict[str, Any] = {
@@ -33,12 +34,7 @@ class KeyAnswers:
     def plan(self, ctx: RecordContext, rt: Runtime) -> list[Task]:
         """One task per kept multihop sample of the record (run after ``multihop``)."""
         with rt.lock:
-            rows = rt.db.execute(
-                "SELECT task_key, position, question, answer, path_triples, path_entities, "
-                "images FROM samples WHERE record_id = ? AND generator = 'multihop' "
-                "AND status = 'kept' ORDER BY task_key, position",
-                [ctx.id],
-            ).fetchall()
+            rows = kept_multihop_samples(rt.db, ctx.id)
         tasks = []
         for task_key, position, question, answer, triples, entities, images in rows:
             payload = {

@@ -26,10 +26,10 @@ from typing import Any
 from medsynth.ground.extract import is_no_mention
 from medsynth.prompts import render
 from medsynth.synth import checks
-from medsynth.synth.context import triples_text
 from medsynth.synth.interpret import GUIDES, finding_type, hide_label, states_label
 from medsynth.synth.model import Draft, Later, RecordContext, Task, task_seed
 from medsynth.synth.quality import screen
+from medsynth.synth.queries import kept_key_answers, triples_text
 from medsynth.synth.roi import crop_file, rois_for
 from medsynth.synth.runtime import Runtime
 
@@ -131,12 +131,7 @@ def questions_for(ctx: RecordContext, rt: Runtime) -> list[dict[str, Any]]:
     if own:
         return own
     with rt.lock:
-        rows = rt.db.execute(
-            "SELECT generator, question, key_answer FROM samples WHERE record_id = ? AND "
-            "status = 'kept' AND generator IN ('keyanswer', 'hardneg') AND key_answer != '' "
-            "ORDER BY generator = 'hardneg', task_key, position",
-            [ctx.id],
-        ).fetchall()
+        rows = kept_key_answers(rt.db, ctx.id)
     return [
         {"question": q, "answer": a, "source": generator, "qid": None, "answer_type": None}
         for generator, q, a in rows

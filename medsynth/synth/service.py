@@ -27,8 +27,8 @@ from medsynth.ingest.datasets import find_dataset, selection_end
 from medsynth.store import overview
 from medsynth.store.db import insert_rows
 from medsynth.store.runs import RunRecorder, record_reject, utc_now
-from medsynth.synth import checks
-from medsynth.synth.context import count_records, iter_records
+from medsynth.synth import checks, queries
+from medsynth.synth.context import iter_records
 from medsynth.synth.flow import Item, TaskFlow
 from medsynth.synth.gate import detector_of
 from medsynth.synth.hardneg import HardNegatives
@@ -215,7 +215,7 @@ def synthesize(
     roles = {role for gen in instances for role in gen.roles}
     dataset_id = find_dataset(ws, dataset)
     end = selection_end(ws, dataset_id, limit)  # the first N kept records, as in `ground`
-    total = count_records(ws.db, dataset_id, end)
+    total = queries.count_records(ws.db, dataset_id, end)
     config = {
         "generators": order,
         "dataset": dataset,
@@ -292,14 +292,7 @@ def _run(
     (:mod:`~medsynth.synth.flow`): the model servers never wait for a stage to drain."""
     names = [g.name for g in instances]
     with rt.lock:
-        done = {
-            r[0]
-            for r in rt.db.execute(
-                f"SELECT task_key FROM synth_tasks WHERE status = 'done' AND generator IN "
-                f"({', '.join('?' * len(names))})",
-                names,
-            )
-        }
+        done = queries.done_task_keys(rt.db, names)
     planned: Counter[str] = Counter()
 
     def on_planned(name: str) -> None:
@@ -360,11 +353,8 @@ def mark_duplicates(ws: Workspace, threshold: float) -> int:
     db = ws.db
     marks: list[tuple[str, int]] = []
     with db.conn:
-        db.execute("UPDATE samples SET status = 'kept', reason = '' WHERE status = 'duplicate'")
-        rows = db.execute(
-            "SELECT id, record_id, sample_type, question_key, answer FROM samples "
-            "WHERE status = 'kept' ORDER BY record_id, sample_type, task_key, position"
-        ).fetchall()
+        queries.unmark_duplicates(db)
+        rows = queries.kept_for_dedup(db)
         group: tuple[int, str] | None = None
         kept: list[tuple[int, str, str]] = []
         for sample_id, record_id, sample_type, key, answer in rows:
@@ -387,7 +377,5 @@ def mark_duplicates(ws: Workspace, threshold: float) -> int:
                 marks.append(
                     (f"near-duplicate of sample {twin[0]} (similarity {twin[1]:.2f})", sample_id)
                 )
-        db.conn.executemany(
-            "UPDATE samples SET status = 'duplicate', reason = ? WHERE id = ?", marks
-        )
+        queries.mark_duplicate_samples(db, marks)
     return len(marks)
