@@ -173,17 +173,10 @@ def run_pipeline(
 def grounded_records(ws: Workspace) -> list[dict[str, Any]]:
     """What grounding found for each demo record."""
     rows = []
-    for record_id, context in ws.db.execute(
-        "SELECT r.id, r.context FROM records r JOIN datasets d ON d.id = r.dataset_id "
-        "WHERE d.name = 'demo' ORDER BY r.id"
-    ):
+    for record_id, context in overview.dataset_contexts(ws.db, "demo"):
         found = {
             kind: {"mention": mention, "stage": stage, "entity": name}
-            for kind, mention, stage, name in ws.db.execute(
-                "SELECT m.kind, m.mention, m.stage, e.name FROM matches m LEFT JOIN entities e "
-                "ON e.id = m.entity_id WHERE m.record_id = ?",
-                [record_id],
-            )
+            for kind, mention, stage, name in overview.record_matches(ws.db, record_id)
         }
         rows.append({"record": record_id, "caption": context, "matches": found})
     return rows
@@ -191,10 +184,4 @@ def grounded_records(ws: Workspace) -> list[dict[str, Any]]:
 
 def example_samples(ws: Workspace) -> list[dict[str, Any]]:
     """The first kept sample of each generator."""
-    return list(
-        ws.db.query(
-            "SELECT generator, sample_type, question, answer, key_answer, path_entities, "
-            "template, template_version, model FROM samples WHERE id IN (SELECT min(id) FROM "
-            "samples WHERE status = 'kept' GROUP BY generator) ORDER BY id"
-        )
-    )
+    return overview.first_kept_samples(ws.db)

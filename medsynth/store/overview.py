@@ -92,6 +92,39 @@ def image_use_counts(db: sqlite_utils.Database) -> dict[str, dict[str, int]]:
     return dict(sorted(counts.items()))
 
 
+def dataset_contexts(db: sqlite_utils.Database, dataset: str) -> list[tuple[int, str]]:
+    """``(record id, context)`` of every record of the dataset named ``dataset``, by id."""
+    return db.execute(
+        "SELECT r.id, r.context FROM records r JOIN datasets d ON d.id = r.dataset_id "
+        "WHERE d.name = ? ORDER BY r.id",
+        [dataset],
+    ).fetchall()
+
+
+def record_matches(
+    db: sqlite_utils.Database, record_id: int
+) -> list[tuple[str, str | None, str, str | None]]:
+    """``(kind, mention, stage, entity name)`` of each of the record's matches (name None when
+    the match has no entity)."""
+    return db.execute(
+        "SELECT m.kind, m.mention, m.stage, e.name FROM matches m LEFT JOIN entities e "
+        "ON e.id = m.entity_id WHERE m.record_id = ?",
+        [record_id],
+    ).fetchall()
+
+
+def first_kept_samples(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """The first kept sample of each generator, by id: generator, sample_type, question,
+    answer, key_answer, path_entities, template, template_version, model."""
+    return list(
+        db.query(
+            "SELECT generator, sample_type, question, answer, key_answer, path_entities, "
+            "template, template_version, model FROM samples WHERE id IN (SELECT min(id) FROM "
+            "samples WHERE status = 'kept' GROUP BY generator) ORDER BY id"
+        )
+    )
+
+
 def workspace_counts(db: sqlite_utils.Database) -> dict[str, Any]:
     """What the workspace holds: KG sizes, records per dataset (kept, total), grounded records
     and disease match stages, samples by generator and status, rejects, train and eval runs."""

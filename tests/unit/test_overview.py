@@ -7,8 +7,11 @@ from pathlib import Path
 
 from medsynth.store.overview import (
     blinded_counts,
+    dataset_contexts,
+    first_kept_samples,
     image_use_counts,
     recent_runs,
+    record_matches,
     reject_rows,
     sample_counts,
     sample_rows,
@@ -84,3 +87,52 @@ def test_kept_samples_by_whether_a_call_saw_the_image(ws: Workspace, tmp_path: P
         "hardneg": {"with_image": 0, "text_only": 1},
     }
     assert blinded_counts(ws.db) == {"describe": 1}
+
+
+def test_records_of_a_dataset_and_what_grounding_matched(ws: Workspace, tmp_path: Path) -> None:
+    demo = add_dataset(ws, "demo", tmp_path)
+    other = add_dataset(ws, "scans", tmp_path / "other")
+    first = add_record(ws, demo, ["a.png"], "one")
+    add_record(ws, other, ["a.png"], "elsewhere")
+    second = add_record(ws, demo, ["b.png"], "two", status="filtered")
+    assert dataset_contexts(ws.db, "demo") == [(first, "one"), (second, "two")]
+    assert dataset_contexts(ws.db, "missing") == []
+    with ws.db.conn:
+        entity = (
+            ws.db.table("entities")
+            .insert({"name": "Pneumonia", "norm": "pneumonia", "type": "disease", "language": "en"})
+            .last_pk
+        )
+        for kind, mention, stage, entity_id in (
+            ("disease", "pneumonia", "exact", entity),
+            ("organ", "lung", "unmatched", None),
+        ):
+            ws.db.table("matches").insert(
+                {"record_id": first, "kind": kind, "mention": mention, "stage": stage,
+                 "entity_id": entity_id, "created_at": "2026-01-01T00:00:00Z"}
+            )  # fmt: skip
+    assert sorted(record_matches(ws.db, first)) == [
+        ("disease", "pneumonia", "exact", "Pneumonia"),
+        ("organ", "lung", "unmatched", None),
+    ]
+    assert record_matches(ws.db, second) == []
+
+
+def test_first_kept_sample_of_each_generator(ws: Workspace, tmp_path: Path) -> None:
+    assert first_kept_samples(ws.db) == []
+    record_id = add_record(ws, add_dataset(ws, "scans", tmp_path), ["a.png"], "one")
+    rows = [("vqa", "rejected"), ("caption", "kept"), ("vqa", "kept"), ("vqa", "kept")]
+    with ws.db.conn:
+        for n, (generator, status) in enumerate(rows):
+            ws.db.table("samples").insert(
+                {"task_key": f"t{n}", "position": 0, "record_id": record_id,
+                 "generator": generator, "sample_type": "q", "question": f"q{n}", "answer": "a",
+                 "template": generator, "template_version": "1", "seed": 0, "status": status,
+                 "created_at": "2026-01-01T00:00:00Z", "model": "tiny"}
+            )  # fmt: skip
+    examples = first_kept_samples(ws.db)
+    assert [(e["generator"], e["question"]) for e in examples] == [("caption", "q1"), ("vqa", "q2")]
+    assert set(examples[0]) == {
+        "generator", "sample_type", "question", "answer", "key_answer", "path_entities",
+        "template", "template_version", "model",
+    }  # fmt: skip
