@@ -39,11 +39,12 @@ _LATEST_JUDGEMENTS = (
     "SELECT sample_id, criterion, score FROM judgements WHERE id IN "
     "(SELECT max(id) FROM judgements GROUP BY sample_id, criterion)"
 )
-_LATEST_REVIEWS = (
+_REVIEWS = (
     "SELECT id, sample_id, reviewer, verdict, accuracy, relevance, completeness, usefulness, "
-    "note, created_at, source FROM reviews WHERE id IN "
-    "(SELECT max(id) FROM reviews GROUP BY sample_id, reviewer)"
+    "note, created_at, source FROM reviews"
 )
+_LATEST_REVIEW_IDS = "(SELECT max(id) FROM reviews GROUP BY sample_id, reviewer)"
+_LATEST_REVIEWS = f"{_REVIEWS} WHERE id IN {_LATEST_REVIEW_IDS}"
 _BATCH = 500
 
 
@@ -132,6 +133,15 @@ def judge_scores(
     return dict(found)
 
 
+def sample_generators(db: sqlite_utils.Database, sample_ids: Sequence[int]) -> dict[int, str]:
+    """{id: generator} of those of ``sample_ids`` that exist."""
+    found: dict[int, str] = {}
+    for chunk in id_chunks(sample_ids):
+        marks = ", ".join("?" * len(chunk))
+        found.update(db.execute(f"SELECT id, generator FROM samples WHERE id IN ({marks})", chunk))
+    return found
+
+
 def mean_score(scores: dict[str, int]) -> float | None:
     """Mean of the criteria scored (None when none is).
 
@@ -173,11 +183,7 @@ def latest_review(db: sqlite_utils.Database, sample_id: int, reviewer: str) -> R
 
 def review_history(db: sqlite_utils.Database, sample_id: int) -> list[Review]:
     """Every review of one sample, oldest first."""
-    rows = db.execute(
-        "SELECT id, sample_id, reviewer, verdict, accuracy, relevance, completeness, usefulness, "
-        "note, created_at, source FROM reviews WHERE sample_id = ? ORDER BY id",
-        [sample_id],
-    ).fetchall()
+    rows = db.execute(f"{_REVIEWS} WHERE sample_id = ? ORDER BY id", [sample_id]).fetchall()
     return [_review(row) for row in rows]
 
 
@@ -186,8 +192,8 @@ def verdict_sets(db: sqlite_utils.Database) -> tuple[set[int], set[int]]:
     rejected: set[int] = set()
     accepted: set[int] = set()
     for sample_id, verdict in db.execute(
-        "SELECT sample_id, verdict FROM reviews WHERE id IN "
-        "(SELECT max(id) FROM reviews GROUP BY sample_id, reviewer) AND verdict IS NOT NULL"
+        f"SELECT sample_id, verdict FROM reviews WHERE id IN {_LATEST_REVIEW_IDS} "
+        "AND verdict IS NOT NULL"
     ):
         (rejected if verdict == "reject" else accepted).add(sample_id)
     return rejected, accepted
@@ -239,10 +245,7 @@ def queue(
             sample_id: mean_score(scores)
             for sample_id, scores in judge_scores(db, [r[0] for r in rows]).items()
         }
-        ranked = sorted(
-            rows,
-            key=lambda r: (means.get(r[0]) is None, means.get(r[0]) or 0.0, r[0]),
-        )
+        ranked = sorted(rows, key=lambda r: (means.get(r[0]) is None, means.get(r[0]) or 0.0, r[0]))
         return [r[0] for r in ranked[:limit]]
     ranked = sorted(rows, key=lambda r: _draw(seed, r[0]))
     if order == "random":
@@ -455,22 +458,17 @@ def save_judgement(
 ) -> int:
     """Store the judge's scores of one sample (one row per criterion, one transaction; a
     criterion already scored by this model and template version is kept). Returns rows added."""
-    now = utc_now()
-    rows = [
-        {
-            "sample_id": sample_id,
-            "criterion": criterion,
-            "score": int(scores[criterion]),
-            "rationale": rationale,
-            "model": model,
-            "template": template,
-            "template_version": template_version,
-            "call_id": call_id,
-            "run_id": run_id,
-            "created_at": now,
-        }
-        for criterion in CRITERIA
-    ]
+    shared = {
+        "sample_id": sample_id,
+        "rationale": rationale,
+        "model": model,
+        "template": template,
+        "template_version": template_version,
+        "call_id": call_id,
+        "run_id": run_id,
+        "created_at": utc_now(),
+    }
+    rows = [{**shared, "criterion": c, "score": int(scores[c])} for c in CRITERIA]
     with db.conn:
         before = db.execute("SELECT count(*) FROM judgements").fetchone()[0]
         db.table("judgements").insert_all(rows, ignore=True)

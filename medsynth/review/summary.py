@@ -17,10 +17,10 @@ import sqlite_utils
 from medsynth.errors import InputError
 from medsynth.review.data import (
     CRITERIA,
-    id_chunks,
     judge_scores,
     latest_reviews,
     mean_score,
+    sample_generators,
     samples_of,
     verdict_sets,
 )
@@ -90,12 +90,7 @@ def score_distribution(
 ) -> dict[str, dict[str, Any]]:
     """Per generator of the given samples: how many were judged and, per criterion, the count of
     each score (keys "1".."5", as in JSON) and the mean."""
-    generators: dict[int, str] = {}
-    for chunk in id_chunks(sample_ids):
-        marks = ", ".join("?" * len(chunk))
-        generators.update(
-            db.execute(f"SELECT id, generator FROM samples WHERE id IN ({marks})", chunk)
-        )
+    generators = sample_generators(db, sample_ids)
     result: dict[str, dict[str, Any]] = {}
     for sample_id, scores in sorted(judge_scores(db, sample_ids).items()):
         gen = generators.get(sample_id, "?")
