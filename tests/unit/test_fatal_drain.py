@@ -4,8 +4,6 @@ already on their way are written before it is raised: nothing a model finished i
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,26 +19,26 @@ from tests.fakes.records import add_dataset, add_record, png
 from tests.unit.test_ground_stages import make_kg
 
 
-class FirstCallFails:
-    """Raises at once on the first call; every other call answers after ``latency_s``."""
+class CrashBesideRunningCalls:
+    """A model script whose ``beside + 1``-th call raises while the ``beside`` calls before it
+    are still running (``ScriptedChat(..., latency_s=LATENCY_S)`` holds each answer outside
+    its lock); every other call answers. The crash always comes with answers on their way,
+    however the workers were scheduled."""
 
-    def __init__(self, answer: object, latency_s: float = 0.4) -> None:
-        self.answer, self.latency_s = answer, latency_s
-        self.lock = threading.Lock()
+    def __init__(self, answer: object, beside: int = 3) -> None:
+        self.answer, self.beside = answer, beside
         self.calls = 0
-        self.answered = 0
+        self.answered = 0  # ScriptedChat calls the script under its own lock
 
     def __call__(self, messages: list[Message]) -> str:
-        with self.lock:
-            self.calls += 1
-            first = self.calls == 1
-        if first:
-            raise RuntimeError("simulated crash on the first call")
-        time.sleep(self.latency_s)
-        reply = self.answer(messages) if callable(self.answer) else str(self.answer)
-        with self.lock:
-            self.answered += 1
-        return reply
+        self.calls += 1
+        if self.calls == self.beside + 1:
+            raise RuntimeError("simulated crash beside the running calls")
+        self.answered += 1
+        return self.answer(messages) if callable(self.answer) else str(self.answer)
+
+
+LATENCY_S = 1.0  # how long the calls beside the crash are in flight
 
 
 def test_ground_writes_the_answers_in_flight_then_raises(tmp_path: Path) -> None:
@@ -51,9 +49,11 @@ def test_ground_writes_the_answers_in_flight_then_raises(tmp_path: Path) -> None
     for n in range(1, 21):
         png(tmp_path / "data" / f"{n}.png", seed=n)
         add_record(ws, dataset_id, [f"{n}.png"], f"case-{n:03d}: lung cancer")
-    extractor = FirstCallFails(json.dumps({"disease": "Lung Cancer", "organ": "Lung"}))
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        ground(ws, extractor=ScriptedChat(extractor), verifier=ScriptedChat([]))
+    extractor = CrashBesideRunningCalls(json.dumps({"disease": "Lung Cancer", "organ": "Lung"}))
+    with pytest.raises(RuntimeError, match="simulated crash beside"):
+        ground(
+            ws, extractor=ScriptedChat(extractor, latency_s=LATENCY_S), verifier=ScriptedChat([])
+        )
     grounded = ws.db.execute("SELECT count(DISTINCT record_id) FROM matches").fetchone()[0]
     assert extractor.answered >= 3  # the three calls running beside the failed one
     assert grounded == extractor.answered  # every finished answer was written
@@ -65,9 +65,9 @@ def test_synth_writes_the_tasks_in_flight_then_raises(tmp_path: Path) -> None:
     ws: Workspace = synth_fakes.make_kg(tmp_path)
     synth_fakes.make_records(ws, tmp_path, 8)
     ws.config.synth.concurrency = 4
-    model = FirstCallFails(synth_fakes.reply)
-    chat = ScriptedChat(model)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    model = CrashBesideRunningCalls(synth_fakes.reply)
+    chat = ScriptedChat(model, latency_s=LATENCY_S)
+    with pytest.raises(RuntimeError, match="simulated crash beside"):
         synthesize(
             ws,
             ["multihop"],
@@ -88,9 +88,9 @@ def test_judge_writes_the_scores_in_flight_then_raises(tmp_path: Path) -> None:
     ws = copy_workspace(synth_workspace(tmp_path / "built", records=4), tmp_path / "ws")
     ws.config.synth.concurrency = 4
     kept = ws.db.execute("SELECT count(*) FROM samples WHERE status = 'kept'").fetchone()[0]
-    model = FirstCallFails(judge_reply)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        judge(ws, models={"verifier": ScriptedChat(model)})
+    model = CrashBesideRunningCalls(judge_reply)
+    with pytest.raises(RuntimeError, match="simulated crash beside"):
+        judge(ws, models={"verifier": ScriptedChat(model, latency_s=LATENCY_S)})
     judged = ws.db.execute("SELECT count(DISTINCT sample_id) FROM judgements").fetchone()[0]
     assert kept > 12
     assert model.answered >= 3
