@@ -5,11 +5,21 @@ The official ``openai`` client makes the calls with its own retries off: the eng
 asks for server-sent events (``stream: true`` with ``stream_options.include_usage``: the last
 event carries the token counts, where the server reports them). ``timeout_s`` bounds every wait
 for the server (connecting, and each read of a streamed reply).
+
+A call comes in three steps, so that a :class:`ServerPool` holds a server's slot only while the
+server has the call: :meth:`OpenAIChat.request` writes the body (images encoded) before any
+slot is taken, :meth:`OpenAIChat.send` posts it inside the slot and returns the answer read but
+not parsed, and :meth:`OpenAIChat.reply` reads its JSON after the slot is free. The body goes to
+the client as ``extra_body``, which it sends as given: ``create``'s typed transform of its
+arguments walks every part of every message and the schema (1-1.5 ms of CPU per call, which a
+pool paid while it held the slot) and changes nothing in plain JSON like this.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
@@ -54,6 +64,18 @@ def _server_message(exc: Any) -> str:
     return str(getattr(exc, "message", exc))
 
 
+def _http_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """The transport errors and the timeouts of the HTTP libraries the openai client may read
+    a streamed reply with (``httpx``; ``httpx2`` in later releases), among those it has
+    imported: looked up when a model is built, so no call imports one (httpx alone took 0.1 s
+    to import, and a first round of calls all waited for it)."""
+    loaded = [sys.modules[name] for name in ("httpx", "httpx2") if name in sys.modules]
+    return (
+        tuple(module.TransportError for module in loaded),
+        tuple(module.TimeoutException for module in loaded),
+    )
+
+
 class OpenAIChat:
     """One model on one OpenAI-compatible server (``base_url`` ends in ``/v1``)."""
 
@@ -75,6 +97,17 @@ class OpenAIChat:
             timeout=timeout_s,
             max_retries=0,
         )
+        # The client imports the modules of its chat resource when it is first used (about
+        # 25 ms on one thread, longer when a run's whole first round of calls waits for it):
+        # taken here, once, when the model is built.
+        self.completions = self.client.chat.completions
+        self._create_raw = self.completions.with_raw_response.create
+        transport, timeouts = _http_errors()
+        self._connection_errors: tuple[type[Exception], ...] = (
+            openai.APIConnectionError,
+            *transport,
+        )
+        self._timeouts: tuple[type[Exception], ...] = (openai.APITimeoutError, *timeouts)
         # "json_schema" (OpenAI, vLLM) until the server refuses it; then llama.cpp's form
         # {"type": "json_object", "schema": ...} for the rest of this object's life.
         self.schema_form = "json_schema"
@@ -90,22 +123,63 @@ class OpenAIChat:
         max_tokens: int = 512,
     ) -> Generation:
         """One chat completion; with ``schema`` the server constrains the output to it."""
-        request = self._request(messages, images, temperature, seed, max_tokens)
+        request = self.request(messages, images, temperature, seed, max_tokens)
+        return self.reply(self.send(request, schema))
+
+    def request(
+        self,
+        messages: list[Message],
+        images: Sequence[ImageInput] | None,
+        temperature: float,
+        seed: int | None,
+        max_tokens: int,
+    ) -> dict[str, Any]:
+        """The body of a call (images encoded into the last user turn), without the model name:
+        any server of a pool can :meth:`send` it."""
+        chat = with_images_in_last_user_turn(messages, images) if images else messages
+        request: dict[str, Any] = {
+            "messages": chat,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
+        if seed is not None:
+            request["seed"] = seed
+        return request
+
+    def send(self, request: dict[str, Any], schema: JsonSchema | None) -> Any:
+        """Post a :meth:`request` to this server and wait for its answer, read but not parsed
+        (:meth:`reply` parses it); with ``schema`` the server constrains the output to it."""
         if schema is None:
-            return self._create(request)
+            return self._post(request)
         if self.schema_form == "json_schema":
             strict = {"name": "output", "schema": schema, "strict": True}
             try:
-                return self._create(
+                return self._post(
                     {**request, "response_format": {"type": "json_schema", "json_schema": strict}},
                     refusable=True,
                 )
             except _SchemaFormRefused:
                 pass
         fallback = {"type": "json_object", "schema": schema}
-        result = self._create({**request, "response_format": fallback})
+        result = self._post({**request, "response_format": fallback})
         self.schema_form = "json_object"
         return result
+
+    def reply(self, raw: Any) -> Generation:
+        """The text and token counts of an answer :meth:`send` returned, read from its JSON (the
+        client's typed parse of the whole completion built its models on first use: 40 ms)."""
+        try:
+            data = json.loads(raw.content)
+        except ValueError as exc:
+            raise BackendError(
+                f"the server's answer is not JSON: {raw.content[:200]!r}", source=self.base_url
+            ) from exc
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices:
+            raise BackendError("the server answered with no choices", source=self.base_url)
+        text = (choices[0].get("message") or {}).get("content") or ""
+        usage = data.get("usage") or {}
+        return Generation(str(text), usage.get("prompt_tokens"), usage.get("completion_tokens"))
 
     def stream(
         self,
@@ -117,33 +191,21 @@ class OpenAIChat:
         max_tokens: int = 512,
     ) -> Response:
         """One streamed chat completion (server-sent events); the counts come last."""
-        request = self._request(messages, images, temperature, seed, max_tokens)
-        request.update(stream=True, stream_options={"include_usage": True})
-        return Response(self._pieces(request))
+        return self.stream_request(self.request(messages, images, temperature, seed, max_tokens))
 
-    def _request(
-        self,
-        messages: list[Message],
-        images: Sequence[ImageInput] | None,
-        temperature: float,
-        seed: int | None,
-        max_tokens: int,
-    ) -> dict[str, Any]:
-        chat = with_images_in_last_user_turn(messages, images) if images else messages
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": chat,
-            "temperature": temperature,
-            "max_tokens": max_tokens,
-        }
-        if seed is not None:
-            request["seed"] = seed
-        return request
+    def stream_request(self, request: dict[str, Any]) -> Response:
+        """Stream the answer to a :meth:`request`."""
+        return Response(self._pieces(request))
 
     def _pieces(self, request: dict[str, Any]) -> Generator[str, None, Usage]:
         usage = Usage()
         with self._errors():
-            events = self.client.chat.completions.create(**request)
+            events = self.completions.create(
+                model=self.model,
+                messages=[],
+                extra_body={**request, "stream_options": {"include_usage": True}},
+                stream=True,
+            )
             try:
                 for event in events:
                     if event.usage is not None:
@@ -154,30 +216,22 @@ class OpenAIChat:
                 events.close()
         return usage
 
-    def _create(self, request: dict[str, Any], *, refusable: bool = False) -> Generation:
+    def _post(self, request: dict[str, Any], *, refusable: bool = False) -> Any:
+        """The answer to a request, read but not parsed; the body goes as given (``extra_body``
+        replaces the placeholder ``messages``)."""
         with self._errors(refusable=refusable):
-            response = self.client.chat.completions.create(**request)
-        if not response.choices:
-            raise BackendError("the server answered with no choices", source=self.base_url)
-        text = response.choices[0].message.content or ""
-        usage = response.usage
-        return Generation(
-            text,
-            usage.prompt_tokens if usage else None,
-            usage.completion_tokens if usage else None,
-        )
+            return self._create_raw(model=self.model, messages=[], extra_body=request)
 
     @contextmanager
     def _errors(self, *, refusable: bool = False) -> Iterator[None]:
         """Client and transport errors inside the block become backend errors (a streamed
-        reply's read errors come from httpx itself)."""
-        import httpx
+        reply's read errors may come from the HTTP library itself)."""
         import openai
 
         try:
             yield
-        except (openai.APIConnectionError, httpx.TransportError) as exc:  # timeouts included
-            timed_out = isinstance(exc, openai.APITimeoutError | httpx.TimeoutException)
+        except self._connection_errors as exc:  # timeouts included
+            timed_out = isinstance(exc, self._timeouts)
             what = f"timed out after {self.timeout_s:g} s" if timed_out else "failed"
             raise TransientBackendError(
                 f"call to this OpenAI-compatible server {what} ({exc})",
@@ -250,24 +304,23 @@ class ServerPool(DelegatingModel):
         seed: int | None = None,
         max_tokens: int = 512,
     ) -> Generation:
-        """Route one call; retry it once on another server after a transient failure."""
-        kwargs: dict[str, Any] = {
-            "images": images,
-            "schema": schema,
-            "temperature": temperature,
-            "seed": seed,
-            "max_tokens": max_tokens,
-        }
+        """Route one call; retry it once on another server after a transient failure.
+
+        A server's slot is held only while the server has the call: the request is written
+        (images encoded) before a slot is taken, and the answer parsed after it is freed."""
+        request = self.servers[0].request(messages, images, temperature, seed, max_tokens)
         first = self._pick(exclude=None)
         try:
             with self._slot(first):
-                return self.servers[first].generate(messages, **kwargs)
+                raw = self.servers[first].send(request, schema)
+            return self.servers[first].reply(raw)
         except TransientBackendError:
             if len(self.servers) == 1:
                 raise
         second = self._pick(exclude=first)
         with self._slot(second):
-            return self.servers[second].generate(messages, **kwargs)
+            raw = self.servers[second].send(request, schema)
+        return self.servers[second].reply(raw)
 
     def stream(
         self,
@@ -280,24 +333,17 @@ class ServerPool(DelegatingModel):
     ) -> Response:
         """Route one streamed call; retried once on another server when the first failed
         transiently before its first piece."""
-        kwargs: dict[str, Any] = {
-            "images": images,
-            "temperature": temperature,
-            "seed": seed,
-            "max_tokens": max_tokens,
-        }
-        return Response(self._pieces(messages, kwargs))
+        request = self.servers[0].request(messages, images, temperature, seed, max_tokens)
+        return Response(self._pieces(request))
 
-    def _pieces(
-        self, messages: list[Message], kwargs: dict[str, Any]
-    ) -> Generator[str, None, Usage]:
+    def _pieces(self, request: dict[str, Any]) -> Generator[str, None, Usage]:
         tried: int | None = None
         while True:
             index = self._pick(exclude=tried)
             started = False
             try:
                 with self._slot(index):
-                    response = self.servers[index].stream(messages, **kwargs)
+                    response = self.servers[index].stream_request(request)
                     for piece in response:
                         started = True
                         yield piece
