@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
@@ -54,6 +54,17 @@ class CallResult:
     call_ids: list[int]
 
 
+@dataclass
+class _Answer:
+    """One answer from the model or the log, checked against the call's schema (if any)."""
+
+    text: str
+    call_id: int
+    cached: bool
+    parsed: Any = None
+    problems: list[str] = field(default_factory=list)
+
+
 def _hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -69,7 +80,14 @@ def cache_key(
     backend: str, model: str, messages: list[Message], hashes: list[str], params: dict[str, Any]
 ) -> str:
     """The ``llm_calls.cache_key`` of a call (never change it: logged calls must stay hits)."""
-    return _hash([backend, model, _hash(messages), hashes, params])
+    return _key(backend, model, _hash(messages), hashes, params)
+
+
+def _key(
+    backend: str, model: str, prompt_hash: str, hashes: list[str], params: dict[str, Any]
+) -> str:
+    """:func:`cache_key` from the messages' hash (``llm_calls.prompt_hash``)."""
+    return _hash([backend, model, prompt_hash, hashes, params])
 
 
 def _given_up(error: BackendError, attempts: int) -> BackendError:
@@ -94,6 +112,13 @@ def image_hash(image: ImageInput) -> str:
     digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:".encode())
     digest.update(rgb.tobytes())
     return digest.hexdigest()
+
+
+def _checked(answer: _Answer, schema: JsonSchema | None) -> _Answer:
+    """``answer`` with its output parsed and checked against ``schema`` (when there is one)."""
+    if schema is not None:
+        answer.parsed, answer.problems = check_output(answer.text, schema)
+    return answer
 
 
 class CallLog:
@@ -160,19 +185,14 @@ class CallLog:
         first = self._one(
             messages, template, images, hashes, schema, temperature, seed, max_tokens, cacheable
         )
-        ids = [first[1]]
-        if schema is None:
-            return CallResult(first[0], None, first[1], first[2], ids)
-        parsed, problems = check_output(first[0], schema)
-        if not problems:
-            if not first[2]:
-                self.record_parsed(first[1], parsed)
-            return CallResult(first[0], parsed, first[1], first[2], ids)
-        if not first[2]:  # a cached row was marked when it was first made
-            self._mark(first[1], "invalid", "; ".join(problems))
+        ids = [first.call_id]
+        if not first.problems:
+            return CallResult(first.text, first.parsed, first.call_id, first.cached, ids)
+        assert schema is not None  # only a schema finds problems
+        last = first
         if repair:
-            retry_messages = repair_messages(messages, first[0], problems, schema)
-            second = self._one(
+            retry_messages = repair_messages(messages, first.text, first.problems, schema)
+            last = self._one(
                 retry_messages,
                 template,
                 images,
@@ -183,17 +203,12 @@ class CallLog:
                 max_tokens,
                 cacheable,
             )
-            ids.append(second[1])
-            parsed, problems = check_output(second[0], schema)
-            if not problems:
-                if not second[2]:
-                    self.record_parsed(second[1], parsed)
-                return CallResult(second[0], parsed, second[1], second[2], ids)
-            if not second[2]:
-                self._mark(second[1], "invalid", "; ".join(problems))
+            ids.append(last.call_id)
+            if not last.problems:
+                return CallResult(last.text, last.parsed, last.call_id, last.cached, ids)
         raise InvalidOutput(
-            f"model output does not match the schema: {'; '.join(problems[:3])}",
-            raw=first[0] if not repair else second[0],
+            f"model output does not match the schema: {'; '.join(last.problems[:3])}",
+            raw=last.text,
             source=f"llm_calls {ids}",
             hint="use a stronger model for this role (`medsynth models doctor`), or raise "
             "max_tokens if the JSON was cut off",
@@ -210,15 +225,20 @@ class CallLog:
         seed: int | None,
         max_tokens: int,
         cacheable: bool,
-    ) -> tuple[str, int, bool]:
-        """One model call (or cache hit): ``(text, call_id, cached)``."""
+    ) -> _Answer:
+        """One model call (or cache hit), checked against ``schema``.
+
+        A call the model answered is logged in one statement, with its verdict (``ok`` and the
+        parsed output, or ``invalid`` and the problems): one write per call, and the stage lock
+        is held for that statement alone."""
         params = call_params(temperature, seed, max_tokens, schema)
-        key = cache_key(self.model.backend, self.model.model, messages, hashes, params)
+        prompt_hash = _hash(messages)
+        key = _key(self.model.backend, self.model.model, prompt_hash, hashes, params)
         if cacheable:
             hit = self._cached(key)
             if hit is not None:
                 self.cache_hits += 1
-                return hit[1], hit[0], True
+                return _checked(_Answer(hit[1], hit[0], True), schema)
         started = time.perf_counter()
         request = {
             "images": images,
@@ -228,19 +248,25 @@ class CallLog:
             "max_tokens": max_tokens,
         }
         output, error, attempts = self._attempts(messages, request)
-        row = self._row(messages, template, key, hashes, params, attempts, started)
+        row = self._row(messages, template, key, prompt_hash, hashes, params, attempts, started)
         if output is None:
             assert error is not None
             row.update(status="error", error=str(error))
             self._insert(row)
             raise _given_up(error, attempts)
+        answer = _checked(_Answer(str(output), 0, False), schema)
         row.update(
-            status="ok",
-            raw_output=str(output),
+            status="invalid" if answer.problems else "ok",
+            raw_output=answer.text,
             prompt_tokens=output.prompt_tokens,
             completion_tokens=output.completion_tokens,
         )
-        return str(output), self._insert(row), False
+        if answer.problems:
+            row["error"] = "; ".join(answer.problems)
+        elif schema is not None:
+            row["parsed_output"] = json.dumps(answer.parsed, ensure_ascii=False)
+        answer.call_id = self._insert(row)
+        return answer
 
     def _cached(self, key: str) -> tuple[int, str] | None:
         """``(call_id, raw_output)`` of the first usable logged call with this key."""
@@ -279,6 +305,7 @@ class CallLog:
         messages: list[Message],
         template: Template,
         key: str,
+        prompt_hash: str,
         hashes: list[str],
         params: dict[str, Any],
         attempts: int,
@@ -293,7 +320,7 @@ class CallLog:
             "template": template.name,
             "template_version": template.version,
             "cache_key": key,
-            "prompt_hash": _hash(messages),
+            "prompt_hash": prompt_hash,
             "image_hashes": json.dumps(hashes),
             "params": json.dumps(params, default=str),
             "messages": json.dumps(messages, default=str),
@@ -310,16 +337,10 @@ class CallLog:
             )
         return int(cursor.lastrowid or 0)
 
-    def _mark(self, call_id: int, status: str, error: str) -> None:
-        with self.lock, self.db.conn:
-            self.db.conn.execute(
-                "UPDATE llm_calls SET status = ?, error = ? WHERE id = ?", [status, error, call_id]
-            )
-
     def record_parsed(self, call_id: int, parsed: Any) -> None:
         """Store the parsed output of a call (what the pipeline used)."""
+        encoded = json.dumps(parsed, ensure_ascii=False)
         with self.lock, self.db.conn:
             self.db.conn.execute(
-                "UPDATE llm_calls SET parsed_output = ? WHERE id = ?",
-                [json.dumps(parsed, ensure_ascii=False), call_id],
+                "UPDATE llm_calls SET parsed_output = ? WHERE id = ?", [encoded, call_id]
             )

@@ -123,3 +123,36 @@ def test_permanent_errors_are_not_retried(ws: Workspace) -> None:
         calllog.call(ASK, template=T)
     assert calllog.sleeps == []  # type: ignore[attr-defined]
     assert rows(ws)[0]["status"] == "error"
+
+
+def writes(ws: Workspace) -> list[str]:
+    """The statements that will change ``llm_calls`` from now on (the first word and table)."""
+    seen: list[str] = []
+
+    def trace(statement: str) -> None:
+        words = statement.split()
+        if words and words[0].upper() in ("INSERT", "UPDATE") and "llm_calls" in statement:
+            seen.append(words[0].upper())
+
+    ws.db.conn.set_trace_callback(trace)
+    return seen
+
+
+def test_a_call_is_logged_with_its_verdict_in_one_write(ws: Workspace) -> None:
+    """A model call is one INSERT with its status and parsed output (it was an INSERT, then an
+    UPDATE for the verdict: two transactions under the stage lock per call, and a kill between
+    them left an 'ok' row without its parsed output)."""
+    seen = writes(ws)
+    model = ScriptedChat(['{"disease": "x"}', '{"disease": "lung cancer", "organ": "lung"}'])
+    result = log(ws, model).call(ASK, template=T, schema=SCHEMA)
+    assert result.parsed == {"disease": "lung cancer", "organ": "lung"}
+    assert seen == ["INSERT", "INSERT"]  # the invalid answer, then its repair
+    invalid, ok = rows(ws)
+    assert (invalid["status"], invalid["parsed_output"]) == ("invalid", None)
+    assert "'organ' is a required property" in str(invalid["error"])
+    assert (ok["status"], json.loads(str(ok["parsed_output"]))) == ("ok", result.parsed)
+    assert ok["error"] in (None, "")
+    assert ok["prompt_hash"] != invalid["prompt_hash"]  # the repair asked something else
+    seen.clear()
+    assert log(ws, ScriptedChat([])).call(ASK, template=T, schema=SCHEMA).cached
+    assert seen == []  # a cache hit writes nothing
