@@ -4,6 +4,10 @@
 Run as its own process: ``python tests/fakes/openai_server.py --latency 1.0``; it prints
 ``port <n>`` once it listens on 127.0.0.1 and ``GET /stats`` answers ``{"calls": n, "spans":
 [[arrived, answered], ...]}`` (wall-clock seconds of every answered call).
+
+A call is answered ``latency`` seconds after its request arrived: reading the body and writing
+the answer happen within that time (as a real server's work does), so the benchmark's ideal,
+which counts ``latency`` per call, is what the server takes, however busy the CPU it shares.
 """
 
 from __future__ import annotations
@@ -42,12 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         arrived = time.time()
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        time.sleep(self.server.latency)
-        text = reply(body["messages"])
-        with self.server.lock:
-            self.server.calls += 1
-            self.server.spans.append((arrived, time.time()))
-        self._send(
+        answer = _encode(
             {
                 "id": "bench",
                 "object": "chat.completion",
@@ -56,20 +55,25 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": text},
+                        "message": {"role": "assistant", "content": reply(body["messages"])},
                         "finish_reason": "stop",
                     }
                 ],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
             }
         )
+        time.sleep(max(0.0, arrived + self.server.latency - time.time()))
+        with self.server.lock:
+            self.server.calls += 1
+            self.server.spans.append((arrived, time.time()))
+        self._send(answer)
 
     def do_GET(self) -> None:
         with self.server.lock:
-            self._send({"calls": self.server.calls, "spans": self.server.spans})
+            answer = _encode({"calls": self.server.calls, "spans": self.server.spans})
+        self._send(answer)
 
-    def _send(self, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
+    def _send(self, data: bytes) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -78,6 +82,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         return
+
+
+def _encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
 
 
 def main() -> None:
