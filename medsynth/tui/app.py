@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,25 +12,34 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from medsynth.tui.screens.chat import ChatScreen
 from medsynth.tui.screens.dashboard import DashboardScreen
-from medsynth.tui.screens.evaluate import EvaluateScreen
-from medsynth.tui.screens.help import HelpScreen
-from medsynth.tui.screens.ingest import IngestScreen
-from medsynth.tui.screens.kg import KGScreen
-from medsynth.tui.screens.synth import SynthScreen
-from medsynth.tui.screens.train import TrainScreen
 from medsynth.tui.widgets.image_view import preload
-from medsynth.tui.widgets.job_panel import JobPanel
 from medsynth.tui.widgets.nav import SCREENS
 from medsynth.workspace import Workspace
 
+# mode: (module under medsynth.tui.screens, screen class); the dashboard is imported up front
+LAZY_SCREENS: dict[str, tuple[str, str]] = {
+    "kg": ("kg", "KGScreen"),
+    "ingest": ("ingest", "IngestScreen"),
+    "synth": ("synth", "SynthScreen"),
+    "train": ("train", "TrainScreen"),
+    "eval": ("evaluate", "EvaluateScreen"),
+    "chat": ("chat", "ChatScreen"),
+    "review": ("review", "ReviewScreen"),
+}
 
-def _review_screen() -> Screen[Any]:
-    """The Review screen, imported on first use (its data layer loads PIL: start-up stays fast)."""
-    from medsynth.tui.screens.review import ReviewScreen
 
-    return ReviewScreen()
+def _screen(module: str, name: str) -> Callable[[], Screen[Any]]:
+    """A mode's screen, its module imported when the mode is first shown (or by the warm-up
+    after the first frame): the first frame waits for the dashboard's imports only (the chat
+    screen alone pulls in the backends' call log, the help screen the Markdown parser)."""
+
+    def make() -> Screen[Any]:
+        screen: Callable[[], Screen[Any]]
+        screen = getattr(importlib.import_module(f"medsynth.tui.screens.{module}"), name)
+        return screen()
+
+    return make
 
 
 class MedSynthApp(App[None]):
@@ -38,13 +48,7 @@ class MedSynthApp(App[None]):
     CSS_PATH = "app.tcss"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "dashboard": DashboardScreen,
-        "kg": KGScreen,
-        "ingest": IngestScreen,
-        "synth": SynthScreen,
-        "train": TrainScreen,
-        "eval": EvaluateScreen,
-        "chat": ChatScreen,
-        "review": _review_screen,
+        **{mode: _screen(module, name) for mode, (module, name) in LAZY_SCREENS.items()},
     }
     TITLE = "MedSynth"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -58,22 +62,30 @@ class MedSynthApp(App[None]):
     ]
 
     def __init__(self, root: Path, *, start: str = "dashboard") -> None:
+        if start not in self.MODES:
+            raise ValueError(f"no screen {start!r}; one of {', '.join(self.MODES)}")
         self.ws = Workspace.open(root)
+        # the start mode is the app's first screen: no blank default screen drawn first, then
+        # switched away from (each switch re-parses every stylesheet)
+        self.DEFAULT_MODE = start  # type: ignore[misc]
         super().__init__()
         self.start_mode = start
         self.sub_title = str(self.ws.root)
 
     def on_mount(self) -> None:
-        self.switch_mode(self.start_mode)
-        self.set_timer(0.5, self._warm_imports)
+        self.call_after_refresh(self.set_timer, 0.5, self._warm_imports)  # after the first frame
 
     def _warm_imports(self) -> None:
-        """After the first frame, import what the screens need on first use (PIL, the image
-        reader) on a worker thread, so the first image shown does not pause the interface.
-        textual-image too when there is no terminal to ask (a headless app: tests, benchmarks);
-        ``medsynth tui`` loads it before the app starts (see :func:`preload`)."""
+        """After the first frame, import what the screens need on first use (the screens'
+        modules, PIL, the image reader) on a worker thread, so that opening a screen or showing
+        the first image does not pause the interface. textual-image too when there is no
+        terminal to ask (a headless app: tests, benchmarks); ``medsynth tui`` loads it before
+        the app starts (see :func:`preload`)."""
 
         def load() -> None:
+            for module, _name in LAZY_SCREENS.values():
+                importlib.import_module(f"medsynth.tui.screens.{module}")
+            importlib.import_module("medsynth.tui.screens.help")
             import medsynth.files  # noqa: F401
 
             stdout = sys.__stdout__
@@ -83,10 +95,14 @@ class MedSynthApp(App[None]):
         self.run_worker(load, thread=True, group="warm", exit_on_error=False)
 
     def action_help(self) -> None:
+        from medsynth.tui.screens.help import HelpScreen  # markdown-it: only when asked
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
     def action_cancel_job(self) -> None:
+        from medsynth.tui.widgets.job_panel import JobPanel
+
         if not any(panel.cancel() for panel in self.screen.walk_children(JobPanel)):
             self.notify("no job is running on this screen", severity="information", timeout=3)
 

@@ -116,7 +116,9 @@ shows as unreachable, with the steps to fix it)."""
             "id", "command", "status", "started", "ended", "summary / error"
         )
         self.action_refresh()
-        self.set_timer(0.3, self.action_doctor)  # after the first frame: it imports backends
+        # once the first frame is drawn: the doctor imports the backends (on a worker thread,
+        # but holding the interpreter's lock for most of it)
+        self.call_after_refresh(self.set_timer, 0.3, self.action_doctor)
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
