@@ -10,10 +10,15 @@ from pathlib import Path
 
 
 def run(root: Path) -> None:
-    """Start the TUI on the workspace at ``root`` (opened, and checked, first)."""
-    from medsynth.tui.widgets.image_view import preload
+    """Start the TUI on the workspace at ``root`` (opened, and checked, first); the terminal is
+    asked what it can draw meanwhile (see :mod:`medsynth.tui.terminal`)."""
+    from medsynth.tui.terminal import preload_in_background
 
-    preload()
-    from medsynth.tui.app import MedSynthApp
+    preloaded = preload_in_background()
+    try:
+        from medsynth.tui.app import MedSynthApp
 
-    MedSynthApp(root).run()
+        app = MedSynthApp(root)
+    finally:
+        preloaded()
+    app.run()

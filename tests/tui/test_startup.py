@@ -18,7 +18,7 @@ LATER = (  # imported when first shown, or by the warm-up after the first frame
     "medsynth.backends.calllog",  # the chat screen's
     "markdown_it",  # the help screen's
     "textual_plotext",  # the train screen's curves
-    "PIL",  # images
+    "PIL",  # images (and see test_the_terminal_query_imports_no_textual)
     "textual_image",
     "torch",
     "transformers",
@@ -40,3 +40,11 @@ def test_the_app_imports_only_the_dashboard_screen() -> None:
     loaded = loaded_after("import medsynth.tui.app")
     assert "medsynth.tui.screens.dashboard" in loaded
     assert sorted(loaded.intersection(LATER)) == []
+
+
+def test_the_terminal_query_imports_no_textual() -> None:
+    """``medsynth tui`` asks the terminal what it can draw on a thread while it imports Textual
+    and builds the app: the thread's imports (Pillow, textual-image) and the app's must be
+    apart, so neither waits on a module the other is importing."""
+    loaded = loaded_after("import medsynth.tui, medsynth.tui.terminal")
+    assert sorted(m for m in loaded if m.split(".")[0] in ("textual", "PIL")) == []

@@ -16,17 +16,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-ENV = "MEDSYNTH_TUI_IMAGES"
+from medsynth.tui.terminal import ENV, preload
 
-
-def preload() -> None:
-    """Import textual-image before the app starts (it asks the terminal what it can draw, which
-    is impossible once Textual owns the terminal); skipped in text mode."""
-    if os.environ.get(ENV, "auto") != "text":
-        try:
-            import textual_image.widget  # noqa: F401
-        except Exception:  # a terminal that does not answer: fall back to text
-            os.environ[ENV] = "text"
+__all__ = ["ENV", "ImageView", "preload"]
 
 
 class ImageView(Vertical):
