@@ -91,6 +91,11 @@ class MedSynthApp(App[None]):
             stdout = sys.__stdout__
             if not (stdout and stdout.isatty()):
                 preload()
+            # what was imported is as long-lived as the app: out of the collector's reach, as
+            # a job's start does (a job already running would scan it in each full collection)
+            from medsynth.tui.jobs import freeze_heap
+
+            freeze_heap()
 
         self.run_worker(load, thread=True, group="warm", exit_on_error=False)
 
