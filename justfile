@@ -11,9 +11,9 @@ default:
 demo *ARGS:
     {{python}} -m medsynth demo {{ARGS}}
 
-# run the test suite (unit + integration on tiny real models and ../shared/data)
+# run the test suite (unit + integration on tiny real models and ../shared/data), one worker per core (at most 4)
 test *ARGS: gguf-tools
-    {{python}} -m pytest -q {{ARGS}}
+    {{python}} -m pytest -q -n auto --maxprocesses 4 --dist load {{ARGS}}
 
 # llama.cpp's GGUF converter, from llama-cpp-python's source distribution on PyPI (once; then offline)
 gguf-tools:

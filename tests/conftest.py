@@ -16,6 +16,33 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+# The longest test files (``pytest --durations``), longest first. ``just test`` spreads the
+# suite over the cores (pytest-xdist, ``--dist load``), which hands tests out in collection
+# order: these go first so that no long test starts last and runs alone at the end.
+LONGEST_FIRST = (
+    "tests/integration/test_demo_offline.py",
+    "tests/integration/test_synth_slake.py",
+    "tests/tui/test_synth.py",
+    "tests/integration/test_accelerate_cpu.py",
+    "tests/integration/test_model_shapes.py",
+    "tests/integration/test_ground_slake.py",
+    "tests/tui/test_ingest.py",
+    "tests/tui/test_app.py",
+    "tests/tui/test_evaluate.py",
+    "tests/integration/test_llamacpp_vision.py",
+    "tests/tui/test_train.py",
+    "tests/integration/test_gpu_bench_format.py",
+    "tests/tui/test_chat.py",
+    "tests/integration/test_train_export.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first (in :data:`LONGEST_FIRST` order), the rest as collected."""
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 def shared_path(*parts: str) -> Path:
     """A path in ../shared/data; fails (never skips) when the data is missing."""
     path = SHARED_DATA.joinpath(*parts)
