@@ -81,13 +81,24 @@ def write(path: Path, text: str | bytes) -> Path:
     return path
 
 
-def models_script(name: str) -> ModuleType:
-    """``models/NAME.py`` as a module (the scripts there are not part of the package)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "models" / f"{name}.py")
+def script_module(path: Path) -> ModuleType:
+    """A script of the repository (``models/*.py``, ``tests/bench/*.py``: not package modules)
+    imported by its file path, under its file name."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def models_script(name: str) -> ModuleType:
+    """``models/NAME.py`` as a module."""
+    return script_module(REPO / "models" / f"{name}.py")
+
+
+def bench_script(name: str) -> ModuleType:
+    """``tests/bench/NAME.py`` as a module."""
+    return script_module(REPO / "tests" / "bench" / f"{name}.py")
 
 
 def build_tiny_module() -> ModuleType:

@@ -3,26 +3,14 @@ processes, the real openai backend), so that the served benchmark cannot silentl
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import urllib.request
-from pathlib import Path
-from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_served.py"
-
-
-def load_bench() -> ModuleType:
-    """Import the benchmark script by file path (it is not a package module)."""
-    spec = importlib.util.spec_from_file_location("bench_served", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import bench_script
 
 
 def test_a_small_run_reports_both_ideals() -> None:
-    bench = load_bench()
+    bench = bench_script("bench_served")
     r = bench.run(2, 2, 0.05)
     assert r["calls"] > 0 and r["tasks"] > 0 and r["in_flight"] == 4
     assert r["fluid"] <= r["ideal"] == bench.ideal_wall(r["calls"], 4, 0.05)
@@ -31,7 +19,7 @@ def test_a_small_run_reports_both_ideals() -> None:
 
 
 def test_the_fake_server_answers_after_its_latency_from_arrival() -> None:
-    bench = load_bench()
+    bench = bench_script("bench_served")
     with bench.servers(1, 0.2) as [url]:
         body = {"model": "m", "messages": [{"role": "system", "content": "You check"}]}
         request = urllib.request.Request(

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_kg.py"
-
-
-def load_bench() -> ModuleType:
-    """Import the benchmark script by file path (it is not a package module)."""
-    spec = importlib.util.spec_from_file_location("bench_kg", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import bench_script
 
 
 def test_triple_generator_writes_exact_count(tmp_path: Path) -> None:
-    bench = load_bench()
+    bench = bench_script("bench_kg")
     path = tmp_path / "kg.tsv"
     counts = bench.generate_triples(path, 2000)
     lines = path.read_text(encoding="utf-8").splitlines()

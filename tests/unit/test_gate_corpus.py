@@ -9,17 +9,14 @@ them.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections import Counter
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from medsynth.synth.gate import DETECTORS
 from medsynth.synth.model import GENERATORS
-from tests.conftest import shared_path
+from tests.conftest import bench_script, shared_path
 from tests.fakes.quality_corpus import (
     DISEASE_GROUPS,
     ORGANS,
@@ -30,8 +27,6 @@ from tests.fakes.quality_corpus import (
     false_reject_rate,
     tally,
 )
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_gate.py"
 
 
 @pytest.fixture(scope="module")
@@ -88,17 +83,8 @@ def test_scoring_counts_hits_false_alarms_and_misses(results: list[Result]) -> N
     assert all(line.split(":", 1)[0] in {i.id for i in corpus()} for line in wrong)
 
 
-def load_bench() -> ModuleType:
-    """Import the benchmark script by file path (it is not a package module)."""
-    spec = importlib.util.spec_from_file_location("bench_gate", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_bench_prints_every_detector_and_the_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert load_bench().main(["--show-errors", "--seconds", "0"]) == 0
+    assert bench_script("bench_gate").main(["--show-errors", "--seconds", "0"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0] for line in out.splitlines() if line.split()}
     assert set(DETECTORS) <= rows

@@ -158,13 +158,9 @@ def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bench_folder_generator(tmp_path: Path) -> None:
-    import importlib.util
+    from tests.conftest import bench_script
 
-    path = Path(__file__).resolve().parents[1] / "bench" / "bench_ingest.py"
-    spec = importlib.util.spec_from_file_location("bench_ingest", path)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = bench_script("bench_ingest")
     bench.generate_folder(tmp_path, 4, size=64)
     assert len(list(tmp_path.glob("*.png"))) == len(list(tmp_path.glob("*.txt"))) == 4
     vocabulary = Vocabulary(shipped_terms())
