@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import closing
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -103,7 +103,7 @@ class Stage:
             )
         )
         fatal: BaseException | None = None
-        with closing(cast(Any, outcomes)):
+        with closing(outcomes):
             for item, result in outcomes:
                 if not isinstance(result, BaseException):
                     store(item, result)
