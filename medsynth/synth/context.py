@@ -33,11 +33,13 @@ def iter_records(
 def load_context(db: sqlite_utils.Database, row: tuple[Any, ...], max_pixels: int) -> RecordContext:
     """One record's context from its ``records`` row and its grounding rows."""
     record_id, dataset_id, dataset, root, images, sha, context, derived, meta, width, height = row
+    matches = queries.record_groundings(db, record_id)
     groundings = [
         Grounding(int(eid), name, kind, mention or "", stage)
-        for kind, mention, stage, eid, name in queries.record_groundings(db, record_id)
+        for kind, mention, stage, eid, name in matches
+        if eid is not None
     ]
-    mentions = {kind: mention or "" for kind, mention in queries.record_mentions(db, record_id)}
+    mentions = {kind: mention or "" for kind, mention, *_ in matches}
     return RecordContext(
         id=record_id,
         dataset_id=dataset_id,

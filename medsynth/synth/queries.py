@@ -117,19 +117,12 @@ def record_page(
 
 
 def record_groundings(db: sqlite_utils.Database, record_id: int) -> list[tuple[Any, ...]]:
-    """The record's matches with their entities' names, by kind: kind, mention, stage, entity
-    id, entity name."""
+    """The record's matches (one per kind), grounded or not, by kind: kind, mention, stage,
+    entity id, entity name (the last two None when the mention matched no entity)."""
     return db.execute(
-        "SELECT m.kind, m.mention, m.stage, m.entity_id, e.name FROM matches m "
-        "JOIN entities e ON e.id = m.entity_id WHERE m.record_id = ? ORDER BY m.kind",
+        "SELECT m.kind, m.mention, m.stage, e.id, e.name FROM matches m "
+        "LEFT JOIN entities e ON e.id = m.entity_id WHERE m.record_id = ? ORDER BY m.kind",
         [record_id],
-    ).fetchall()
-
-
-def record_mentions(db: sqlite_utils.Database, record_id: int) -> list[tuple[Any, ...]]:
-    """``(kind, mention)`` of each of the record's matches (grounded or not)."""
-    return db.execute(
-        "SELECT kind, mention FROM matches WHERE record_id = ?", [record_id]
     ).fetchall()
 
 
